@@ -97,7 +97,8 @@ class OpenBaoServer:
                 data = reply.json()
                 fd = os.open(self.init_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as fh:
-                    json.dump({"unseal_key": (data.get("keys_base64") or data["keys"])[0], "root_token": data["root_token"],
+                    unseal_key = (data.get("keys_base64") or data["keys"])[0]
+                    json.dump({"unseal_key": unseal_key, "root_token": data["root_token"],
                                "warning": "development stack only: never keep an unseal key beside its data"}, fh)
             if not self.init_file.exists():
                 raise ServiceStartError(f"OpenBao at {self.data_dir} is initialised but {self.init_file} is missing")

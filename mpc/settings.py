@@ -1,0 +1,273 @@
+"""Settings: one pydantic-settings class, from the YAML config file and the environment.
+
+Precedence: environment variables over the YAML file (``/etc/mpc/config.yaml``, or the path in
+``MPC_CONFIG``) over defaults. Variable names are those of the deployment guide (NODE_TYPE, DB_HOST,
+...); the YAML file uses the same names in lower case, either flat or grouped in sections (see
+`YAML_SECTIONS`). A bad value raises `SettingsError` whose message is one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("/etc/mpc/config.yaml")
+KNOWN_PROTOCOLS = ("gg18", "gg20", "frost")
+
+# YAML sections of the deployment guide's config.yaml and the setting each key maps to.
+YAML_SECTIONS: dict[str, dict[str, str]] = {
+    "node": {"type": "node_type", "id": "node_id", "coordinator_endpoint": "coordinator_endpoint"},
+    "database": {"host": "db_host", "port": "db_port", "name": "db_name", "user": "db_user",
+                 "password": "db_password", "sslmode": "db_sslmode"},
+    "redis": {"host": "redis_host", "port": "redis_port", "password": "redis_password"},
+    "storage": {"key_share_path": "key_share_storage_path", "key_share_storage_path": "key_share_storage_path",
+                "encryption_key": "key_share_encryption_key",
+                "key_share_encryption_key": "key_share_encryption_key"},
+    "server": {"listen_address": "listen_address", "http_port": "http_port", "grpc_port": "grpc_port"},
+    "logging": {"level": "log_level"},
+    "protocols": {"supported": "supported_protocols", "default": "default_protocol"},
+    "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file"},
+    "auth": {"type": "auth_type", "token_ttl": "token_ttl"},
+    "temporal": {"address": "temporal_address", "namespace": "temporal_namespace"},
+    "vault": {"addr": "vault_addr", "address": "vault_addr", "token": "vault_token",
+              "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
+    "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
+                    "max_concurrent_signings": "max_concurrent_signings",
+                    "session_timeout": "session_timeout", "round_timeout": "round_timeout",
+                    "round_retries": "round_retries"},
+}
+
+_PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
+
+
+class SettingsError(ValueError):
+    """Invalid configuration; `str()` is one line naming the setting and the problem."""
+
+
+class NodeType(StrEnum):
+    COORDINATOR = "coordinator"
+    PARTICIPANT = "participant"
+    API = "api"
+
+
+class AuthType(StrEnum):
+    TOKEN = "token"  # noqa: S105 - an auth mode name, not a secret
+    CERT = "cert"
+    NONE = "none"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``300``, ``"300s"``, ``"5m"``, ``"24h"``, ``"500ms"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 24h)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+class YamlConfigSource(PydanticBaseSettingsSource):
+    """Reads the YAML config file; both sectioned and flat keys are accepted."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            raw = yaml.safe_load(self.path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"MPC_CONFIG: {self.path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+        if not isinstance(raw, dict):
+            raise SettingsError(f"MPC_CONFIG: {self.path} must hold a mapping")
+        fields = set(self.settings_cls.model_fields)
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            key = str(key).lower()
+            if key in YAML_SECTIONS and isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    target = YAML_SECTIONS[key].get(str(sub).lower())
+                    if target is None:
+                        raise SettingsError(f"{key}.{sub}: unknown setting in {self.path}")
+                    out[target] = sub_value
+            elif key in fields:
+                out[key] = value
+            else:
+                raise SettingsError(f"{key}: unknown setting in {self.path}")
+        return out
+
+
+class Settings(BaseSettings):
+    """Every process reads this; each field's env name is its upper-case name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", validate_default=True)
+
+    environment: str = Field("development", description="development or production")
+    node_type: NodeType = NodeType.COORDINATOR
+    node_id: str = "coordinator-1"
+    coordinator_endpoint: str = "http://127.0.0.1:8080"
+    advertise_endpoint: str = ""
+
+    db_host: str = "127.0.0.1"
+    db_port: int = Field(5432, ge=1, le=65535)
+    db_name: str = "mpc"
+    db_user: str = "postgres"
+    db_password: SecretStr = SecretStr("")
+    db_sslmode: str = "disable"
+
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_password: SecretStr = SecretStr("")
+
+    key_share_storage_path: Path = Path("/var/lib/mpc/shares")
+    key_share_encryption_key: SecretStr = SecretStr("")
+
+    listen_address: str = "0.0.0.0"  # noqa: S104 - a server's listen default, overridden in dev
+    http_port: int = Field(8080, ge=1, le=65535)
+    grpc_port: int = Field(9090, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    supported_protocols: Annotated[list[str], NoDecode] = ["gg18", "gg20", "frost"]
+    default_protocol: str = "gg20"
+
+    tls_enabled: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    auth_type: AuthType = AuthType.TOKEN
+    token_ttl: float = 86400.0
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    payload_codec_key: SecretStr = SecretStr("")
+
+    vault_addr: str = ""
+    vault_token: SecretStr = SecretStr("")
+    vault_transit_key: str = ""
+    vault_transit_mount: str = "transit"
+
+    max_concurrent_sessions: int = Field(100, ge=1)
+    max_concurrent_signings: int = Field(50, ge=1)
+    session_timeout: float = 300.0
+    round_timeout: float = 30.0
+    round_retries: int = Field(3, ge=1, le=20)
+    heartbeat_interval: float = 5.0
+    node_offline_after: float = 20.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("MPC_CONFIG", str(DEFAULT_CONFIG_PATH)))
+        if "MPC_CONFIG" in os.environ and not path.exists():
+            raise SettingsError(f"MPC_CONFIG: file {path} does not exist")
+        return init_settings, env_settings, YamlConfigSource(settings_cls, path)
+
+    @field_validator("supported_protocols", mode="before")
+    @classmethod
+    def _split_protocols(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        protocols = [str(p).strip().lower() for p in items if str(p).strip()]
+        unknown = [p for p in protocols if p not in KNOWN_PROTOCOLS]
+        if unknown or not protocols:
+            raise ValueError(f"unknown protocol(s) {unknown or '(none given)'}; known: {', '.join(KNOWN_PROTOCOLS)}")
+        return protocols
+
+    @field_validator("token_ttl", "session_timeout", "round_timeout", "heartbeat_interval", "node_offline_after",
+                     mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> str:
+        level = str(value).upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return "WARNING" if level == "WARN" else level
+
+    @field_validator("key_share_encryption_key")
+    @classmethod
+    def _kek(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            raise ValueError("must be 32 bytes as 64 hex characters")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        if value not in ("development", "production", "test"):
+            raise ValueError("must be development, test or production")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.default_protocol not in self.supported_protocols:
+            raise ValueError(f"DEFAULT_PROTOCOL: {self.default_protocol!r} is not in SUPPORTED_PROTOCOLS")
+        if self.tls_enabled and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError("TLS_ENABLED: TLS_CERT_FILE and TLS_KEY_FILE are required when TLS is enabled")
+        if self.environment == "production":
+            for name in ("db_password", "payload_codec_key"):
+                if getattr(self, name).get_secret_value().lower() in _PLACEHOLDERS:
+                    raise ValueError(f"{name.upper()}: a real secret is required in production")
+            if not self.vault_addr:
+                raise ValueError("VAULT_ADDR: Vault is required in production (KEY_SHARE_ENCRYPTION_KEY is a fallback)")
+        return self
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        password = self.db_password.get_secret_value()
+        auth = f"{self.db_user}:{password}" if password else self.db_user
+        return f"postgresql+asyncpg://{auth}@{self.db_host}:{self.db_port}/{self.db_name}"
+
+    @property
+    def redis_url(self) -> str:
+        password = self.redis_password.get_secret_value()
+        auth = f":{password}@" if password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+
+    @property
+    def transit_key_name(self) -> str:
+        return self.vault_transit_key or f"mpc-{self.node_id}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning validation errors into one-line `SettingsError`s."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if ":" in message and loc == "settings":
+            raise SettingsError(message) from None
+        raise SettingsError(f"{loc.upper()}: {message}") from None
