@@ -19,12 +19,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mpc.codec import CodecKeyError, EncryptionCodec
+
 DEFAULT_CONFIG_PATH = Path("/etc/mpc/config.yaml")
 KNOWN_PROTOCOLS = ("gg18", "gg20", "frost")
 
 # YAML sections of the deployment guide's config.yaml and the setting each key maps to.
 YAML_SECTIONS: dict[str, dict[str, str]] = {
-    "node": {"type": "node_type", "id": "node_id", "coordinator_endpoint": "coordinator_endpoint"},
+    "node": {"type": "node_type", "id": "node_id", "coordinator_endpoint": "coordinator_endpoint",
+             "api_token": "api_token", "advertise_endpoint": "advertise_endpoint"},
     "database": {"host": "db_host", "port": "db_port", "name": "db_name", "user": "db_user",
                  "password": "db_password", "sslmode": "db_sslmode"},
     "redis": {"host": "redis_host", "port": "redis_port", "password": "redis_password"},
@@ -36,7 +39,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "protocols": {"supported": "supported_protocols", "default": "default_protocol"},
     "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file"},
     "auth": {"type": "auth_type", "token_ttl": "token_ttl"},
-    "temporal": {"address": "temporal_address", "namespace": "temporal_namespace"},
+    "temporal": {"address": "temporal_address", "namespace": "temporal_namespace",
+                 "payload_codec_key": "payload_codec_key"},
     "vault": {"addr": "vault_addr", "address": "vault_addr", "token": "vault_token",
               "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
@@ -127,6 +131,7 @@ class Settings(BaseSettings):
     node_type: NodeType = NodeType.COORDINATOR
     node_id: str = "coordinator-1"
     coordinator_endpoint: str = "http://127.0.0.1:8080"
+    api_token: SecretStr = SecretStr("")  # bearer token a participant or the CLI uses to call the API
     advertise_endpoint: str = ""
 
     db_host: str = "127.0.0.1"
@@ -160,7 +165,7 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
-    payload_codec_key: SecretStr = SecretStr("")
+    payload_codec_key: SecretStr = SecretStr("")  # comma-separated hex keys; the first encrypts
 
     vault_addr: str = ""
     vault_token: SecretStr = SecretStr("")
@@ -254,6 +259,16 @@ class Settings(BaseSettings):
         password = self.redis_password.get_secret_value()
         auth = f":{password}@" if password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+
+    def payload_codec(self) -> EncryptionCodec:
+        """The Temporal payload codec; refuses to run without a key (no default key in code)."""
+        raw = self.payload_codec_key.get_secret_value()
+        if not raw:
+            raise SettingsError("PAYLOAD_CODEC_KEY: required (64 hex characters; `mpc dev` generates one)")
+        try:
+            return EncryptionCodec.from_hex(k.strip() for k in raw.split(",") if k.strip())
+        except CodecKeyError as exc:
+            raise SettingsError(str(exc)) from None
 
     @property
     def transit_key_name(self) -> str:

@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, error handlers, lifespan-managed clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from api.errors import install_error_handlers
+from api.metrics import HTTP_REQUESTS
+from api.routes import health, nodes
+from api.state import AppState
+from mpc.codec import EncryptionCodec
+from mpc.settings import Settings
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.mpc = AppState.build(settings, codec)
+        try:
+            yield
+        finally:
+            await app.state.mpc.close()
+
+    app = FastAPI(
+        title="MPC signing service",
+        version=API_VERSION,
+        description="Threshold keys and signatures (FROST, GG18/GG20) on durable Temporal workflows.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_REQUESTS.labels(request.method, getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        response.headers["X-Response-Time-Ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    app.include_router(health.router)
+    app.include_router(nodes.router)
+    return app

@@ -1,0 +1,1 @@
+"""API routers, assembled in `api.app`."""

@@ -1,0 +1,123 @@
+"""Participant registration, heartbeats and the node list.
+
+A node proves possession of its identity key by signing its registration and every heartbeat.
+The first registration pins the node's keys; a later registration under the same node id with
+other keys is refused (a node cannot be impersonated by re-registering), until an operator
+removes the node.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+from sqlalchemy import func, select
+
+from api.deps import CurrentPrincipal, DbSession, State, require_role
+from api.errors import ApiError
+from api.metrics import NODES_ONLINE, NODES_TOTAL
+from api.schemas import NodeHeartbeat, NodeList, NodePublic, NodeRegistration
+from mpc.db.models import AuditLog, Node
+from mpc.node_auth import heartbeat_message, registration_message
+
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
+
+MAX_CLOCK_SKEW = 300.0
+
+
+def _verify(public_hex: str, message: bytes, signature_hex: str) -> None:
+    try:
+        VerifyKey(bytes.fromhex(public_hex)).verify(message, bytes.fromhex(signature_hex))
+    except (BadSignatureError, ValueError):
+        raise ApiError(401, "bad_node_signature", "the node signature does not verify") from None
+
+
+def _fresh(timestamp: float) -> None:
+    if abs(time.time() - timestamp) > MAX_CLOCK_SKEW:
+        raise ApiError(422, "stale_timestamp", "timestamp is more than 5 minutes from the server clock")
+
+
+def node_status(node: Node, offline_after: float, now: datetime | None = None) -> tuple[str, float]:
+    now = now or datetime.now(UTC)
+    age = (now - node.last_heartbeat).total_seconds()
+    return ("online" if age <= offline_after else "offline"), max(age, 0.0)
+
+
+def to_public(node: Node, offline_after: float) -> NodePublic:
+    status, age = node_status(node, offline_after)
+    return NodePublic(
+        node_id=node.node_id, node_type=node.node_type, endpoint=node.endpoint, status=status,
+        signing_public_key=node.signing_public_key, encryption_public_key=node.encryption_public_key,
+        capabilities=node.capabilities, version=node.version, registered_at=node.registered_at,
+        last_heartbeat=node.last_heartbeat, seconds_since_heartbeat=round(age, 3),
+    )
+
+
+@router.post("/register", response_model=NodePublic, summary="Register a participant node (signed)",
+             dependencies=[require_role("node")])
+async def register(reg: NodeRegistration, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
+    _fresh(reg.timestamp)
+    _verify(reg.signing_public_key, registration_message(reg.model_dump()), reg.signature)
+    node = await db.get(Node, reg.node_id)
+    now = datetime.now(UTC)
+    if node is not None and (
+        node.signing_public_key != reg.signing_public_key or node.encryption_public_key != reg.encryption_public_key
+    ):
+        raise ApiError(409, "node_key_mismatch",
+                       f"node {reg.node_id} is registered with other identity keys", node=reg.node_id)
+    action = "node.reregister" if node is not None else "node.register"
+    if node is None:
+        node = Node(node_id=reg.node_id, signing_public_key=reg.signing_public_key,
+                    encryption_public_key=reg.encryption_public_key)
+        db.add(node)
+    node.endpoint, node.capabilities, node.version = reg.endpoint, reg.capabilities, reg.version
+    node.node_type, node.status, node.last_heartbeat = "participant", "online", now
+    db.add(AuditLog(actor=principal.name, action=action, resource_type="node", resource_id=reg.node_id,
+                    details={"endpoint": reg.endpoint, "capabilities": reg.capabilities}))
+    await db.commit()
+    await db.refresh(node)
+    return to_public(node, state.settings.node_offline_after)
+
+
+@router.post("/{node_id}/heartbeat", response_model=NodePublic, summary="Heartbeat (signed)",
+             dependencies=[require_role("node")])
+async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: State) -> NodePublic:
+    node = await db.get(Node, node_id)
+    if node is None:
+        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
+    _fresh(beat.timestamp)
+    _verify(node.signing_public_key, heartbeat_message(node_id, beat.timestamp), beat.signature)
+    node.last_heartbeat, node.status = datetime.now(UTC), "online"
+    await db.commit()
+    await db.refresh(node)
+    return to_public(node, state.settings.node_offline_after)
+
+
+@router.get("", response_model=NodeList, summary="Nodes with online/offline status from the last heartbeat")
+async def list_nodes(db: DbSession, state: State, _: CurrentPrincipal) -> NodeList:
+    nodes = (await db.execute(select(Node).order_by(Node.node_id))).scalars().all()
+    public = [to_public(n, state.settings.node_offline_after) for n in nodes]
+    return NodeList(nodes=public, online=sum(n.status == "online" for n in public), total=len(public))
+
+
+@router.get("/{node_id}", response_model=NodePublic, summary="One node")
+async def get_node(node_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> NodePublic:
+    node = await db.get(Node, node_id)
+    if node is None:
+        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
+    return to_public(node, state.settings.node_offline_after)
+
+
+async def refresh_node_gauges(state: State) -> None:
+    async with state.sessions() as db:
+        total = (await db.execute(select(func.count()).select_from(Node))).scalar_one()
+        cutoff = datetime.now(UTC).timestamp() - state.settings.node_offline_after
+        online = (await db.execute(
+            select(func.count()).select_from(Node).where(
+                Node.last_heartbeat >= datetime.fromtimestamp(cutoff, UTC))
+        )).scalar_one()
+    NODES_TOTAL.set(total)
+    NODES_ONLINE.set(online)

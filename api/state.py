@@ -1,0 +1,50 @@
+"""Long-lived clients of the API process, created in the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from mpc.codec import EncryptionCodec
+from mpc.db import create_engine, session_factory
+from mpc.settings import Settings
+from mpc.temporal_client import connect
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+    codec: EncryptionCodec
+    _temporal: Client | None = None
+    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings, codec: EncryptionCodec) -> AppState:
+        engine = create_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            redis=aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+            codec=codec,
+        )
+
+    async def temporal(self) -> Client:
+        """Connect on first use, so the API starts (and /ready can report) while Temporal is down."""
+        async with self._temporal_lock:
+            if self._temporal is None:
+                self._temporal = await asyncio.wait_for(
+                    connect(self.settings.temporal_address, self.settings.temporal_namespace, self.codec), 5
+                )
+            return self._temporal
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,77 @@
+"""Argument parsing and dispatch for `mpc`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from mpc.settings import SettingsError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_server_commands(sub: argparse._SubParsersAction) -> None:
+    from mpc.cli import servers
+
+    dev = sub.add_parser("dev", help="start the whole stack on this machine (Ctrl-C stops it)")
+    dev.add_argument("--data-dir", default=".data/dev", help="state of every service (default: .data/dev)")
+    dev.add_argument("--http-port", type=int, default=8080)
+    dev.add_argument("--temporal-port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--vault-port", type=int, default=8200)
+    dev.add_argument("--db-port", type=int, default=5432)
+    dev.add_argument("--redis-port", type=int, default=6379)
+    dev.add_argument("--participants", type=int, default=3)
+    dev.add_argument("--log-level", default="INFO")
+    dev.set_defaults(handler=servers.cmd_dev)
+
+    api = sub.add_parser("api", help="run the HTTP API (settings from env / config file)")
+    api.set_defaults(handler=servers.cmd_api)
+
+    worker = sub.add_parser("worker", help="run a Temporal worker")
+    worker.add_argument("role", choices=["coordinator", "participant"])
+    worker.set_defaults(handler=servers.cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="database migrations")
+    migrate.add_argument("direction", choices=["up", "down", "current"])
+    migrate.add_argument("--revision", default=None, help="target revision (default: head for up, base for down)")
+    migrate.set_defaults(handler=servers.cmd_migrate)
+
+    tokens = sub.add_parser("tokens", help="API tokens (talks to the database directly; an admin command)")
+    tokens_sub = tokens.add_subparsers(dest="tokens_cmd", required=True)
+    create = tokens_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", default="operator", choices=["admin", "operator", "node", "viewer"])
+    create.add_argument("--ttl", default=None, help="lifetime, e.g. 24h (default TOKEN_TTL)")
+    create.set_defaults(handler=servers.cmd_tokens_create)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpc", description="Threshold-signing (MPC) platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_server_commands(sub)
+    try:
+        from mpc.cli import client
+    except ImportError:  # pragma: no cover - client commands are optional during bootstrap
+        client = None  # type: ignore[assignment]
+    if client is not None:
+        client.add_client_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except SettingsError as exc:
+        print(f"mpc: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

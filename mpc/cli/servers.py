@@ -1,0 +1,104 @@
+"""Server-side commands: run the API, a worker, migrations, the dev stack; create tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from mpc.log import configure_logging
+from mpc.settings import Settings, load_settings, parse_duration
+
+
+def _settings(node_type: str | None = None) -> Settings:
+    overrides = {"node_type": node_type} if node_type else {}
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, service=node_type or settings.node_type)
+    return settings
+
+
+def cmd_api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    app = create_app(settings, settings.payload_codec())
+    ssl = {}
+    if settings.tls_enabled:
+        ssl = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}
+    uvicorn.run(app, host=settings.listen_address, port=settings.http_port, log_config=None,
+                access_log=False, **ssl)
+    return 0
+
+
+async def _run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.role == "coordinator":
+        from workers.coordinator import run_coordinator
+
+        settings = _settings("coordinator")
+        codec = settings.payload_codec()
+        asyncio.run(_run_until_signalled(lambda stop: run_coordinator(settings, codec, stop)))
+    else:
+        from workers.participant import run_participant
+
+        settings = _settings("participant")
+        codec = settings.payload_codec()
+        asyncio.run(_run_until_signalled(lambda stop: run_participant(settings, codec, stop)))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from mpc.db import migrate
+
+    settings = load_settings()
+    if args.direction == "up":
+        migrate.upgrade(settings.database_url, args.revision or "head")
+    elif args.direction == "down":
+        migrate.downgrade(settings.database_url, args.revision or "base")
+    print(f"database at revision {migrate.current(settings.database_url) or '(none)'}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from api.auth import create_token
+    from mpc.db import create_engine, session_factory
+
+    settings = load_settings()
+    ttl = parse_duration(args.ttl) if args.ttl else settings.token_ttl
+
+    async def _create() -> str:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session:
+                token, _ = await create_token(session, name=args.name, role=args.role, ttl_seconds=ttl)
+                await session.commit()
+                return token
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(_create()))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from mpc.devstack.stack import DevStack, DevStackConfig
+
+    config = DevStackConfig.from_args(args)
+    stack = DevStack(config)
+    try:
+        stack.run()
+    except Exception as exc:  # every start-up failure is reported as one clear line
+        print(f"mpc dev: {exc}", file=sys.stderr)
+        return 1
+    return 0

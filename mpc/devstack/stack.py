@@ -1,0 +1,247 @@
+"""`mpc dev`: the whole stack on one machine, supervised, stopped in order on Ctrl-C.
+
+Start order: PostgreSQL (migrated), Redis, OpenBao (transit key per participant), Temporal (UI,
+search attributes, codec endpoint), the API, the coordinator worker, the participants. Stop order is
+the reverse. Everything lives under one data dir, so a second `mpc dev` finds its keys, nodes,
+workflows and shares again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mpc.devstack.openbao import OpenBaoServer
+from mpc.devstack.ports import require_free_port
+from mpc.devstack.postgres import PostgresServer
+from mpc.devstack.process import ManagedProcess, ServiceStartError
+from mpc.devstack.redis import RedisServer
+from mpc.devstack.temporal import TemporalDevServer
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DevStackConfig:
+    data_dir: Path
+    http_port: int = 8080
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    vault_port: int = 8200
+    db_port: int = 5432
+    redis_port: int = 6379
+    participants: int = 3
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DevStackConfig:
+        if not 2 <= args.participants <= 20:
+            raise SystemExit("mpc dev: --participants must be between 2 and 20")
+        return cls(
+            data_dir=Path(args.data_dir).resolve(), http_port=args.http_port, temporal_port=args.temporal_port,
+            ui_port=args.ui_port, vault_port=args.vault_port, db_port=args.db_port, redis_port=args.redis_port,
+            participants=args.participants, log_level=args.log_level,
+        )
+
+    def node_ids(self) -> list[str]:
+        return [f"node-{i}" for i in range(1, self.participants + 1)]
+
+
+def _write_secret_file(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+
+
+def _read_or_create_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    _write_secret_file(path, value)
+    return value
+
+
+class DevStack:
+    def __init__(self, config: DevStackConfig) -> None:
+        self.config = config
+        data = config.data_dir
+        self.postgres = PostgresServer(data / "postgres", config.db_port)
+        self.redis = RedisServer(data / "redis", config.redis_port)
+        self.vault = OpenBaoServer(data / "openbao", config.vault_port, persistent=True)
+        self.temporal = TemporalDevServer(
+            data / "temporal", config.temporal_port, ui_port=config.ui_port,
+            db_file=data / "temporal" / "temporal.db",
+            codec_endpoint=f"http://{HOST}:{config.http_port}/codec",
+        )
+        self.services = [self.postgres, self.redis, self.vault, self.temporal]
+        self.apps: list[ManagedProcess] = []
+        self._stopping = False
+
+    # ---- start -------------------------------------------------------------------------------
+    def check_ports(self) -> None:
+        c = self.config
+        for what, port in (("PostgreSQL (--db-port)", c.db_port), ("Redis (--redis-port)", c.redis_port),
+                           ("OpenBao (--vault-port)", c.vault_port), ("Temporal (--temporal-port)", c.temporal_port),
+                           ("Temporal UI (--ui-port)", c.ui_port), ("API (--http-port)", c.http_port)):
+            require_free_port(what, HOST, port)
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.data_dir.chmod(0o700)
+        self.check_ports()
+        self._say("starting PostgreSQL")
+        self.postgres.start()
+        from mpc.db import migrate
+
+        migrate.upgrade(self.postgres.dsn())
+        self._say("starting Redis")
+        self.redis.start()
+        self._say("starting OpenBao")
+        self.vault.start()
+        for node_id in self.config.node_ids():
+            self.vault.ensure_transit_key(f"mpc-{node_id}")
+        self._say("starting Temporal")
+        self.config.data_dir.joinpath("temporal").mkdir(exist_ok=True)
+        self.temporal.start()
+        codec_key = _read_or_create_secret(self.config.data_dir / "payload-codec.key", lambda: secrets.token_hex(32))
+        admin_token = self._token_file("admin-token", "dev-admin", "admin")
+        node_token = self._token_file("node-token", "dev-participants", "node")
+        env = self._base_env(codec_key)
+        self._say("starting API, coordinator worker and participants")
+        self._spawn("api", ["api"], env)
+        api = self.apps[-1]
+        api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1).status_code == 200, 60)
+        self._spawn("coordinator", ["worker", "coordinator"], env)
+        for node_id in self.config.node_ids():
+            node_dir = self.config.data_dir / "nodes" / node_id
+            node_env = {**env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
+                        "KEY_SHARE_STORAGE_PATH": str(node_dir / "shares"), "VAULT_TRANSIT_KEY": f"mpc-{node_id}"}
+            self._spawn(node_id, ["worker", "participant"], node_env)
+        api.wait_until(self._ready, 120, interval=0.25)
+        self._print_summary(time.monotonic() - started, admin_token)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.config.http_port}"
+
+    def _token_file(self, filename: str, name: str, role: str) -> str:
+        """Reuse the token in the data dir if the database still knows it; otherwise make a new one."""
+        from api.auth import authenticate, create_token
+        from mpc.db import create_engine, session_factory
+
+        path = self.config.data_dir / filename
+
+        async def ensure() -> str:
+            engine = create_engine(self.postgres.dsn(), pool_size=1)
+            try:
+                async with session_factory(engine)() as session:
+                    if path.exists():
+                        existing = path.read_text().strip()
+                        if await authenticate(session, existing):
+                            return existing
+                    token, _ = await create_token(session, name=name, role=role, ttl_seconds=365 * 86400)
+                    await session.commit()
+                    return token
+            finally:
+                await engine.dispose()
+
+        token = asyncio.run(ensure())
+        _write_secret_file(path, token)
+        return token
+
+    def _base_env(self, codec_key: str) -> dict[str, str]:
+        c = self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "VAULT_", "TEMPORAL_"))}
+        env.pop("MPC_CONFIG", None)
+        env.update({
+            "ENVIRONMENT": "development", "LOG_LEVEL": c.log_level, "MPC_CONFIG": str(c.data_dir / "no-config.yaml"),
+            "DB_HOST": HOST, "DB_PORT": str(c.db_port), "DB_NAME": "mpc", "DB_USER": "postgres",
+            "REDIS_HOST": HOST, "REDIS_PORT": str(c.redis_port),
+            "TEMPORAL_ADDRESS": self.temporal.address, "TEMPORAL_NAMESPACE": "default",
+            "VAULT_ADDR": self.vault.address, "VAULT_TOKEN": self.vault.token,
+            "PAYLOAD_CODEC_KEY": codec_key, "LISTEN_ADDRESS": HOST, "HTTP_PORT": str(c.http_port),
+            "COORDINATOR_ENDPOINT": self.api_url, "NODE_TYPE": "coordinator", "NODE_ID": "coordinator-1",
+        })
+        # An empty YAML file: the dev stack is configured by its environment alone.
+        (c.data_dir / "no-config.yaml").write_text("# mpc dev: configured through environment variables\n")
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        process = ManagedProcess(name, [sys.executable, "-m", "mpc", *args],
+                                 log_path=self.config.data_dir / "logs" / f"{name}.log", env=env)
+        process.start()
+        self.apps.append(process)
+
+    def _ready(self) -> bool:
+        headers = {"Authorization": f"Bearer {(self.config.data_dir / 'admin-token').read_text().strip()}"}
+        if httpx.get(f"{self.api_url}/ready", timeout=5).status_code != 200:
+            return False
+        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()
+        online = {n["node_id"] for n in nodes["nodes"] if n["status"] == "online"}
+        return set(self.config.node_ids()) <= online
+
+    def _print_summary(self, seconds: float, admin_token: str) -> None:
+        c = self.config
+        print(
+            f"\nmpc dev is ready ({seconds:.1f} s); data in {c.data_dir}\n"
+            f"  API           {self.api_url}   (docs: {self.api_url}/docs, metrics: {self.api_url}/metrics)\n"
+            f"  Temporal      {self.temporal.address}   (Web UI: http://{HOST}:{c.ui_port})\n"
+            f"  Vault/OpenBao {self.vault.address}   (root token in {self.vault.init_file}, development only)\n"
+            f"  PostgreSQL    postgresql://postgres@{HOST}:{c.db_port}/mpc\n"
+            f"  Redis         redis://{HOST}:{c.redis_port}\n"
+            f"  participants  {', '.join(c.node_ids())}\n"
+            f"  admin token   {c.data_dir / 'admin-token'}   (export MPC_API_TOKEN=$(cat that file))\n"
+            f"  logs          {c.data_dir / 'logs'}\n"
+            "Press Ctrl-C to stop everything.",
+            flush=True,
+        )
+
+    @staticmethod
+    def _say(message: str) -> None:
+        print(f"mpc dev: {message}", flush=True)
+
+    # ---- supervise and stop ---------------------------------------------------------------
+    def supervise(self) -> None:
+        """Wait for Ctrl-C; report (and restart once) an application process that dies."""
+        restarts: dict[str, int] = {}
+        while not self._stopping:
+            time.sleep(0.5)
+            for process in self.apps:
+                if not process.running() and not self._stopping:
+                    count = restarts.get(process.name, 0)
+                    if count >= 3:
+                        raise ServiceStartError(f"{process.name} keeps exiting; see {process.log_path}")
+                    restarts[process.name] = count + 1
+                    self._say(f"{process.name} exited; restarting (see {process.log_path})")
+                    process.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        for process in reversed(self.apps):
+            process.stop()
+        for service in reversed(self.services):
+            service.stop()
+
+    def run(self) -> None:
+        def _interrupt(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self.start()
+            self.supervise()
+        except KeyboardInterrupt:
+            self._say("stopping")
+        finally:
+            self.stop()
+            self._say("stopped")

@@ -1,0 +1,22 @@
+"""Temporal client with the encrypting payload codec and encoded failure attributes (SECURITY.md S4)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio.client import Client
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from mpc.codec import EncryptionCodec
+
+
+def data_converter(codec: EncryptionCodec) -> DataConverter:
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(address: str, namespace: str, codec: EncryptionCodec) -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec))

@@ -1,0 +1,152 @@
+"""Settings: environment over YAML file over defaults; one-line errors naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mpc.settings import Settings, SettingsError, load_settings, parse_duration
+
+GUIDE_CONFIG = """
+node:
+  type: participant
+  id: node-7
+  coordinator_endpoint: http://coordinator:8080
+database:
+  host: db.internal
+  port: 5433
+  name: mpc_prod
+  user: mpc
+  password: from-file
+redis:
+  host: cache.internal
+  port: 6380
+storage:
+  key_share_path: /var/lib/mpc/shares
+server:
+  listen_address: 0.0.0.0
+  http_port: 8081
+  grpc_port: 9091
+logging:
+  level: debug
+protocols:
+  supported: [gg20, frost]
+  default: frost
+auth:
+  type: token
+  token_ttl: 12h
+temporal:
+  address: temporal:7233
+  namespace: mpc
+vault:
+  addr: http://vault:8200
+  transit_key: mpc-node-7
+performance:
+  max_concurrent_sessions: 20
+  max_concurrent_signings: 10
+  session_timeout: 2m
+"""
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("MPC_CONFIG", str(tmp_path / "none.yaml"))
+    (tmp_path / "none.yaml").write_text("")
+    return monkeypatch
+
+
+def test_yaml_file_of_the_guide_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(GUIDE_CONFIG)
+    clean_env.setenv("MPC_CONFIG", str(config))
+    s = load_settings()
+    assert (s.node_type, s.node_id, s.db_host, s.db_port, s.redis_port) == ("participant", "node-7", "db.internal",
+                                                                            5433, 6380)
+    assert s.supported_protocols == ["gg20", "frost"] and s.default_protocol == "frost"
+    assert s.token_ttl == 12 * 3600 and s.session_timeout == 120
+    assert s.log_level == "DEBUG" and s.max_concurrent_signings == 10
+    assert s.db_password.get_secret_value() == "from-file"
+    assert s.transit_key_name == "mpc-node-7"
+
+
+def test_environment_overrides_file(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(GUIDE_CONFIG)
+    clean_env.setenv("MPC_CONFIG", str(config))
+    clean_env.setenv("DB_PORT", "6000")
+    clean_env.setenv("SUPPORTED_PROTOCOLS", "gg18,gg20,frost")
+    clean_env.setenv("DEFAULT_PROTOCOL", "gg18")
+    s = load_settings()
+    assert s.db_port == 6000
+    assert s.supported_protocols == ["gg18", "gg20", "frost"]
+    assert s.db_host == "db.internal"  # untouched values still come from the file
+
+
+def test_defaults_without_file(clean_env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert s.default_protocol == "gg20" and s.supported_protocols == ["gg18", "gg20", "frost"]
+    assert s.http_port == 8080 and s.grpc_port == 9090
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DB_PORT", "abc", "DB_PORT"),
+        ("DB_PORT", "70000", "DB_PORT"),
+        ("SUPPORTED_PROTOCOLS", "frost,schnorr2", "SUPPORTED_PROTOCOLS"),
+        ("DEFAULT_PROTOCOL", "gg18", "DEFAULT_PROTOCOL"),  # with SUPPORTED_PROTOCOLS=frost (set in the test)
+        ("TOKEN_TTL", "soon", "TOKEN_TTL"),
+        ("SESSION_TIMEOUT", "-5s", "SESSION_TIMEOUT"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("KEY_SHARE_ENCRYPTION_KEY", "abcd", "KEY_SHARE_ENCRYPTION_KEY"),
+        ("TLS_ENABLED", "true", "TLS_ENABLED"),
+        ("AUTH_TYPE", "magic", "AUTH_TYPE"),
+        ("NODE_TYPE", "observer", "NODE_TYPE"),
+        ("MAX_CONCURRENT_SESSIONS", "0", "MAX_CONCURRENT_SESSIONS"),
+    ],
+)
+def test_bad_value_is_one_line_naming_the_setting(
+    clean_env: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    if name == "DEFAULT_PROTOCOL":
+        clean_env.setenv("SUPPORTED_PROTOCOLS", "frost")
+    clean_env.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(expected + ":"), message
+    assert "\n" not in message
+
+
+def test_unknown_yaml_key_and_missing_file_are_errors(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("database:\n  hots: typo\n")
+    clean_env.setenv("MPC_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"^database\.hots: unknown setting"):
+        load_settings()
+    clean_env.setenv("MPC_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(SettingsError, match=r"^MPC_CONFIG: file .* does not exist"):
+        load_settings()
+
+
+def test_production_refuses_placeholders(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ENVIRONMENT", "production")
+    clean_env.setenv("DB_PASSWORD", "changeme")
+    with pytest.raises(SettingsError, match=r"^DB_PASSWORD: a real secret is required"):
+        load_settings()
+
+
+def test_payload_codec_requires_a_key(clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match=r"^PAYLOAD_CODEC_KEY: required"):
+        load_settings().payload_codec()
+    clean_env.setenv("PAYLOAD_CODEC_KEY", "zz")
+    with pytest.raises(SettingsError, match=r"^PAYLOAD_CODEC_KEY: must be 32 bytes"):
+        load_settings().payload_codec()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("24h", 86400), ("500ms", 0.5), (12, 12)])
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds

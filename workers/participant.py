@@ -1,0 +1,53 @@
+"""Participant worker: one per node. Serves `mpc-participant-<node_id>` with the protocol-round
+activities, keeps its shares in its own encrypted keystore, registers with the API and heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.worker import Worker
+
+from mpc.codec import EncryptionCodec
+from mpc.queues import participant_task_queue
+from mpc.settings import Settings
+from mpc.temporal_client import connect
+from workers.node_context import NodeContext
+from workers.registration import Registrar
+
+log = logging.getLogger("mpc.worker.participant")
+
+API_VERSION = "0.1.0"
+
+
+async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    node = NodeContext.open(settings)
+    public = node.identity_public()
+    registrar = Registrar(
+        api_url=settings.coordinator_endpoint,
+        api_token=settings.api_token.get_secret_value(),
+        node_id=settings.node_id,
+        signing_public_key=public.signing_public_key,
+        encryption_public_key=public.encryption_public_key,
+        sign=node.sign,
+        capabilities=node.capabilities(),
+        endpoint=settings.advertise_endpoint,
+        version=API_VERSION,
+    )
+    client = await connect(settings.temporal_address, settings.temporal_namespace, codec)
+    worker = Worker(
+        client,
+        task_queue=participant_task_queue(settings.node_id),
+        activities=node.activities(),
+        max_concurrent_activities=settings.max_concurrent_sessions,
+    )
+    log.info("participant worker polling", extra={"node_id": settings.node_id})
+    heartbeats = asyncio.create_task(registrar.run(settings.heartbeat_interval, stop))
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        stop.set()
+        await heartbeats
