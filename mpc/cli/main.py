@@ -33,6 +33,9 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("role", choices=["coordinator", "participant"])
     worker.set_defaults(handler=servers.cmd_worker)
 
+    serve = sub.add_parser("serve", help="run the role NODE_TYPE names (coordinator: API + coordinator worker)")
+    serve.set_defaults(handler=servers.cmd_serve)
+
     migrate = sub.add_parser("migrate", help="database migrations")
     migrate.add_argument("direction", choices=["up", "down", "current"])
     migrate.add_argument("--revision", default=None, help="target revision (default: head for up, base for down)")

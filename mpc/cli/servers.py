@@ -7,9 +7,13 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from mpc.log import configure_logging
 from mpc.settings import Settings, load_settings, parse_duration
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def _settings(node_type: str | None = None) -> Settings:
@@ -19,18 +23,45 @@ def _settings(node_type: str | None = None) -> Settings:
     return settings
 
 
-def cmd_api(_: argparse.Namespace) -> int:
+def _uvicorn_server(settings: Settings) -> uvicorn.Server:
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings()
     app = create_app(settings, settings.payload_codec())
     ssl = {}
     if settings.tls_enabled:
         ssl = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}
-    uvicorn.run(app, host=settings.listen_address, port=settings.http_port, log_config=None,
-                access_log=False, **ssl)
+    config = uvicorn.Config(app, host=settings.listen_address, port=settings.http_port, log_config=None,
+                            access_log=False, **ssl)
+    return uvicorn.Server(config)
+
+
+def cmd_api(_: argparse.Namespace) -> int:
+    _uvicorn_server(_settings()).run()
+    return 0
+
+
+def cmd_serve(_: argparse.Namespace) -> int:
+    """The container entry point: the role comes from NODE_TYPE, as the deployment guide's files set it."""
+    settings = _settings()
+    if settings.node_type == "participant":
+        return cmd_worker(argparse.Namespace(role="participant"))
+    if settings.node_type == "api":
+        return cmd_api(argparse.Namespace())
+
+    from workers.coordinator import run_coordinator
+
+    async def both(stop: asyncio.Event) -> None:
+        server = _uvicorn_server(settings)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        worker = asyncio.create_task(run_coordinator(settings, settings.payload_codec(), stop))
+        api = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await asyncio.gather(api, worker)
+
+    asyncio.run(_run_until_signalled(both))
     return 0
 
 
