@@ -21,7 +21,7 @@ import gmpy2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tss.paillier import PreParamsPool, generate_preparams  # noqa: E402
+from tss.paillier import PreParamsPool, generate_preparams
 
 
 def smooth_modulus(bits: int) -> dict[str, object]:

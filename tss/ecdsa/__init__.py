@@ -1,0 +1,1 @@
+"""Threshold ECDSA on secp256k1: GG18 / GG20 keygen, signing, presigning and resharing."""
