@@ -3,12 +3,18 @@
 from tss.frost.aggregate import aggregate, verify, verify_signature_share
 from tss.frost.ciphersuite import Ciphersuite, get_ciphersuite
 from tss.frost.keys import KeyShare, PublicKeyPackage, keys_from_coefficients, trusted_dealer_keygen
+from tss.frost.protocols import FrostDkg, FrostRefresh, FrostReshare
 from tss.frost.round1 import SigningCommitments, SigningNonces, commit, preprocess
 from tss.frost.round2 import SignatureShare, sign
 from tss.frost.taproot import TaprootTweak, taproot_output_key
+from tss.frost.vss_session import EchoMismatchError
 
 __all__ = [
     "Ciphersuite",
+    "EchoMismatchError",
+    "FrostDkg",
+    "FrostRefresh",
+    "FrostReshare",
     "KeyShare",
     "PublicKeyPackage",
     "SignatureShare",

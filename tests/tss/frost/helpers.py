@@ -59,3 +59,49 @@ def independent_verify(suite: Ciphersuite, public: PublicKeyPackage, message: by
 
 def digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
+
+
+# ---- round-protocol driver ---------------------------------------------------------------------
+from collections.abc import Callable  # noqa: E402
+
+from tss.messages import BROADCAST, RoundMessage  # noqa: E402
+from tss.protocol import RoundOutput  # noqa: E402
+
+Tamper = Callable[[int, RoundMessage], RoundMessage | None]
+"""(recipient, message) -> message to deliver (None drops it)."""
+
+
+def run_protocol(
+    proto, states: dict[int, bytes], *, tamper: Tamper | None = None, rounds: int | None = None
+) -> dict[int, RoundOutput]:
+    """Run every party's rounds in lock step, routing broadcasts and point-to-point messages."""
+    parties = sorted(states)
+    inbox: dict[int, list[RoundMessage]] = {p: [] for p in parties}
+    outputs: dict[int, RoundOutput] = {}
+    for r in range(1, (rounds or proto.total_rounds) + 1):
+        outputs = {p: proto.run_round(r, states[p], inbox[p]) for p in parties}
+        inbox = {p: [] for p in parties}
+        for p in parties:
+            states[p] = outputs[p].state
+            for msg in outputs[p].outbound:
+                targets = [q for q in parties if q != p] if msg.recipient == BROADCAST else [msg.recipient]
+                for q in targets:
+                    delivered = tamper(q, msg) if tamper else msg
+                    if delivered is not None:
+                        inbox[q].append(delivered)
+    return outputs
+
+
+def dkg_states(suite: str, n: int, t: int, ssid: bytes = b"session-1") -> dict[int, bytes]:
+    from tss.frost import FrostDkg
+
+    ids = list(range(1, n + 1))
+    return {i: FrostDkg.initial_state(suite=suite, ssid=ssid, identifier=i, participants=ids, threshold=t) for i in ids}
+
+
+def run_dkg(suite: str, n: int, t: int):
+    from tss.frost import FrostDkg, KeyShare
+
+    outs = run_protocol(FrostDkg(), dkg_states(suite, n, t))
+    shares = {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}
+    return shares, shares[1].public

@@ -1,0 +1,127 @@
+"""`tss.protocol.RoundProtocol` adapters for FROST DKG, refresh and reshare.
+
+Usage by the orchestration layer (one instance per party and session)::
+
+    proto = FrostDkg()
+    state = FrostDkg.initial_state(suite="ed25519", ssid=ssid, identifier=2, participants=[1, 2, 3], threshold=2)
+    out = proto.run_round(1, state, [])              # broadcast commitments
+    out = proto.run_round(2, out.state, inbound_r1)  # p2p shares + echo broadcast
+    out = proto.run_round(3, out.state, inbound_r2)  # out.result = KeyShare bytes, out.public_result
+
+State bytes hold secrets (polynomial coefficients, old share): encrypt them at rest. Only round 1
+draws randomness. A detected fault raises `ProtocolError` whose `culprits` name the sender(s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tss.errors import InvalidInputError
+from tss.frost import vss_session as vss
+from tss.frost.ciphersuite import get_ciphersuite
+from tss.frost.keys import KeyShare, PublicKeyPackage
+from tss.messages import RoundMessage
+from tss.protocol import RoundOutput
+from tss.rng import Rng
+from tss.shamir import validate_identifiers
+
+
+class _VssProtocol:
+    """Shared driver: state bytes -> round function -> state bytes."""
+
+    name = "frost-vss"
+    total_rounds = vss.TOTAL_ROUNDS
+
+    def run_round(
+        self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
+    ) -> RoundOutput:
+        expected, cfg, secret = vss.load_state(state)
+        if round_no != expected:
+            raise InvalidInputError(f"state is for round {expected}, not {round_no}")
+        if self.name != f"frost-{cfg.mode}":
+            raise InvalidInputError("state belongs to another protocol")
+        if round_no == 1:
+            if inbound:
+                raise InvalidInputError("round 1 takes no inbound messages")
+            old = KeyShare.from_bytes(bytes.fromhex(secret["old_share"])) if secret.get("old_share") else None
+            secret, out = vss.round1(cfg, old, rng)
+            return RoundOutput(state=vss.dump_state(2, cfg, secret), outbound=out)
+        if round_no == 2:
+            secret, out = vss.round2(cfg, secret, inbound)
+            return RoundOutput(state=vss.dump_state(3, cfg, secret), outbound=out)
+        key_share, public = vss.round3(cfg, secret, inbound)
+        return vss.final_output(cfg, key_share, public, bytes.fromhex(secret["echo"]))
+
+
+class FrostDkg(_VssProtocol):
+    """Pedersen DKG with PoK (3 rounds). Result: `KeyShare.to_bytes()`; public_result: package dict."""
+
+    name = "frost-dkg"
+
+    @staticmethod
+    def initial_state(
+        *, suite: str, ssid: bytes, identifier: int, participants: Sequence[int], threshold: int
+    ) -> bytes:
+        s = get_ciphersuite(suite)
+        ids = validate_identifiers(s.group, participants)
+        cfg = vss.SessionConfig("dkg", s.name, bytes(ssid), identifier, ids, ids, threshold)
+        cfg.validate()
+        return vss.dump_state(1, cfg, {"old_share": None})
+
+
+class FrostRefresh(_VssProtocol):
+    """Proactive refresh: same key, t and participants; new shares (epoch + 1)."""
+
+    name = "frost-refresh"
+
+    @staticmethod
+    def initial_state(*, ssid: bytes, key_share: KeyShare) -> bytes:
+        key_share.check()
+        pub = key_share.public
+        ids = pub.participants
+        cfg = vss.SessionConfig("refresh", pub.suite, bytes(ssid), key_share.identifier, ids, ids, pub.threshold, pub)
+        cfg.validate()
+        return vss.dump_state(1, cfg, {"old_share": key_share.to_bytes().hex()})
+
+
+class FrostReshare(_VssProtocol):
+    """Reshare t-of-n -> t'-of-n' with the same group key.
+
+    Parties: `dealers` (>= t old holders, each passes its `key_share`) and `new_participants` (who
+    need only `old_public`). An identifier in both lists must be the same node. A dealer that is
+    not a new participant ends with `result=None` and the new public package.
+    """
+
+    name = "frost-reshare"
+
+    @staticmethod
+    def initial_state(
+        *,
+        ssid: bytes,
+        identifier: int,
+        old_public: PublicKeyPackage,
+        dealers: Sequence[int],
+        new_participants: Sequence[int],
+        new_threshold: int,
+        key_share: KeyShare | None = None,
+    ) -> bytes:
+        g = get_ciphersuite(old_public.suite).group
+        cfg = vss.SessionConfig(
+            "reshare",
+            old_public.suite,
+            bytes(ssid),
+            identifier,
+            validate_identifiers(g, dealers),
+            validate_identifiers(g, new_participants),
+            new_threshold,
+            old_public,
+        )
+        cfg.validate()
+        if identifier in cfg.dealers:
+            if key_share is None or key_share.identifier != identifier or key_share.public != old_public:
+                raise InvalidInputError("a reshare dealer must pass its own key share of the old key")
+            key_share.check()
+        return vss.dump_state(1, cfg, {"old_share": key_share.to_bytes().hex() if key_share else None})
+
+
+__all__ = ["FrostDkg", "FrostRefresh", "FrostReshare"]
