@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tss.errors import InvalidInputError, ProtocolError
+from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.frost.ciphersuite import Ciphersuite
 from tss.frost.keys import PublicKeyPackage
 from tss.frost.round1 import SigningCommitments
@@ -51,6 +51,12 @@ def validate_commitment_list(
     bad = [c.identifier for c in commitments if g.is_identity(c.hiding) or g.is_identity(c.binding)]
     if bad:
         raise ProtocolError("identity_commitment", culprits=bad)
+    for c in commitments:  # objects may not come from `from_bytes`: re-run DeserializeElement (I3)
+        try:
+            g.deserialize_element(c.hiding.data)
+            g.deserialize_element(c.binding.data)
+        except EncodingError:
+            raise ProtocolError("invalid_commitment_encoding", culprits=[c.identifier]) from None
     if own is not None:
         mine = [c for c in commitments if c.identifier == own.identifier]
         if not mine:

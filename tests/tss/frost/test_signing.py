@@ -7,6 +7,8 @@ import itertools
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -24,6 +26,7 @@ from tss.frost import (
     verify,
 )
 from tss.frost.taproot import TaprootTweak
+from tss.groups import Element
 
 from .helpers import SUITES, digest, independent_verify, run_signing
 
@@ -110,11 +113,18 @@ def test_commitment_list_checks(setup) -> None:
     with pytest.raises(ProtocolError) as exc:
         sign(suite, shares[1], nonce1, b"m", [comms[0], comms[1], ident])
     assert exc.value.reason == "identity_commitment" and exc.value.culprits == (3,)
+    forged = SigningCommitments(2, comms[1].hiding, Element(b"\x02" + b"\xff" * (g.element_len - 1)))
+    with pytest.raises(ProtocolError) as exc:
+        sign(suite, shares[1], nonce1, b"m", [comms[0], forged, comms[2]])
+    assert exc.value.reason == "invalid_commitment_encoding" and exc.value.culprits == (2,)
+    assert not nonce1.spent
     sign(suite, shares[1], nonce1, b"m", comms)
     with pytest.raises(NonceReuseError):
-        sign(suite, shares[1], nonce1, b"m", comms)
-    with pytest.raises(NonceReuseError):
         sign(suite, shares[1], nonce1, b"other message", comms)
+    with pytest.raises(NonceReuseError):  # same message, another signer set
+        sign(suite, shares[1], nonce1, b"m", [comms[0], comms[1], commit(suite, shares[4])[1]])
+    with pytest.raises(NonceReuseError):  # byte-identical repeat is refused too (the node replays its stored share)
+        sign(suite, shares[1], nonce1, b"m", comms)
 
 
 def test_identity_group_commitment_aborts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,3 +253,32 @@ def test_tr_odd_key_and_tweaks() -> None:
             )
             assert PublicKeyXOnly(key).verify(sig, msg)
     assert seen_parity == {True, False}
+
+
+@pytest.mark.parametrize("suite_name", SUITES)
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(min_size=0, max_size=140))
+def test_commitment_decoder_fuzz(suite_name: str, data: bytes) -> None:
+    """Arbitrary bytes: SigningCommitments.from_bytes either raises EncodingError or round-trips."""
+    suite = get_ciphersuite(suite_name)
+    try:
+        comm = SigningCommitments.from_bytes(suite, data)
+    except EncodingError:
+        return
+    assert comm.to_bytes(suite) == data
+
+
+@pytest.mark.parametrize("suite_name", SUITES)
+@settings(max_examples=10, deadline=None)
+@given(msg=st.binary(max_size=64), signers=st.sets(st.integers(1, 4), min_size=2, max_size=4))
+def test_sign_property(suite_name: str, msg: bytes, signers: set[int]) -> None:
+    """Any message, any signer set of size >= t: the signature verifies, and not for msg + b"x"."""
+    suite, shares, public = _PROP_KEYS[suite_name]
+    sig = run_signing(suite, shares, public, sorted(signers), msg)
+    assert verify(suite, public.group_public_key, msg, sig)
+    assert not verify(suite, public.group_public_key, msg + b"x", sig)
+
+
+_PROP_KEYS = {
+    name: (get_ciphersuite(name), *trusted_dealer_keygen(get_ciphersuite(name), 2, [1, 2, 3, 4])) for name in SUITES
+}
