@@ -149,7 +149,12 @@ class Envelope:
 
     def canonical_bytes(self) -> bytes:
         """Exact identity of the message (header, payload, signature) for duplicate detection."""
-        return self.signed_bytes() + _lp(self.payload_bytes()) + _lp(self.signature.encode())
+        try:
+            signature = bytes.fromhex(self.signature)
+        except (ValueError, TypeError):
+            raise EnvelopeError("malformed", self.sender, "signature is not hex") from None
+        # Decoded values, so a relay that re-cases hex or re-pads base64 cannot fake "equivocation".
+        return self.signed_bytes() + _lp(self.payload_bytes()) + _lp(signature)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

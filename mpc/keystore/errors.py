@@ -58,6 +58,13 @@ class ShareExistsError(KeystoreError):
     """A different share/record already exists under that name and replacing was not asked for."""
 
 
+class RetryMismatchError(KeystoreError):
+    """A round was asked again with different input than the first time; refused (DESIGN.md rule 2).
+
+    Answering anew could reuse a nonce with another message or commitment list (SECURITY.md N3).
+    """
+
+
 class NonceReuseError(KeystoreError, _TssNonceReuseError):
     """A one-time secret (nonce, presignature) was consumed before. Never retry with it.
 
@@ -77,6 +84,7 @@ __all__ = [
     "IntegrityError",
     "KeystoreError",
     "NonceReuseError",
+    "RetryMismatchError",
     "ShareExistsError",
     "ShareNotFoundError",
     "StaleEpochError",

@@ -110,7 +110,7 @@ class ShareStore:
         path = self._share_path(key_id, epoch)
         _fs.ensure_private_dir(path.parent)
         public = dict(public or {})
-        context = {"key_id": key_id, "epoch": epoch}
+        context: dict[str, str | int] = {"key_id": key_id, "epoch": epoch}
         blob = _blob.seal(self._wrapper, kind=SHARE_KIND, node_id=self.node_id, context=context,
                           created=_now(), plaintext=bytes(secret), public=public)
         try:

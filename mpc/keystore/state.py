@@ -23,16 +23,19 @@ markers were written after the backup. `bump_nonce_epoch()` (run by every restor
 draws a new random token; records carry the token they were made under, and anything not made
 under the current one is void (`StaleEpochError`). A random token rather than a counter, because a
 restored counter could be bumped to a value the node had already used before the restore.
-Session state (`get`) is checked too: a session that straddles a restore must abort.
+Session state (`get`) is checked too: a session that straddles a restore must abort. The epoch
+file itself is plain JSON, not sealed: rewriting it needs root on the node, which could as well
+delete the consumed markers; what it protects against is a restore, not a local attacker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,7 @@ from typing import Any
 from mpc.keystore import _blob, _fs
 from mpc.keystore.errors import (
     NonceReuseError,
+    RetryMismatchError,
     ShareExistsError,
     ShareNotFoundError,
     StaleEpochError,
@@ -144,6 +148,33 @@ class SecretStateStore:
         _, data = _blob.open_blob(self._wrapper, blob, kind=STATE_KIND, node_id=self.node_id,
                                   context=context, what=what)
         return data
+
+    def answer_once(self, namespace: str, session_id: str, name: str, request: bytes,
+                    produce: Callable[[], bytes]) -> bytes:
+        """Run a round at most once per (namespace, session, name) (DESIGN.md rule 2, SECURITY.md N3).
+
+        The first call runs `produce()` and seals its output with a hash of `request`; a retry with
+        byte-identical `request` returns the stored output without running `produce` again (no
+        fresh randomness, no second nonce use, and the same ciphertexts, so peers see a repeat and
+        not equivocation); a retry with any other `request` raises `RetryMismatchError`.
+        The stored output is as secret as the sealed state: outbound envelopes only, by convention.
+        """
+        digest = hashlib.sha256(b"mpc-keystore/round-request/v1" + bytes(request)).digest()
+
+        def replay(record: bytes) -> bytes:
+            if not hmac.compare_digest(record[:32], digest):
+                raise RetryMismatchError(
+                    f"{namespace}/{session_id}/{name} was answered for another input; refusing to answer again")
+            return record[32:]
+
+        with contextlib.suppress(ShareNotFoundError):
+            return replay(self.get(namespace, session_id, name))
+        output = bytes(produce())
+        try:
+            self.put(namespace, session_id, name, digest + output)
+        except ShareExistsError:  # a concurrent attempt stored its answer first: that one counts
+            return replay(self.get(namespace, session_id, name))
+        return output
 
     def exists(self, namespace: str, session_id: str, name: str) -> bool:
         return self._state_path(namespace, session_id, name).exists()

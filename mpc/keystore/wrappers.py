@@ -132,7 +132,7 @@ class VaultTransitWrapper:
         """Run one hvac call and translate its failures into keystore errors."""
         where = f"Vault at {self.vault_addr}, transit key {self.key_ref!r}"
         try:
-            return fn(name=self.transit_key, mount_point=self.mount, **kwargs)
+            reply = fn(name=self.transit_key, mount_point=self.mount, **kwargs)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise VaultUnavailableError(f"{action}: {where} is unreachable ({type(exc).__name__})") from None
         except hvac.exceptions.VaultDown as exc:
@@ -154,6 +154,9 @@ class VaultTransitWrapper:
             raise VaultError(f"{action}: {where} failed ({type(exc).__name__}: {_vault_msg(exc)})") from None
         except requests.exceptions.RequestException as exc:
             raise VaultUnavailableError(f"{action}: {where}: HTTP failure ({type(exc).__name__})") from None
+        if not isinstance(reply, dict):
+            raise VaultError(f"{action}: {where} returned no data")
+        return reply
 
     def new_data_key(self) -> tuple[bytearray, WrappedKey]:
         reply = self._call("generate data key", self._client.secrets.transit.generate_data_key,

@@ -138,6 +138,14 @@ def test_equivocation_detected_and_repeat_ignored() -> None:
         guard.admit(one)
 
 
+def test_relay_reencoding_is_not_equivocation() -> None:
+    guard = InboxGuard()
+    one = seal(A, **HDR, kind="commit", payload=b"v1")
+    recased = dataclasses.replace(one, signature=one.signature.upper(), ssid=one.ssid.upper())
+    assert guard.receive(one, B, A.public(), **HDR) == b"v1"
+    assert guard.receive(recased, B, A.public(), **HDR) is None
+
+
 def test_p2p_repeat_is_byte_identical_but_fresh_encryption_is_equivocation() -> None:
     """A retried sender activity must replay its stored output, not re-encrypt (DESIGN rule 2)."""
     guard = InboxGuard()

@@ -13,16 +13,19 @@ from pathlib import Path
 import pytest
 
 from mpc.devstack.openbao import OpenBaoServer
+from mpc.devstack.ports import free_port
 from mpc.keystore import (
     IntegrityError,
     LocalKeyWrapper,
     NonceReuseError,
+    RetryMismatchError,
     SecretStateStore,
     ShareExistsError,
     ShareNotFoundError,
     ShareStore,
     StaleEpochError,
     VaultTransitWrapper,
+    VaultUnavailableError,
 )
 from tss.errors import NonceReuseError as TssNonceReuseError
 
@@ -175,3 +178,33 @@ def test_consume_with_real_vault(openbao_server: OpenBaoServer, tmp_path: Path) 
     assert state.consume("frost-nonce", "n1") == NONCE
     with pytest.raises(NonceReuseError):
         SecretStateStore(tmp_path / "state", wrapper, "node-1").consume("frost-nonce", "n1")
+
+
+def test_answer_once_replays_identical_retry_and_refuses_other_input(state: SecretStateStore, kek: bytes) -> None:
+    calls: list[int] = []
+
+    def produce() -> bytes:
+        calls.append(1)
+        return os.urandom(48)  # fresh randomness: must never be drawn twice for one round
+
+    first = state.answer_once("frost-sign", "s1", "round-2", b"inbound messages v1", produce)
+    restarted = SecretStateStore(state.root, LocalKeyWrapper(kek), "node-1")
+    assert restarted.answer_once("frost-sign", "s1", "round-2", b"inbound messages v1", produce) == first
+    assert len(calls) == 1
+    with pytest.raises(RetryMismatchError, match="another input"):
+        restarted.answer_once("frost-sign", "s1", "round-2", b"inbound messages v2", produce)
+    assert len(calls) == 1
+    assert state.answer_once("frost-sign", "s1", "round-3", b"x", produce) != first  # other round: runs
+
+
+def test_vault_outage_does_not_burn_a_nonce(openbao_server: OpenBaoServer, tmp_path: Path) -> None:
+    name = f"node-{uuid.uuid4().hex[:12]}"
+    openbao_server.ensure_transit_key(name)
+    wrapper = VaultTransitWrapper(openbao_server.address, openbao_server.token, name, timeout=5)
+    SecretStateStore(tmp_path / "state", wrapper, "node-1").put_one_time("frost-nonce", "n1", NONCE)
+    down = VaultTransitWrapper(f"http://127.0.0.1:{free_port()}", "t", name, timeout=2)
+    with pytest.raises(VaultUnavailableError):
+        SecretStateStore(tmp_path / "state", down, "node-1").consume("frost-nonce", "n1")
+    state = SecretStateStore(tmp_path / "state", wrapper, "node-1")
+    assert not state.is_consumed("frost-nonce", "n1")
+    assert state.consume("frost-nonce", "n1") == NONCE
