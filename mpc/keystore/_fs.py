@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from mpc.keystore.errors import ShareExistsError, StorageError, StorageFullError
@@ -174,6 +175,18 @@ def claim_root(root: Path, node_id: str) -> None:
 
 def is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def sweep_temp(root: Path, older_than: float) -> int:
+    """Remove temp files a crash left behind (sealed, so harmless, but clutter). Only old ones:
+    a young temp file may belong to a write in progress in another process."""
+    cutoff, count = time.time() - older_than, 0
+    for path in root.rglob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                count += 1
+    return count
 
 
 __all__ = ["atomic_write", "check_name", "create_exclusive", "ensure_private_dir", "read_file", "remove"]

@@ -224,6 +224,10 @@ class ShareStore:
             self.delete_epoch(key_id, e)
         return old
 
+    def sweep_temp_files(self, older_than: float = 3600.0) -> int:
+        """Remove temp files left by crashed writes (run at node start); returns how many."""
+        return _fs.sweep_temp(self.root, older_than)
+
     def delete_key(self, key_id: str) -> None:
         """Remove every epoch of `key_id` (key deletion)."""
         for e in self.epochs(key_id):

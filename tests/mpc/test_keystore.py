@@ -35,6 +35,7 @@ from mpc.keystore import (
     StorageError,
     StorageFullError,
     TransitKeyError,
+    VaultPermissionError,
     VaultSealedError,
     VaultTransitWrapper,
     VaultUnavailableError,
@@ -336,26 +337,52 @@ CRASH_CHILD = textwrap.dedent("""
     from pathlib import Path
     from mpc.keystore import LocalKeyWrapper, ShareStore
     store = ShareStore(Path(sys.argv[1]), LocalKeyWrapper(bytes.fromhex(sys.argv[2])), "node-1")
-    real_replace = os.replace
-    def die(src, dst):  # the temp file is written and fsynced; the process dies before rename
-        if str(dst).endswith("active"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real_replace(src, dst)
-    os.replace = die
+    target = sys.argv[3]
+    def die(*args, **kwargs):  # temp file written and fsynced; the process dies instead of renaming
+        os.kill(os.getpid(), signal.SIGKILL)
+    if target == "share":
+        os.link = die  # epoch files are created with link(2) (create-only)
+    else:
+        real_replace = os.replace
+        os.replace = lambda src, dst: die() if str(dst).endswith(target) else real_replace(src, dst)
     store.put_share("k", 2, b"new share")
 """)
 
 
-def test_kill_during_write_leaves_old_version(tmp_path: Path) -> None:
+@pytest.mark.parametrize("die_at", ["share", "meta", "active"])
+def test_kill_during_write_leaves_old_version(tmp_path: Path, die_at: str) -> None:
     kek = os.urandom(32)
     store = ShareStore(tmp_path / "s", LocalKeyWrapper(kek), "node-1")
-    store.put_share("k", 1, SECRET)
-    proc = subprocess.run([sys.executable, "-c", CRASH_CHILD, str(store.root), kek.hex()], check=False,
+    store.put_share("k", 1, SECRET, PUBLIC)
+    proc = subprocess.run([sys.executable, "-c", CRASH_CHILD, str(store.root), kek.hex(), die_at], check=False,
                           cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == -9
+    assert proc.returncode == -9, proc.stderr
     assert store.get_share("k") == SECRET  # pointer still at epoch 1
-    assert store.get_share("k", 2) == b"new share"  # complete, just not active
     assert store.list_keys() == ["k"]
+    if die_at == "share":
+        assert store.epochs("k") == [1] and len(temp_files(store.root)) == 1
+        assert store.sweep_temp_files(older_than=3600) == 0  # could be a write in progress
+        assert store.sweep_temp_files(older_than=-1) == 1 and not temp_files(store.root)
+    else:
+        assert store.get_share("k", 2) == b"new share"  # complete, just not active
+        assert store.get_meta("k", 2).epoch == 2  # from .meta, or the share header if .meta is missing
+    store.put_share("k", 2, b"new share")  # the retried write completes (idempotent if present)
+    assert store.get_share("k") == b"new share"
+
+
+def test_meta_falls_back_to_share_header(store: ShareStore) -> None:
+    store.put_share("k", 1, SECRET, PUBLIC)
+    (store.root / "k" / "epoch-1.meta").unlink()
+    assert store.get_meta("k").public == PUBLIC
+    (store.root / "k" / "epoch-1.meta").write_text("{garbage")
+    assert store.get_meta("k").public == PUBLIC
+
+
+def test_vault_token_refused(openbao_server: OpenBaoServer, transit_key: str, tmp_path: Path) -> None:
+    bad = VaultTransitWrapper(openbao_server.address, "not-a-token", transit_key, timeout=5)
+    with pytest.raises(VaultPermissionError, match="permission denied"):
+        ShareStore(tmp_path / "s", bad, "node-1").put_share("k", 1, SECRET)
+    assert "not-a-token" not in repr(bad)
 
 
 # -- local wrapper -----------------------------------------------------------------------------
