@@ -7,7 +7,7 @@ from tss.frost.protocols import FrostDkg, FrostRefresh, FrostReshare
 from tss.frost.round1 import SigningCommitments, SigningNonces, commit, preprocess
 from tss.frost.round2 import SignatureShare, sign
 from tss.frost.taproot import TaprootTweak, taproot_output_key
-from tss.frost.vss_session import EchoMismatchError
+from tss.frost.vss_wire import EchoMismatchError
 
 __all__ = [
     "Ciphersuite",

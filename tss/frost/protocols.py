@@ -4,9 +4,13 @@ Usage by the orchestration layer (one instance per party and session)::
 
     proto = FrostDkg()
     state = FrostDkg.initial_state(suite="ed25519", ssid=ssid, identifier=2, participants=[1, 2, 3], threshold=2)
-    out = proto.run_round(1, state, [])              # broadcast commitments
-    out = proto.run_round(2, out.state, inbound_r1)  # p2p shares + echo broadcast
-    out = proto.run_round(3, out.state, inbound_r2)  # out.result = KeyShare bytes, out.public_result
+    out = proto.run_round(1, state, [])              # broadcast hash commitment to the package
+    out = proto.run_round(2, out.state, inbound_r1)  # broadcast the package (commitments + PoK)
+    out = proto.run_round(3, out.state, inbound_r2)  # p2p shares + echo broadcast
+    out = proto.run_round(4, out.state, inbound_r3)  # out.result = KeyShare bytes, out.public_result
+
+Refresh and reshare have no hash-commitment round (their C_{j,0} is fixed by the old key), so they
+run three rounds: package, shares + echo, finish.
 
 State bytes hold secrets (polynomial coefficients, old share): encrypt them at rest. Only round 1
 draws randomness. A detected fault raises `ProtocolError` whose `culprits` name the sender(s).
@@ -30,7 +34,8 @@ class _VssProtocol:
     """Shared driver: state bytes -> round function -> state bytes."""
 
     name = "frost-vss"
-    total_rounds = vss.TOTAL_ROUNDS
+    mode = ""
+    total_rounds = 3
 
     def run_round(
         self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
@@ -38,25 +43,30 @@ class _VssProtocol:
         expected, cfg, secret = vss.load_state(state)
         if round_no != expected:
             raise InvalidInputError(f"state is for round {expected}, not {round_no}")
-        if self.name != f"frost-{cfg.mode}":
+        if cfg.mode != self.mode:
             raise InvalidInputError("state belongs to another protocol")
+        last = vss.rounds_for(cfg.mode)
         if round_no == 1:
             if inbound:
                 raise InvalidInputError("round 1 takes no inbound messages")
             old = KeyShare.from_bytes(bytes.fromhex(secret["old_share"])) if secret.get("old_share") else None
-            secret, out = vss.round1(cfg, old, rng)
-            return RoundOutput(state=vss.dump_state(2, cfg, secret), outbound=out)
-        if round_no == 2:
-            secret, out = vss.round2(cfg, secret, inbound)
-            return RoundOutput(state=vss.dump_state(3, cfg, secret), outbound=out)
-        key_share, public = vss.round3(cfg, secret, inbound)
-        return vss.final_output(cfg, key_share, public, bytes.fromhex(secret["echo"]))
+            secret, out = vss.start(cfg, old, rng)
+        elif round_no == last:
+            key_share, public = vss.finish(cfg, secret, inbound, round_no)
+            return vss.final_output(cfg, key_share, public, bytes.fromhex(secret["echo"]))
+        elif round_no == last - 1:
+            out = vss.deal(cfg, secret, inbound, round_no)
+        else:
+            out = vss.reveal(cfg, secret, inbound)
+        return RoundOutput(state=vss.dump_state(round_no + 1, cfg, secret), outbound=out)
 
 
 class FrostDkg(_VssProtocol):
-    """Pedersen DKG with PoK (3 rounds). Result: `KeyShare.to_bytes()`; public_result: package dict."""
+    """Pedersen DKG with PoK (4 rounds). Result: `KeyShare.to_bytes()`; public_result: package dict."""
 
     name = "frost-dkg"
+    mode = "dkg"
+    total_rounds = vss.rounds_for("dkg")
 
     @staticmethod
     def initial_state(
@@ -73,6 +83,7 @@ class FrostRefresh(_VssProtocol):
     """Proactive refresh: same key, t and participants; new shares (epoch + 1)."""
 
     name = "frost-refresh"
+    mode = "refresh"
 
     @staticmethod
     def initial_state(*, ssid: bytes, key_share: KeyShare) -> bytes:
@@ -93,6 +104,7 @@ class FrostReshare(_VssProtocol):
     """
 
     name = "frost-reshare"
+    mode = "reshare"
 
     @staticmethod
     def initial_state(

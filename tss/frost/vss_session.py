@@ -2,17 +2,19 @@
 
 All three are "every dealer shares a polynomial of degree t-1, every receiver sums what it gets":
 
-| mode      | dealers                  | dealer constant a_{j,0}        | check on C_{j,0}                      |
-| --------- | ------------------------ | ------------------------------ | ------------------------------------- |
-| dkg       | all participants         | random, with a Schnorr PoK     | not identity, PoK valid (C2)          |
-| refresh   | all holders (same t, n)  | 0                              | identity (SECURITY.md R1)             |
-| reshare   | a chosen set D, |D| >= t | λ_j^D·s_j                       | equals λ_j^D·X_j of the old key (R1)  |
+| mode      | dealers                  | dealer constant a_{j,0}    | check on C_{j,0}                       |
+| --------- | ------------------------ | -------------------------- | -------------------------------------- |
+| dkg       | all participants         | random, with a Schnorr PoK | not identity, PoK valid (C2)           |
+| refresh   | all holders (same t, n)  | 0                          | identity (SECURITY.md R1)              |
+| reshare   | a chosen set D, |D| >= t | λ_j^D·s_j                  | equals λ_j^D·X_j of the old key (R1)   |
 
-Rounds (every party of the session runs all three):
-  1. dealers broadcast commitment vector (exactly t entries, C3) [+ PoK];
-  2. everyone validates all commitments, dealers send each receiver its share point-to-point, and
-     everyone broadcasts an echo: digests of every round-1 broadcast it received (C5);
-  3. everyone compares echoes (any mismatch aborts, naming the dealers whose broadcast was seen
+Rounds (every party of the session runs all of them; `rounds_for(mode)` of them):
+  0. (dkg only) dealers broadcast a hash commitment to their round-1 package (C1, C2: nobody
+     sees another package before committing to its own);
+  1. dealers broadcast the commitment vector (exactly t entries, C3) [+ PoK] (dkg: the opening);
+  2. everyone validates all packages, dealers send each receiver its share point-to-point, and
+     everyone broadcasts an echo: digests of every package it received (C5);
+  3. everyone compares echoes (any mismatch aborts, naming the dealers whose package was seen
      differently), receivers check every share against its dealer's commitment (C4), then all
      derive the new public key package and require the group key unchanged for refresh/reshare (R2).
 Every check failure raises `ProtocolError` naming the sending party.
@@ -30,6 +32,17 @@ from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.frost.ciphersuite import Ciphersuite, get_ciphersuite
 from tss.frost.dkg import ProofOfKnowledge, prove_knowledge, verify_knowledge
 from tss.frost.keys import KeyShare, PublicKeyPackage
+from tss.frost.vss_wire import (
+    OPENING_RANDOM_BYTES,
+    collect,
+    compare_echoes,
+    echo_digests,
+    encode_commit,
+    lp,
+    open_precommit,
+    parse_commit,
+    precommit_hash,
+)
 from tss.groups import Element
 from tss.messages import BROADCAST, RoundMessage
 from tss.protocol import RoundOutput
@@ -46,26 +59,12 @@ from tss.shamir import (
 )
 
 MODES = ("dkg", "refresh", "reshare")
-TOTAL_ROUNDS = 3
-_ECHO_TAG = b"tss/frost/vss-echo/v1"
 _CONFIG_TAG = b"tss/frost/vss-config/v1"
 
 
-class EchoMismatchError(ProtocolError):
-    """Parties saw different round-1 broadcasts (SECURITY.md C5).
-
-    `culprits` are the dealers whose broadcast was seen differently; `disagreeing` maps each of
-    them to the echoing parties whose view differs from ours. With the signed copies the envelope
-    layer keeps, the orchestration can prove which side equivocated.
-    """
-
-    def __init__(self, disagreeing: dict[int, list[int]]) -> None:
-        self.disagreeing = {j: sorted(ks) for j, ks in sorted(disagreeing.items())}
-        super().__init__("broadcast_mismatch", culprits=disagreeing, detail=f"echo views differ: {self.disagreeing}")
-
-
-def _lp(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
+def rounds_for(mode: str) -> int:
+    """dkg: 4 rounds (hash commitment first); refresh and reshare: 3."""
+    return 4 if mode == "dkg" else 3
 
 
 def _ids(ids: Sequence[int]) -> bytes:
@@ -125,8 +124,8 @@ class SessionConfig:
     def digest(self) -> bytes:
         """Injective hash of the whole configuration except `me` (bound into every echo)."""
         old = self.old_public.to_bytes() if self.old_public is not None else b""
-        parts = [_CONFIG_TAG, _lp(self.mode.encode()), _lp(self.suite.encode()), _lp(self.ssid)]
-        parts += [_ids(self.dealers), _ids(self.receivers), self.threshold.to_bytes(4, "big"), _lp(old)]
+        parts = [_CONFIG_TAG, lp(self.mode.encode()), lp(self.suite.encode()), lp(self.ssid)]
+        parts += [_ids(self.dealers), _ids(self.receivers), self.threshold.to_bytes(4, "big"), lp(old)]
         return hashlib.sha256(b"".join(parts)).digest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,101 +170,36 @@ def expected_constant(cfg: SessionConfig, dealer: int) -> Element | None:
     return None
 
 
-# ---- payloads ------------------------------------------------------------------------------
-def encode_commit(suite: Ciphersuite, commitment: Sequence[Element], pok: ProofOfKnowledge | None) -> bytes:
-    g = suite.group
-    out = len(commitment).to_bytes(2, "big") + g.serialize_element_or_identity(commitment[0])
-    out += b"".join(g.serialize_element(c) for c in commitment[1:])
-    return out + (pok.to_bytes(suite) if pok is not None else b"")
+# ---- rounds ------------------------------------------------------------------------------------
+def kind(cfg: SessionConfig, what: str) -> str:
+    return f"frost/{cfg.mode}/{what}"
 
 
 def decode_commit(cfg: SessionConfig, sender: int, data: bytes) -> tuple[list[Element], ProofOfKnowledge | None]:
-    """Parse and check one dealer's round-1 broadcast; any fault names `sender`."""
+    """Parse and check one dealer's package against the mode's rule for C_{j,0}; faults name `sender`."""
     suite = cfg.ciphersuite
-    g = suite.group
-    ne = g.element_len
-    pok_len = g.element_len + g.scalar_len if cfg.mode == "dkg" else 0
-    count = int.from_bytes(data[:2], "big") if len(data) >= 2 else -1
-    if count != cfg.threshold or len(data) != 2 + count * ne + pok_len:
-        raise ProtocolError("invalid_commitment_length", culprits=[sender], detail=f"expected {cfg.threshold}")
-    try:
-        body = data[2 : 2 + count * ne]
-        c0 = g.deserialize_element_or_identity(body[:ne])
-        commitment = [c0] + [g.deserialize_element(body[k * ne : (k + 1) * ne]) for k in range(1, count)]
-        pok = ProofOfKnowledge.from_bytes(suite, data[2 + count * ne :]) if pok_len else None
-    except EncodingError as exc:
-        raise ProtocolError("invalid_encoding", culprits=[sender], detail=str(exc)) from exc
-    expected = expected_constant(cfg, sender)
+    commitment, pok = parse_commit(suite, cfg.threshold, cfg.mode == "dkg", sender, data)
+    c0 = commitment[0]
     if cfg.mode == "dkg":
         assert pok is not None
-        if g.is_identity(c0):
+        if suite.group.is_identity(c0):
             raise ProtocolError("identity_commitment", culprits=[sender])
         if not verify_knowledge(suite, sender, c0, pok, cfg.ssid):
             raise ProtocolError("invalid_proof_of_knowledge", culprits=[sender])
-    elif c0 != expected:
+    elif c0 != expected_constant(cfg, sender):
         reason = "nonzero_refresh_constant" if cfg.mode == "refresh" else "invalid_reshare_constant"
         raise ProtocolError(reason, culprits=[sender])
     return commitment, pok
 
 
-def echo_digests(cfg: SessionConfig, payloads: dict[int, bytes]) -> bytes:
-    """cfg digest || H(tag || cfg digest || j || payload_j) for every dealer j in order."""
-    cd = cfg.digest()
-    out = bytearray(cd)
-    for j in cfg.dealers:
-        out += hashlib.sha256(_ECHO_TAG + cd + j.to_bytes(4, "big") + _lp(payloads[j])).digest()
-    return bytes(out)
+def _package_message(cfg: SessionConfig, secret: dict[str, Any], round_no: int) -> list[RoundMessage]:
+    if cfg.me not in cfg.dealers:
+        return []
+    return [RoundMessage(cfg.me, BROADCAST, round_no, kind(cfg, "commit"), bytes.fromhex(secret["own_reveal"]))]
 
 
-def compare_echoes(cfg: SessionConfig, mine: bytes, echoes: dict[int, bytes]) -> None:
-    disagreeing: dict[int, list[int]] = {}
-    for k, echo in sorted(echoes.items()):
-        if len(echo) != len(mine):
-            raise ProtocolError("malformed_echo", culprits=[k])
-        if echo[:32] != mine[:32]:
-            raise ProtocolError("session_config_mismatch", culprits=[k])
-        for idx, j in enumerate(cfg.dealers):
-            lo = 32 * (idx + 1)
-            if echo[lo : lo + 32] != mine[lo : lo + 32]:
-                disagreeing.setdefault(j, []).append(k)
-    if disagreeing:
-        raise EchoMismatchError(disagreeing)
-
-
-def collect(
-    cfg: SessionConfig, inbound: Sequence[RoundMessage], *, round_no: int, kinds: dict[str, tuple[set[int], bool]]
-) -> dict[str, dict[int, bytes]]:
-    """Sort inbound messages by kind, one per expected sender (SECURITY.md S3, I2).
-
-    `kinds` maps kind -> (expected senders, point-to-point?). Byte-identical repeats are ignored;
-    a different second message from one sender is equivocation.
-    """
-    out: dict[str, dict[int, bytes]] = {k: {} for k in kinds}
-    for msg in inbound:
-        if msg.kind not in kinds or msg.round != round_no:
-            raise ProtocolError("unexpected_message", culprits=[msg.sender], detail=f"{msg.kind} r{msg.round}")
-        senders, p2p = kinds[msg.kind]
-        if msg.sender not in senders or msg.recipient != (cfg.me if p2p else BROADCAST):
-            raise ProtocolError("unexpected_message", culprits=[msg.sender], detail=msg.kind)
-        seen = out[msg.kind].get(msg.sender)
-        if seen is not None and seen != msg.payload:
-            raise ProtocolError("equivocation", culprits=[msg.sender], detail=msg.kind)
-        out[msg.kind][msg.sender] = msg.payload
-    for kind, (senders, _) in kinds.items():
-        missing = sorted(senders - set(out[kind]))
-        if missing:
-            raise ProtocolError("missing_message", culprits=missing, detail=kind)
-    return out
-
-
-# ---- the three rounds -----------------------------------------------------------------------
-def kind(cfg: SessionConfig, what: str) -> str:
-    return f"frost/{cfg.mode}/{what}"
-
-
-def round1(
-    cfg: SessionConfig, old_share: KeyShare | None, rng: Rng | None
-) -> tuple[dict[str, Any], list[RoundMessage]]:
+def start(cfg: SessionConfig, old_share: KeyShare | None, rng: Rng | None) -> tuple[dict[str, Any], list[RoundMessage]]:
+    """Round 1: draw the polynomial (the only randomness of the session) and emit the first message."""
     rng = resolve_rng(rng)
     suite = cfg.ciphersuite
     g = suite.group
@@ -278,49 +212,75 @@ def round1(
     payload = encode_commit(suite, commitment, pok)
     secret["coefficients"] = [g.serialize_scalar(c).hex() for c in coeffs]
     secret["own_commit"] = payload.hex()
-    return secret, [RoundMessage(cfg.me, BROADCAST, 1, kind(cfg, "commit"), payload)]
+    if cfg.mode != "dkg":
+        secret["own_reveal"] = payload.hex()
+        return secret, _package_message(cfg, secret, 1)
+    rand = rng.token_bytes(OPENING_RANDOM_BYTES)
+    secret["own_reveal"] = (rand + payload).hex()
+    digest = precommit_hash(cfg.ssid, cfg.me, payload, rand)
+    return secret, [RoundMessage(cfg.me, BROADCAST, 1, kind(cfg, "precommit"), digest)]
 
 
-def round2(
-    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]
-) -> tuple[dict[str, Any], list[RoundMessage]]:
+def reveal(cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]) -> list[RoundMessage]:
+    """dkg round 2: store every dealer's hash commitment, then open our own."""
+    others = set(cfg.dealers) - {cfg.me}
+    got = collect(cfg.me, inbound, round_no=1, kinds={kind(cfg, "precommit"): (others, False)})
+    pre = got[kind(cfg, "precommit")]
+    bad = sorted(j for j, h in pre.items() if len(h) != 32)
+    if bad:
+        raise ProtocolError("malformed_commitment", culprits=bad)
+    secret["precommits"] = {str(j): h.hex() for j, h in sorted(pre.items())}
+    return _package_message(cfg, secret, 2)
+
+
+def deal(
+    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage], round_no: int
+) -> list[RoundMessage]:
+    """Validate every package, send shares point-to-point and broadcast the echo."""
     g = cfg.ciphersuite.group
     others = set(cfg.dealers) - {cfg.me}
-    got = collect(cfg, inbound, round_no=1, kinds={kind(cfg, "commit"): (others, False)})[kind(cfg, "commit")]
-    for j in sorted(got):
-        decode_commit(cfg, j, got[j])
-    payloads = dict(got)
+    reveals = collect(cfg.me, inbound, round_no=round_no - 1, kinds={kind(cfg, "commit"): (others, False)})
+    reveals = reveals[kind(cfg, "commit")]
+    packages: dict[int, bytes] = {}
+    for j in sorted(reveals):
+        if cfg.mode == "dkg":
+            packages[j] = open_precommit(cfg.ssid, j, bytes.fromhex(secret["precommits"][str(j)]), reveals[j])
+        else:
+            packages[j] = reveals[j]
+        decode_commit(cfg, j, packages[j])
     out: list[RoundMessage] = []
     if cfg.me in cfg.dealers:
-        payloads[cfg.me] = bytes.fromhex(secret["own_commit"])
+        reveals[cfg.me] = bytes.fromhex(secret["own_reveal"])
+        packages[cfg.me] = bytes.fromhex(secret["own_commit"])
         coeffs = [g.deserialize_scalar(bytes.fromhex(c)) for c in secret["coefficients"]]
         for r in cfg.receivers:
             share = g.serialize_scalar(evaluate_polynomial(g, coeffs, r))
             if r == cfg.me:
                 secret["own_share"] = share.hex()
             else:
-                out.append(RoundMessage(cfg.me, r, 2, kind(cfg, "share"), share))
-    echo = echo_digests(cfg, payloads)
-    out.append(RoundMessage(cfg.me, BROADCAST, 2, kind(cfg, "echo"), echo))
-    secret["commits"] = {str(j): p.hex() for j, p in sorted(payloads.items())}
+                out.append(RoundMessage(cfg.me, r, round_no, kind(cfg, "share"), share))
+    echo = echo_digests(cfg.digest(), cfg.dealers, reveals)
+    out.append(RoundMessage(cfg.me, BROADCAST, round_no, kind(cfg, "echo"), echo))
+    secret["commits"] = {str(j): p.hex() for j, p in sorted(packages.items())}
     secret["echo"] = echo.hex()
-    return secret, out
+    return out
 
 
-def round3(
-    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]
+def finish(
+    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage], round_no: int
 ) -> tuple[KeyShare | None, PublicKeyPackage]:
+    """Last round: echo check, share checks, new key share and public key package."""
     g = cfg.ciphersuite.group
     kinds = {kind(cfg, "echo"): (set(cfg.parties) - {cfg.me}, False)}
     if cfg.me in cfg.receivers:
         kinds[kind(cfg, "share")] = (set(cfg.dealers) - {cfg.me}, True)
-    got = collect(cfg, inbound, round_no=2, kinds=kinds)
-    compare_echoes(cfg, bytes.fromhex(secret["echo"]), got[kind(cfg, "echo")])
+    got = collect(cfg.me, inbound, round_no=round_no - 1, kinds=kinds)
+    compare_echoes(cfg.dealers, bytes.fromhex(secret["echo"]), got[kind(cfg, "echo")])
     commitments = {int(j): decode_commit(cfg, int(j), bytes.fromhex(p))[0] for j, p in secret["commits"].items()}
 
     share_sum: int | None = None
     if cfg.me in cfg.receivers:
-        received = {j: p for j, p in got[kind(cfg, "share")].items()}
+        received = dict(got[kind(cfg, "share")])
         if cfg.me in cfg.dealers:
             received[cfg.me] = bytes.fromhex(secret["own_share"])
         bad: list[int] = []
@@ -369,6 +329,11 @@ def round3(
     return key_share, public
 
 
+def ack_digest(cfg: SessionConfig, public: PublicKeyPackage) -> bytes:
+    """H(tag || ssid || new public key package) for the signed ACKs of SECURITY.md R3."""
+    return hashlib.sha256(b"tss/frost/vss-ack/v1" + lp(cfg.ssid) + lp(public.to_bytes())).digest()
+
+
 def final_output(cfg: SessionConfig, key_share: KeyShare | None, public: PublicKeyPackage, echo: bytes) -> RoundOutput:
     g = cfg.ciphersuite.group
     public_result = {
@@ -377,6 +342,7 @@ def final_output(cfg: SessionConfig, key_share: KeyShare | None, public: PublicK
         "group_public_key": g.serialize_element(public.group_public_key).hex(),
         "public_key_package": public.to_dict(),
         "transcript_digest": hashlib.sha256(echo).hexdigest(),
+        "ack_digest": ack_digest(cfg, public).hex(),
     }
     return RoundOutput(
         state=b"", outbound=[], result=key_share.to_bytes() if key_share else None, public_result=public_result

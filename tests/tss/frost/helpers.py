@@ -71,15 +71,49 @@ Tamper = Callable[[int, RoundMessage], RoundMessage | None]
 """(recipient, message) -> message to deliver (None drops it)."""
 
 
+def corrupt_package(out: RoundOutput, fn: Callable[[bytes], bytes]) -> RoundOutput:
+    """Make a dealer cheat consistently: after its round 1, replace its package by fn(package) and
+    re-derive its own opening and hash commitment (dkg) so only the package checks can catch it."""
+    from tss.frost import vss_session as vss
+    from tss.frost.vss_wire import OPENING_RANDOM_BYTES, precommit_hash
+
+    nxt, cfg, secret = vss.load_state(out.state)
+    payload = fn(bytes.fromhex(secret["own_commit"]))
+    secret["own_commit"] = payload.hex()
+    msg = out.outbound[0]
+    if cfg.mode == "dkg":
+        rand = bytes.fromhex(secret["own_reveal"])[:OPENING_RANDOM_BYTES]
+        secret["own_reveal"] = (rand + payload).hex()
+        msg = RoundMessage(
+            msg.sender, msg.recipient, msg.round, msg.kind, precommit_hash(cfg.ssid, cfg.me, payload, rand)
+        )
+    else:
+        secret["own_reveal"] = payload.hex()
+        msg = RoundMessage(msg.sender, msg.recipient, msg.round, msg.kind, payload)
+    return RoundOutput(state=vss.dump_state(nxt, cfg, secret), outbound=[msg])
+
+
 def run_protocol(
-    proto, states: dict[int, bytes], *, tamper: Tamper | None = None, rounds: int | None = None
+    proto,
+    states: dict[int, bytes],
+    *,
+    tamper: Tamper | None = None,
+    rounds: int | None = None,
+    corrupt: dict[int, Callable[[bytes], bytes]] | None = None,
 ) -> dict[int, RoundOutput]:
-    """Run every party's rounds in lock step, routing broadcasts and point-to-point messages."""
+    """Run every party's rounds in lock step, routing broadcasts and point-to-point messages.
+
+    `tamper` models the relay (or a party changing what it sends to one recipient); `corrupt`
+    makes a dealer share a malformed package consistently (see `corrupt_package`).
+    """
     parties = sorted(states)
     inbox: dict[int, list[RoundMessage]] = {p: [] for p in parties}
     outputs: dict[int, RoundOutput] = {}
     for r in range(1, (rounds or proto.total_rounds) + 1):
         outputs = {p: proto.run_round(r, states[p], inbox[p]) for p in parties}
+        if r == 1:
+            for p, fn in (corrupt or {}).items():
+                outputs[p] = corrupt_package(outputs[p], fn)
         inbox = {p: [] for p in parties}
         for p in parties:
             states[p] = outputs[p].state

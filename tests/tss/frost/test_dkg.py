@@ -101,9 +101,11 @@ def test_dkg_rejects_bad_config() -> None:
 
 
 # ---- malicious inputs: every round, sender named ---------------------------------------------------
-def _expect(suite: str, tamper, reason: str, culprits: tuple[int, ...], *, n: int = 3, t: int = 2) -> ProtocolError:
+def _expect(
+    suite: str, tamper, reason: str, culprits: tuple[int, ...], *, corrupt=None, n: int = 3, t: int = 2
+) -> ProtocolError:
     with pytest.raises(ProtocolError) as exc:
-        run_protocol(FrostDkg(), dkg_states(suite, n, t), tamper=tamper)
+        run_protocol(FrostDkg(), dkg_states(suite, n, t), tamper=tamper, corrupt=corrupt)
     assert exc.value.reason == reason, exc.value
     assert exc.value.culprits == culprits
     return exc.value
@@ -136,7 +138,7 @@ def test_commitment_length_t_plus_minus_one_and_zero(suite_name: str) -> None:
         return b"\x00\x00" + p[2 + 2 * ne :]
 
     for fn in (longer, shorter, empty, lambda p: p[:1], lambda p: b""):
-        _expect(suite_name, _mutate(2, 1, "commit", fn), "invalid_commitment_length", (2,))
+        _expect(suite_name, None, "invalid_commitment_length", (2,), corrupt={2: fn})
 
 
 @pytest.mark.parametrize("suite_name", SUITES)
@@ -147,34 +149,36 @@ def test_bad_points_and_pok(suite_name: str) -> None:
     def off_curve(p: bytes) -> bytes:
         return p[: 2 + ne] + b"\xff" * ne + p[2 + 2 * ne :]
 
-    _expect(suite_name, _mutate(3, 1, "commit", off_curve), "invalid_encoding", (3,))
+    _expect(suite_name, None, "invalid_encoding", (3,), corrupt={3: off_curve})
 
     def identity_c0(p: bytes) -> bytes:
         return p[:2] + g.serialize_element_or_identity(g.identity) + p[2 + ne :]
 
-    _expect(suite_name, _mutate(1, 1, "commit", identity_c0), "identity_commitment", (1,))
+    _expect(suite_name, None, "identity_commitment", (1,), corrupt={1: identity_c0})
 
     def bad_mu(p: bytes) -> bytes:
         return p[:-1] + bytes([p[-1] ^ 1])
 
-    _expect(suite_name, _mutate(2, 1, "commit", bad_mu), "invalid_proof_of_knowledge", (2,))
+    _expect(suite_name, None, "invalid_proof_of_knowledge", (2,), corrupt={2: bad_mu})
+    # the relay altering an opening in transit breaks the hash commitment
+    _expect(suite_name, _mutate(2, 2, "commit", bad_mu), "invalid_opening", (2,))
+    _expect(suite_name, _mutate(3, 1, "precommit", lambda p: p[:-1]), "malformed_commitment", (3,))
+
+
+def _package_of(states: dict[int, bytes], party: int) -> bytes:
+    from tss.frost import vss_session as vss
+
+    out = FrostDkg().run_round(1, states[party], [])
+    return bytes.fromhex(vss.load_state(out.state)[2]["own_commit"])
 
 
 def test_copied_pok_and_cross_session_replay() -> None:
-    """Row 5: an honest party's commitment+PoK re-sent under another pid, or from another session."""
-    captured: dict[int, bytes] = {}
-
-    def copy_2_as_3(_r: int, msg: RoundMessage) -> RoundMessage:
-        if msg.round == 1 and msg.sender == 2:
-            captured[2] = msg.payload
-        if msg.round == 1 and msg.sender == 3 and 2 in captured:
-            return replace(msg, payload=captured[2])
-        return msg
-
-    _expect("secp256k1", copy_2_as_3, "invalid_proof_of_knowledge", (3,))
-    other = run_protocol(FrostDkg(), dkg_states("secp256k1", 3, 2, ssid=b"session-A"), rounds=1)
-    replay = next(m for m in other[2].outbound if m.round == 1).payload
-    _expect("secp256k1", _mutate(2, 1, "commit", lambda _p: replay), "invalid_proof_of_knowledge", (2,))
+    """Row 5: an honest party's package+PoK re-sent under another pid, or from another session."""
+    states = dkg_states("secp256k1", 3, 2)
+    honest_2 = _package_of(states, 2)
+    _expect("secp256k1", None, "invalid_proof_of_knowledge", (3,), corrupt={3: lambda _p: honest_2})
+    from_session_a = _package_of(dkg_states("secp256k1", 3, 2, ssid=b"session-A"), 2)
+    _expect("secp256k1", None, "invalid_proof_of_knowledge", (2,), corrupt={2: lambda _p: from_session_a})
 
 
 @pytest.mark.parametrize("suite_name", SUITES)
@@ -184,20 +188,25 @@ def test_inconsistent_share_names_dealer(suite_name: str) -> None:
     def bump(p: bytes) -> bytes:
         return g.serialize_scalar((g.deserialize_scalar(p) + 1) % g.order)
 
-    _expect(suite_name, _mutate(2, 2, "share", bump), "invalid_share", (2,))
-    _expect(suite_name, _mutate(3, 2, "share", lambda _p: g.order.to_bytes(32, g.byteorder)), "invalid_share", (3,))
-    _expect(suite_name, _mutate(1, 2, "share", lambda p: p[:-1]), "invalid_share", (1,))
+    _expect(suite_name, _mutate(2, 3, "share", bump), "invalid_share", (2,))
+    _expect(suite_name, _mutate(3, 3, "share", lambda _p: g.order.to_bytes(32, g.byteorder)), "invalid_share", (3,))
+    _expect(suite_name, _mutate(1, 3, "share", lambda p: p[:-1]), "invalid_share", (1,))
 
 
 def test_equivocating_broadcast_caught_by_echo() -> None:
-    """Row 13 (tss level): party 2 sends two different valid commitments to 1 and 3."""
-    alt_states = dkg_states("ed25519", 3, 2)
-    alt = FrostDkg().run_round(1, alt_states[2], [], FixedRng(bytes(range(256)) * 8))
-    alt_payload = alt.outbound[0].payload
+    """Row 13 (tss level): party 2 sends two different valid packages (each with a matching hash
+    commitment) to parties 1 and 3; the echo round catches it and names 2."""
+    alt = FrostDkg().run_round(1, dkg_states("ed25519", 3, 2)[2], [], FixedRng(bytes(range(256)) * 8))
+    alt_precommit = alt.outbound[0].payload
+    from tss.frost import vss_session as vss
+
+    alt_opening = bytes.fromhex(vss.load_state(alt.state)[2]["own_reveal"])
 
     def equivocate(recipient: int, msg: RoundMessage) -> RoundMessage:
-        if msg.sender == 2 and msg.round == 1 and recipient == 3:
-            return replace(msg, payload=alt_payload)
+        if msg.sender == 2 and recipient == 3 and msg.kind.endswith("precommit"):
+            return replace(msg, payload=alt_precommit)
+        if msg.sender == 2 and recipient == 3 and msg.kind.endswith("/commit"):
+            return replace(msg, payload=alt_opening)
         return msg
 
     err = _expect("ed25519", equivocate, "broadcast_mismatch", (2,))
@@ -209,10 +218,10 @@ def test_altered_echo_and_bad_echo() -> None:
     def flip(p: bytes) -> bytes:
         return p[:-1] + bytes([p[-1] ^ 1])
 
-    err = _expect("secp256k1", _mutate(3, 2, "echo", flip), "broadcast_mismatch", (3,))
+    err = _expect("secp256k1", _mutate(3, 3, "echo", flip), "broadcast_mismatch", (3,))
     assert isinstance(err, EchoMismatchError)
-    _expect("secp256k1", _mutate(3, 2, "echo", lambda p: p[:-1]), "malformed_echo", (3,))
-    _expect("secp256k1", _mutate(2, 2, "echo", lambda p: b"\x00" * 32 + p[32:]), "session_config_mismatch", (2,))
+    _expect("secp256k1", _mutate(3, 3, "echo", lambda p: p[:-1]), "malformed_echo", (3,))
+    _expect("secp256k1", _mutate(2, 3, "echo", lambda p: b"\x00" * 32 + p[32:]), "session_config_mismatch", (2,))
 
 
 def test_missing_duplicate_and_foreign_messages() -> None:
