@@ -89,8 +89,11 @@ def split(
     return {i: evaluate_polynomial(group, coefficients, i) for i in ids}, coefficients
 
 
-def lagrange_coefficient(group: Group, ids: Sequence[int], i: int) -> int:
-    """λ_i for interpolation at 0 over `ids` (RFC 9591 §4.2 derive_interpolating_value)."""
+def lagrange_coefficient(group: Group, ids: Sequence[int], i: int, at: int = 0) -> int:
+    """λ_i for interpolation at `at` over `ids` (RFC 9591 §4.2 derive_interpolating_value for at=0).
+
+    λ_i(x) = Π_{j≠i} (x - x_j) / (x_i - x_j).
+    """
     q = group.order
     if i not in ids:
         raise InvalidInputError("identifier not in the interpolation set")
@@ -98,8 +101,8 @@ def lagrange_coefficient(group: Group, ids: Sequence[int], i: int) -> int:
     for j in ids:
         if j == i:
             continue
-        num = num * j % q
-        den = den * (j - i) % q
+        num = num * (at - j) % q
+        den = den * (i - j) % q
     if den == 0:
         raise InvalidInputError("duplicate identifiers in the interpolation set")
     return num * pow(den, -1, q) % q

@@ -64,3 +64,13 @@ def test_evaluate_commitment_matches_polynomial() -> None:
     coeffs = [11, 22, 33]
     com = commit_polynomial(g, coeffs)
     assert evaluate_commitment(g, com, 9) == g.base_mul(evaluate_polynomial(g, coeffs, 9))
+
+
+def test_lagrange_at_point() -> None:
+    g = ED25519
+    coeffs = [5, 7, 9]
+    ids = [2, 5, 11]
+    shares = {i: evaluate_polynomial(g, coeffs, i) for i in ids}
+    x = 4
+    value = sum(lagrange_coefficient(g, ids, i, at=x) * s for i, s in shares.items()) % g.order
+    assert value == evaluate_polynomial(g, coeffs, x)

@@ -20,6 +20,7 @@ from tss.shamir import (
     commit_polynomial,
     evaluate_polynomial,
     interpolate_elements,
+    lagrange_coefficient,
     random_polynomial,
     validate_identifiers,
     validate_threshold,
@@ -76,15 +77,21 @@ class PublicKeyPackage:
         return sorted(self.verifying_shares)
 
     def validate(self) -> None:
-        """Check ids, threshold, non-identity points and that the first t shares interpolate to PK."""
+        """Check ids, threshold, non-identity points, and that all verifying shares lie on one
+        polynomial of degree t-1 whose value at 0 is the group key."""
         g = self.ciphersuite.group
         ids = validate_identifiers(g, self.verifying_shares)
         validate_threshold(self.threshold, len(ids))
         if g.is_identity(self.group_public_key) or any(g.is_identity(x) for x in self.verifying_shares.values()):
             raise InvalidInputError("identity element in public key package")
-        subset = {i: self.verifying_shares[i] for i in ids[: self.threshold]}
+        base = ids[: self.threshold]
+        subset = {i: self.verifying_shares[i] for i in base}
         if interpolate_elements(g, subset) != self.group_public_key:
             raise InvalidInputError("verifying shares do not interpolate to the group key")
+        for x in ids[self.threshold :]:  # every further share lies on the same degree t-1 polynomial
+            lam = ((lagrange_coefficient(g, base, i, at=x), p) for i, p in subset.items())
+            if g.lincomb(lam) != self.verifying_shares[x]:
+                raise InvalidInputError("verifying shares are not of one degree t-1 polynomial")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (hex strings, identifiers as decimal string keys)."""

@@ -210,3 +210,36 @@ def test_sessions_with_different_views_abort() -> None:
     with pytest.raises(ProtocolError) as exc:
         run_protocol(FrostReshare(), states)
     assert exc.value.reason == "session_config_mismatch"
+
+
+@pytest.mark.parametrize("suite_name", SUITES)
+def test_reshare_corrupted_share_and_echo_named(suite_name: str) -> None:
+    suite = get_ciphersuite(suite_name)
+    g = suite.group
+    shares, public = trusted_dealer_keygen(suite, 2, [1, 2, 3])
+
+    def states():
+        return _reshare_states(shares, public, [2, 3], [1, 2, 3, 4], 3)
+
+    def bump(_r: int, msg: RoundMessage) -> RoundMessage:
+        if msg.sender == 3 and msg.kind.endswith("share") and _r == 4:
+            return replace(msg, payload=g.serialize_scalar((g.deserialize_scalar(msg.payload) + 1) % g.order))
+        return msg
+
+    with pytest.raises(ProtocolError) as exc:
+        run_protocol(FrostReshare(), states(), tamper=bump)
+    assert exc.value.reason == "invalid_share" and exc.value.culprits == (3,)
+
+    def flip_echo(_r: int, msg: RoundMessage) -> RoundMessage:
+        if msg.sender == 1 and msg.kind.endswith("echo"):  # a receiver-only party lies in its echo
+            return replace(msg, payload=msg.payload[:-1] + bytes([msg.payload[-1] ^ 1]))
+        return msg
+
+    with pytest.raises(ProtocolError) as exc:
+        run_protocol(FrostReshare(), states(), tamper=flip_echo)
+    assert exc.value.reason == "broadcast_mismatch"
+
+    wrong_length = encode_commit(suite, commit_polynomial(g, [1, 2]), None)
+    with pytest.raises(ProtocolError) as exc:
+        run_protocol(FrostReshare(), states(), corrupt={2: lambda _p: wrong_length})
+    assert exc.value.reason == "invalid_commitment_length" and exc.value.culprits == (2,)

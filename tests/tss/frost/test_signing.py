@@ -221,6 +221,14 @@ def test_key_share_serialisation_and_repr(setup) -> None:
     d["verifying_shares"]["1"], d["verifying_shares"]["2"] = d["verifying_shares"]["2"], d["verifying_shares"]["1"]
     with pytest.raises(InvalidInputError):
         PublicKeyPackage.from_dict(d)
+    d = public.to_dict()  # the last share (outside the first t) is checked too
+    d["verifying_shares"]["5"] = d["verifying_shares"]["4"]
+    with pytest.raises(InvalidInputError):
+        PublicKeyPackage.from_dict(d)
+    d = public.to_dict()  # identifier 0 (row 10)
+    d["verifying_shares"]["0"] = d["verifying_shares"].pop("5")
+    with pytest.raises(InvalidInputError):
+        PublicKeyPackage.from_dict(d)
 
 
 def test_taproot_only_for_tr() -> None:
