@@ -4,13 +4,12 @@ Usage by the orchestration layer (one instance per party and session)::
 
     proto = FrostDkg()
     state = FrostDkg.initial_state(suite="ed25519", ssid=ssid, identifier=2, participants=[1, 2, 3], threshold=2)
-    out = proto.run_round(1, state, [])              # broadcast hash commitment to the package
-    out = proto.run_round(2, out.state, inbound_r1)  # broadcast the package (commitments + PoK)
-    out = proto.run_round(3, out.state, inbound_r2)  # p2p shares + echo broadcast
-    out = proto.run_round(4, out.state, inbound_r3)  # out.result = KeyShare bytes, out.public_result
+    out = proto.run_round(1, state, [])              # broadcast: hash commitment to the package
+    out = proto.run_round(2, out.state, inbound_r1)  # broadcast opening + echo; p2p shares
+    out = proto.run_round(3, out.state, inbound_r2)  # out.result = KeyShare bytes, out.public_result
 
-Refresh and reshare have no hash-commitment round (their C_{j,0} is fixed by the old key), so they
-run three rounds: package, shares + echo, finish.
+Refresh and reshare also run three rounds (round 1 broadcasts the package itself: its C_{j,0} is
+fixed by the old key, so there is nothing to commit to first).
 
 State bytes hold secrets (polynomial coefficients, old share): encrypt them at rest. Only round 1
 draws randomness. A detected fault raises `ProtocolError` whose `culprits` name the sender(s).
@@ -35,7 +34,7 @@ class _VssProtocol:
 
     name = "frost-vss"
     mode = ""
-    total_rounds = 3
+    total_rounds = vss.TOTAL_ROUNDS
 
     def run_round(
         self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
@@ -45,28 +44,24 @@ class _VssProtocol:
             raise InvalidInputError(f"state is for round {expected}, not {round_no}")
         if cfg.mode != self.mode:
             raise InvalidInputError("state belongs to another protocol")
-        last = vss.rounds_for(cfg.mode)
         if round_no == 1:
             if inbound:
                 raise InvalidInputError("round 1 takes no inbound messages")
             old = KeyShare.from_bytes(bytes.fromhex(secret["old_share"])) if secret.get("old_share") else None
             secret, out = vss.start(cfg, old, rng)
-        elif round_no == last:
-            key_share, public = vss.finish(cfg, secret, inbound, round_no)
-            return vss.final_output(cfg, key_share, public, bytes.fromhex(secret["echo"]))
-        elif round_no == last - 1:
-            out = vss.deal(cfg, secret, inbound, round_no)
+        elif round_no == 2:
+            out = vss.deal(cfg, secret, inbound)
         else:
-            out = vss.reveal(cfg, secret, inbound)
+            key_share, public = vss.finish(cfg, secret, inbound)
+            return vss.final_output(cfg, key_share, public, bytes.fromhex(secret["echo"]))
         return RoundOutput(state=vss.dump_state(round_no + 1, cfg, secret), outbound=out)
 
 
 class FrostDkg(_VssProtocol):
-    """Pedersen DKG with PoK (4 rounds). Result: `KeyShare.to_bytes()`; public_result: package dict."""
+    """Pedersen DKG with PoK (3 rounds). Result: `KeyShare.to_bytes()`; public_result: package dict."""
 
     name = "frost-dkg"
     mode = "dkg"
-    total_rounds = vss.rounds_for("dkg")
 
     @staticmethod
     def initial_state(

@@ -8,15 +8,17 @@ All three are "every dealer shares a polynomial of degree t-1, every receiver su
 | refresh   | all holders (same t, n)  | 0                          | identity (SECURITY.md R1)              |
 | reshare   | a chosen set D, |D| >= t | λ_j^D·s_j                  | equals λ_j^D·X_j of the old key (R1)   |
 
-Rounds (every party of the session runs all of them; `rounds_for(mode)` of them):
-  0. (dkg only) dealers broadcast a hash commitment to their round-1 package (C1, C2: nobody
-     sees another package before committing to its own);
-  1. dealers broadcast the commitment vector (exactly t entries, C3) [+ PoK] (dkg: the opening);
-  2. everyone validates all packages, dealers send each receiver its share point-to-point, and
-     everyone broadcasts an echo: digests of every package it received (C5);
-  3. everyone compares echoes (any mismatch aborts, naming the dealers whose package was seen
-     differently), receivers check every share against its dealer's commitment (C4), then all
-     derive the new public key package and require the group key unchanged for refresh/reshare (R2).
+A dealer's package is its commitment vector (exactly t entries, C3), plus a PoK in the dkg.
+Rounds (every party of the session runs all three):
+  1. dealers broadcast their package; in the dkg only a hash commitment to it (C1, C2: nobody sees
+     another package before committing to its own);
+  2. everyone broadcasts an echo, the digests of every round-1 broadcast it received (C5); dealers
+     send each receiver its share point-to-point; refresh/reshare validate every package first;
+     dkg dealers now broadcast the opening of their hash commitment;
+  3. everyone compares echoes (any mismatch aborts, naming the dealers whose broadcast was seen
+     differently); dkg parties open and validate every package; receivers check every share
+     against its dealer's commitment (C4); all derive the new public key package and, for
+     refresh/reshare, require the group key unchanged (R2).
 Every check failure raises `ProtocolError` naming the sending party.
 """
 
@@ -62,9 +64,7 @@ MODES = ("dkg", "refresh", "reshare")
 _CONFIG_TAG = b"tss/frost/vss-config/v1"
 
 
-def rounds_for(mode: str) -> int:
-    """dkg: 4 rounds (hash commitment first); refresh and reshare: 3."""
-    return 4 if mode == "dkg" else 3
+TOTAL_ROUNDS = 3
 
 
 def _ids(ids: Sequence[int]) -> bytes:
@@ -192,12 +192,6 @@ def decode_commit(cfg: SessionConfig, sender: int, data: bytes) -> tuple[list[El
     return commitment, pok
 
 
-def _package_message(cfg: SessionConfig, secret: dict[str, Any], round_no: int) -> list[RoundMessage]:
-    if cfg.me not in cfg.dealers:
-        return []
-    return [RoundMessage(cfg.me, BROADCAST, round_no, kind(cfg, "commit"), bytes.fromhex(secret["own_reveal"]))]
-
-
 def start(cfg: SessionConfig, old_share: KeyShare | None, rng: Rng | None) -> tuple[dict[str, Any], list[RoundMessage]]:
     """Round 1: draw the polynomial (the only randomness of the session) and emit the first message."""
     rng = resolve_rng(rng)
@@ -213,70 +207,76 @@ def start(cfg: SessionConfig, old_share: KeyShare | None, rng: Rng | None) -> tu
     secret["coefficients"] = [g.serialize_scalar(c).hex() for c in coeffs]
     secret["own_commit"] = payload.hex()
     if cfg.mode != "dkg":
-        secret["own_reveal"] = payload.hex()
-        return secret, _package_message(cfg, secret, 1)
+        secret["own_first"] = payload.hex()
+        return secret, [RoundMessage(cfg.me, BROADCAST, 1, kind(cfg, "commit"), payload)]
     rand = rng.token_bytes(OPENING_RANDOM_BYTES)
     secret["own_reveal"] = (rand + payload).hex()
     digest = precommit_hash(cfg.ssid, cfg.me, payload, rand)
+    secret["own_first"] = digest.hex()
     return secret, [RoundMessage(cfg.me, BROADCAST, 1, kind(cfg, "precommit"), digest)]
 
 
-def reveal(cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]) -> list[RoundMessage]:
-    """dkg round 2: store every dealer's hash commitment, then open our own."""
-    others = set(cfg.dealers) - {cfg.me}
-    got = collect(cfg.me, inbound, round_no=1, kinds={kind(cfg, "precommit"): (others, False)})
-    pre = got[kind(cfg, "precommit")]
-    bad = sorted(j for j, h in pre.items() if len(h) != 32)
-    if bad:
-        raise ProtocolError("malformed_commitment", culprits=bad)
-    secret["precommits"] = {str(j): h.hex() for j, h in sorted(pre.items())}
-    return _package_message(cfg, secret, 2)
+def deal(cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]) -> list[RoundMessage]:
+    """Round 2: take every dealer's round-1 broadcast, echo them all, send shares point-to-point.
 
-
-def deal(
-    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage], round_no: int
-) -> list[RoundMessage]:
-    """Validate every package, send shares point-to-point and broadcast the echo."""
+    refresh/reshare: the round-1 broadcast is the package, validated here before any share leaves.
+    dkg: it is the hash commitment; the package itself (its opening) is broadcast now, next to the
+    shares, and checked in round 3. Echoing the hash commitments pins every package, so one echo
+    covers both rounds.
+    """
     g = cfg.ciphersuite.group
     others = set(cfg.dealers) - {cfg.me}
-    reveals = collect(cfg.me, inbound, round_no=round_no - 1, kinds={kind(cfg, "commit"): (others, False)})
-    reveals = reveals[kind(cfg, "commit")]
-    packages: dict[int, bytes] = {}
-    for j in sorted(reveals):
-        if cfg.mode == "dkg":
-            packages[j] = open_precommit(cfg.ssid, j, bytes.fromhex(secret["precommits"][str(j)]), reveals[j])
-        else:
-            packages[j] = reveals[j]
-        decode_commit(cfg, j, packages[j])
+    first = kind(cfg, "precommit" if cfg.mode == "dkg" else "commit")
+    got = collect(cfg.me, inbound, round_no=1, kinds={first: (others, False)})[first]
+    if cfg.mode == "dkg":
+        bad = sorted(j for j, h in got.items() if len(h) != 32)
+        if bad:
+            raise ProtocolError("malformed_commitment", culprits=bad)
+    else:
+        for j in sorted(got):
+            decode_commit(cfg, j, got[j])
     out: list[RoundMessage] = []
     if cfg.me in cfg.dealers:
-        reveals[cfg.me] = bytes.fromhex(secret["own_reveal"])
-        packages[cfg.me] = bytes.fromhex(secret["own_commit"])
+        got[cfg.me] = bytes.fromhex(secret["own_first"])
+        if cfg.mode == "dkg":
+            opening = bytes.fromhex(secret["own_reveal"])
+            out.append(RoundMessage(cfg.me, BROADCAST, 2, kind(cfg, "commit"), opening))
         coeffs = [g.deserialize_scalar(bytes.fromhex(c)) for c in secret["coefficients"]]
         for r in cfg.receivers:
             share = g.serialize_scalar(evaluate_polynomial(g, coeffs, r))
             if r == cfg.me:
                 secret["own_share"] = share.hex()
             else:
-                out.append(RoundMessage(cfg.me, r, round_no, kind(cfg, "share"), share))
-    echo = echo_digests(cfg.digest(), cfg.dealers, reveals)
-    out.append(RoundMessage(cfg.me, BROADCAST, round_no, kind(cfg, "echo"), echo))
-    secret["commits"] = {str(j): p.hex() for j, p in sorted(packages.items())}
+                out.append(RoundMessage(cfg.me, r, 2, kind(cfg, "share"), share))
+    echo = echo_digests(cfg.digest(), cfg.dealers, got)
+    out.append(RoundMessage(cfg.me, BROADCAST, 2, kind(cfg, "echo"), echo))
+    secret["first"] = {str(j): p.hex() for j, p in sorted(got.items())}
     secret["echo"] = echo.hex()
     return out
 
 
 def finish(
-    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage], round_no: int
+    cfg: SessionConfig, secret: dict[str, Any], inbound: Sequence[RoundMessage]
 ) -> tuple[KeyShare | None, PublicKeyPackage]:
-    """Last round: echo check, share checks, new key share and public key package."""
+    """Round 3: echo check, (dkg) open and check packages, share checks, new key material."""
     g = cfg.ciphersuite.group
     kinds = {kind(cfg, "echo"): (set(cfg.parties) - {cfg.me}, False)}
     if cfg.me in cfg.receivers:
         kinds[kind(cfg, "share")] = (set(cfg.dealers) - {cfg.me}, True)
-    got = collect(cfg.me, inbound, round_no=round_no - 1, kinds=kinds)
+    if cfg.mode == "dkg":
+        kinds[kind(cfg, "commit")] = (set(cfg.dealers) - {cfg.me}, False)
+    got = collect(cfg.me, inbound, round_no=2, kinds=kinds)
     compare_echoes(cfg.dealers, bytes.fromhex(secret["echo"]), got[kind(cfg, "echo")])
-    commitments = {int(j): decode_commit(cfg, int(j), bytes.fromhex(p))[0] for j, p in secret["commits"].items()}
+    first = {int(j): bytes.fromhex(p) for j, p in secret["first"].items()}
+    if cfg.mode == "dkg":
+        packages = {
+            j: open_precommit(cfg.ssid, j, first[j], got[kind(cfg, "commit")][j]) for j in sorted(first) if j != cfg.me
+        }
+        if cfg.me in cfg.dealers:
+            packages[cfg.me] = bytes.fromhex(secret["own_commit"])
+    else:
+        packages = first
+    commitments = {j: decode_commit(cfg, j, packages[j])[0] for j in sorted(packages)}
 
     share_sum: int | None = None
     if cfg.me in cfg.receivers:

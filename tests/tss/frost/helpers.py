@@ -84,12 +84,11 @@ def corrupt_package(out: RoundOutput, fn: Callable[[bytes], bytes]) -> RoundOutp
     if cfg.mode == "dkg":
         rand = bytes.fromhex(secret["own_reveal"])[:OPENING_RANDOM_BYTES]
         secret["own_reveal"] = (rand + payload).hex()
-        msg = RoundMessage(
-            msg.sender, msg.recipient, msg.round, msg.kind, precommit_hash(cfg.ssid, cfg.me, payload, rand)
-        )
+        first = precommit_hash(cfg.ssid, cfg.me, payload, rand)
     else:
-        secret["own_reveal"] = payload.hex()
-        msg = RoundMessage(msg.sender, msg.recipient, msg.round, msg.kind, payload)
+        first = payload
+    secret["own_first"] = first.hex()
+    msg = RoundMessage(msg.sender, msg.recipient, msg.round, msg.kind, first)
     return RoundOutput(state=vss.dump_state(nxt, cfg, secret), outbound=[msg])
 
 

@@ -188,9 +188,9 @@ def test_inconsistent_share_names_dealer(suite_name: str) -> None:
     def bump(p: bytes) -> bytes:
         return g.serialize_scalar((g.deserialize_scalar(p) + 1) % g.order)
 
-    _expect(suite_name, _mutate(2, 3, "share", bump), "invalid_share", (2,))
-    _expect(suite_name, _mutate(3, 3, "share", lambda _p: g.order.to_bytes(32, g.byteorder)), "invalid_share", (3,))
-    _expect(suite_name, _mutate(1, 3, "share", lambda p: p[:-1]), "invalid_share", (1,))
+    _expect(suite_name, _mutate(2, 2, "share", bump), "invalid_share", (2,))
+    _expect(suite_name, _mutate(3, 2, "share", lambda _p: g.order.to_bytes(32, g.byteorder)), "invalid_share", (3,))
+    _expect(suite_name, _mutate(1, 2, "share", lambda p: p[:-1]), "invalid_share", (1,))
 
 
 def test_equivocating_broadcast_caught_by_echo() -> None:
@@ -218,10 +218,10 @@ def test_altered_echo_and_bad_echo() -> None:
     def flip(p: bytes) -> bytes:
         return p[:-1] + bytes([p[-1] ^ 1])
 
-    err = _expect("secp256k1", _mutate(3, 3, "echo", flip), "broadcast_mismatch", (3,))
+    err = _expect("secp256k1", _mutate(3, 2, "echo", flip), "broadcast_mismatch", (3,))
     assert isinstance(err, EchoMismatchError)
-    _expect("secp256k1", _mutate(3, 3, "echo", lambda p: p[:-1]), "malformed_echo", (3,))
-    _expect("secp256k1", _mutate(2, 3, "echo", lambda p: b"\x00" * 32 + p[32:]), "session_config_mismatch", (2,))
+    _expect("secp256k1", _mutate(3, 2, "echo", lambda p: p[:-1]), "malformed_echo", (3,))
+    _expect("secp256k1", _mutate(2, 2, "echo", lambda p: b"\x00" * 32 + p[32:]), "session_config_mismatch", (2,))
 
 
 def test_missing_duplicate_and_foreign_messages() -> None:
