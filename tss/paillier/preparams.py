@@ -114,8 +114,12 @@ class PreParams:
         )
 
     @classmethod
-    def from_json(cls, line: str | bytes, *, min_bits: int = MIN_MODULUS_BITS) -> PreParams:
-        """Parse and fully re-validate one persisted entry."""
+    def from_json(cls, line: str | bytes, *, min_bits: int = MIN_MODULUS_BITS, trusted: bool = False) -> PreParams:
+        """Parse and fully re-validate one persisted entry.
+
+        `trusted` skips the (slow) primality re-validation; only for our own protocol state that
+        this process serialised itself in an earlier round.
+        """
         if len(line) > MAX_LINE_BYTES:
             raise EncodingError("pre-parameter line too long")
         try:
@@ -131,7 +135,8 @@ class PreParams:
             RingPedersenSecret(vals["rp_p"], vals["rp_q"], vals["lam"], vals["t"]),
             bits,
         )
-        pre.validate(min_bits=min_bits)
+        if not trusted:
+            pre.validate(min_bits=min_bits)
         return pre
 
     def validate(self, *, min_bits: int = MIN_MODULUS_BITS) -> None:

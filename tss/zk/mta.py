@@ -58,28 +58,54 @@ def _base(
 
 @dataclass(frozen=True, slots=True)
 class AliceRangeProof:
+    """Alice's range proof; with `y` set it also proves R̄ = m·R (GG20 §3.2 phase 6 consistency
+    proof for R̄_i, the "PDL with slack" / CGGMP Π^log* check s1·R = y + e·R̄)."""
+
     z: int
     u: int
     w: int
     s: int
     s1: int
     s2: int
+    y: Point | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {f.name: enc_int(getattr(self, f.name)) for f in fields(self)}
+        out: dict[str, Any] = {f.name: enc_int(getattr(self, f.name)) for f in fields(self) if f.name != "y"}
+        if self.y is not None:
+            out["y"] = encode_point(self.y).hex()
+        return out
 
     @classmethod
-    def from_wire(cls, obj: Any, n_bits: int) -> AliceRangeProof:
-        if not isinstance(obj, dict):
+    def from_wire(cls, obj: Any, n_bits: int, *, with_point: bool = False) -> AliceRangeProof:
+        if not isinstance(obj, dict) or ("y" in obj) != with_point:
             raise EncodingError("malformed range proof")
         cap = 2 * n_bits + 1024  # widest value: s2 < q·(q·Ñ) + q³Ñ; N² for u (H7)
-        return cls(*(dec_int(obj.get(f.name), cap) for f in fields(cls)))
+        vals = [dec_int(obj.get(f.name), cap) for f in fields(cls) if f.name != "y"]
+        return cls(*vals, y=_point(obj["y"]) if with_point else None)
+
+
+def _point(obj: Any) -> Point:
+    if not isinstance(obj, str) or len(obj) != 66:
+        raise EncodingError("malformed point")
+    try:
+        return decode_point(bytes.fromhex(obj))
+    except ValueError as exc:
+        raise EncodingError("malformed point") from exc
 
 
 def _alice_e(
-    pk: PaillierPublicKey, rp: RingPedersenParams, c: int, z: int, u: int, w: int, ssid: bytes, pv: tuple[int, int]
+    pk: PaillierPublicKey,
+    rp: RingPedersenParams,
+    c: int,
+    pr: AliceRangeProof,
+    ssid: bytes,
+    pv: tuple[int, int],
+    stmt: tuple[Point, Point] | None,
 ) -> int:
-    tr = _base("zk/mta/alice-range", pk, rp, ssid, *pv).int("c", c).int("z", z).int("u", u).int("w", w)
+    tag = "zk/mta/alice-range" if stmt is None else "zk/mta/alice-range-log"
+    tr = _base(tag, pk, rp, ssid, *pv).int("c", c).int("z", pr.z).int("u", pr.u).int("w", pr.w)
+    if stmt is not None and pr.y is not None:
+        tr.point("R", stmt[0]).point("Rbar", stmt[1]).point("y", pr.y)
     return tr.challenge_int(Q)
 
 
@@ -93,8 +119,10 @@ def prove_alice(
     prover: int,
     verifier: int,
     rng: Rng | None = None,
+    *,
+    point_base: Point | None = None,
 ) -> AliceRangeProof:
-    """Prove c = Enc(m; r) with m small, under the verifier's `rp`."""
+    """Prove c = Enc(m; r) with m small, under the verifier's `rp` (and R̄ = m·`point_base` if given)."""
     rng = resolve_rng(rng)
     n, n2 = pk.n, pk.n2
     alpha = rng.randbelow(Q3)
@@ -104,15 +132,34 @@ def prove_alice(
     z = _ped(rp, m, rho)
     u = (1 + alpha * n) * _pw(beta, n, n2) % n2
     w = _ped(rp, alpha, gamma)
-    e = _alice_e(pk, rp, c, z, u, w, ssid, (prover, verifier))
+    stmt = None
+    y = None
+    if point_base is not None:
+        y, r_bar = mul(point_base, alpha), mul(point_base, m)
+        if y is None or r_bar is None:
+            raise EncodingError("degenerate point statement")
+        stmt = (point_base, r_bar)
+    partial = AliceRangeProof(z, u, w, 0, 0, 0, y)
+    e = _alice_e(pk, rp, c, partial, ssid, (prover, verifier), stmt)
     s = powmod_secret(r, e, n) * beta % n
-    return AliceRangeProof(z, u, w, s, e * m + alpha, e * rho + gamma)
+    return AliceRangeProof(z, u, w, s, e * m + alpha, e * rho + gamma, y)
 
 
 def verify_alice(
-    pk: PaillierPublicKey, rp: RingPedersenParams, c: int, pr: AliceRangeProof, ssid: bytes, prover: int, verifier: int
+    pk: PaillierPublicKey,
+    rp: RingPedersenParams,
+    c: int,
+    pr: AliceRangeProof,
+    ssid: bytes,
+    prover: int,
+    verifier: int,
+    *,
+    stmt: tuple[Point, Point] | None = None,
 ) -> bool:
+    """Verify; `stmt` = (R, R̄) requires the point relation R̄ = m·R as well."""
     n, n2, nt = pk.n, pk.n2, rp.n
+    if (stmt is None) != (pr.y is None):
+        return False
     if pr.s1 > Q3:
         return False
     if not (0 < pr.z < nt and 0 < pr.w < nt and 0 < pr.u < n2 and 0 < pr.s < n):
@@ -121,7 +168,12 @@ def verify_alice(
         return False
     if not 0 < c < n2 or math.gcd(c, n) != 1:
         return False
-    e = _alice_e(pk, rp, c, pr.z, pr.u, pr.w, ssid, (prover, verifier))
+    e = _alice_e(pk, rp, c, pr, ssid, (prover, verifier), stmt)
+    if stmt is not None:
+        lhs = mul(stmt[0], pr.s1)
+        rhs = add(pr.y, mul(stmt[1], e))
+        if lhs is None or rhs is None or lhs.format() != rhs.format():
+            return False
     lhs_u = (1 + pr.s1 * n) * _pw(pr.s, n, n2) * _pw(c, -e, n2) % n2
     if lhs_u != pr.u:
         return False

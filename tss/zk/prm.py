@@ -22,6 +22,7 @@ from tss.errors import EncodingError
 from tss.paillier.preparams import RingPedersenParams, RingPedersenSecret
 from tss.rng import Rng, resolve_rng
 from tss.zk.codec import dec_int_list, enc_int
+from tss.zk.fixedbase import FixedBase
 from tss.zk.transcript import Transcript
 
 __all__ = ["PRM_REPS", "DlnProof", "RingPedersenProof", "prove_ring_pedersen", "verify_ring_pedersen"]
@@ -103,10 +104,11 @@ def _verify_one(direction: str, n: int, base: int, target: int, proof: DlnProof,
             return False
     e = _challenge(direction, n, base, target, proof.a, ssid, prover)
     nm = gmpy2.mpz(n)
-    bm, tm = gmpy2.mpz(base), gmpy2.mpz(target)
+    tm = gmpy2.mpz(target)
+    fb = FixedBase(base, n, n.bit_length())
     for a, z, bit in zip(proof.a, proof.z, e, strict=True):
         rhs = a * tm % nm if bit else gmpy2.mpz(a)
-        if gmpy2.powmod(bm, z, nm) != rhs:
+        if fb.pow(z) != rhs:
             return False
     return True
 

@@ -27,3 +27,19 @@ def pool(indices: list[int]) -> PreParamsPool:
 
 def malicious() -> dict:
     return json.loads((FIXTURE_DIR / "malicious.json").read_text())
+
+
+@functools.cache
+def keygen_run(t: int, n: int, session: bytes = b"keygen-fixture"):
+    """Full honest keygen with committed pre-parameters 0..n-1; returns {pid: KeyShare}."""
+    from tests.tss.ecdsa.harness import run
+    from tss.ecdsa.keygen import KeygenProtocol
+    from tss.ecdsa.keyshare import KeyShare
+
+    ids = list(range(1, n + 1))
+    protos = {
+        i: KeygenProtocol(session_id=session, party_id=i, party_ids=ids, threshold=t, preparams=preparams(i - 1))
+        for i in ids
+    }
+    outs = run(protos)
+    return {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}, {i: o.public_result for i, o in outs.items()}
