@@ -61,3 +61,135 @@ class NodeList(BaseModel):
     nodes: list[NodePublic]
     online: int
     total: int
+
+
+# ---- keys and signing ---------------------------------------------------------------------
+
+PROTOCOLS = ("frost", "gg18", "gg20")
+CHAINS = ("bitcoin", "ethereum", "solana", "schnorr", "ed25519")
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    protocol: str | None = Field(default=None, description="frost, gg18 or gg20 (default DEFAULT_PROTOCOL)")
+    curve: str | None = Field(default=None, description="ed25519, secp256k1 or secp256k1-tr (default from chain)")
+    chain_type: str = Field(description="bitcoin, ethereum, solana, schnorr or ed25519")
+    threshold: int = Field(description="t: the minimum number of signers (2-of-3 means threshold 2)")
+    total_nodes: int | None = Field(default=None, description="n; or give `nodes`")
+    nodes: list[str] | None = Field(default=None, description="participant node ids (default: online nodes)")
+    description: str | None = Field(default=None, max_length=1000)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROTOCOLS:
+            raise ValueError(f"must be one of {', '.join(PROTOCOLS)}")
+        return value
+
+    @field_validator("chain_type")
+    @classmethod
+    def _chain(cls, value: str) -> str:
+        if value not in CHAINS:
+            raise ValueError(f"must be one of {', '.join(CHAINS)}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 32 or any(len(k) > 64 or len(v) > 256 for k, v in value.items()):
+            raise ValueError("at most 32 tags, keys up to 64 and values up to 256 characters")
+        return value
+
+
+class KeyPublic(BaseModel):
+    key_id: str
+    public_key: str | None
+    verifying_key: str | None = Field(description="the key signatures verify under (Taproot: the tweaked output key)")
+    protocol: str
+    curve: str
+    threshold: int
+    total_nodes: int
+    participants: list[str]
+    chain_type: str
+    address: str | None
+    status: str
+    epoch: int
+    description: str | None
+    tags: dict[str, str]
+    created_at: datetime
+
+
+class KeyList(BaseModel):
+    keys: list[KeyPublic]
+    total: int
+
+
+class SignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    digest: str = Field(description="32-byte message digest, hex (hashed by the chain's rule upstream)")
+    signers: list[str] | None = Field(default=None, description="node ids to sign with (default: online nodes)")
+    taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex")
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        value = value.lower().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be 32 bytes as 64 hex characters")
+        return value
+
+    @field_validator("taproot_merkle_root")
+    @classmethod
+    def _root(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value.lower()):
+            raise ValueError("must be 32 bytes as 64 hex characters")
+        return value.lower() if value else None
+
+
+class SessionError(BaseModel):
+    code: str
+    message: str
+    node: str | None = None
+    nodes: list[str] = Field(default_factory=list)
+
+
+class SessionPublic(BaseModel):
+    session_id: str
+    key_id: str | None
+    operation: str
+    protocol: str
+    status: str
+    current_round: int
+    total_rounds: int
+    participants: list[str]
+    message_hash: str | None
+    signature: str | None
+    error: SessionError | None
+    duration_ms: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionPublic]
+    total: int
+
+
+class AuditLogPublic(BaseModel):
+    id: int
+    timestamp: datetime
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    session_id: str | None
+    status: str
+    details: dict[str, Any]
+
+
+class AuditLogList(BaseModel):
+    entries: list[AuditLogPublic]
+    total: int

@@ -46,7 +46,7 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
-                    "round_retries": "round_retries"},
+                    "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target"},
 }
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
@@ -177,6 +177,7 @@ class Settings(BaseSettings):
     session_timeout: float = 300.0
     round_timeout: float = 30.0
     round_retries: int = Field(3, ge=1, le=20)
+    nonce_pool_target: int = Field(10, ge=0, le=1000)  # FROST nonce commitments kept ready per node and key
     heartbeat_interval: float = 5.0
     node_offline_after: float = 20.0
 

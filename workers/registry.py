@@ -5,18 +5,42 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.coordinator import CoordinatorActivities
+from activities.frost_aggregate import FrostAggregation
+from activities.frost_signing import FrostSigning
+from activities.node import NodeActivities
+from activities.node_services import NodeServices
+from activities.participant_rounds import ParticipantRounds
+from mpc.db import create_engine, session_factory
 from mpc.settings import Settings
+from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
+from workflows.pool import NoncePoolRefillWorkflow
+from workflows.sign import SignWorkflow
 
 
 def coordinator_workflows() -> list[type]:
-    return [PingNodeWorkflow]
+    return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow]
+
+
+def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    db = CoordinatorActivities(sessions)
+    frost = FrostAggregation(sessions)
+    return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
+            db.pool_levels, frost.aggregate_signature]
 
 
 async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
-    """Activities of the coordinator, and a closer for the resources they hold."""
+    """Activities of the coordinator, and a closer for the database engine they share."""
+    engine = create_engine(settings.database_url)
+    return coordinator_activity_list(session_factory(engine)), engine.dispose
 
-    async def close() -> None:
-        return None
 
-    return [], close
+def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]]:
+    public = services.identity.public()
+    node = NodeActivities(services.node_id, public.ed25519, public.x25519)
+    rounds = ParticipantRounds(services)
+    frost = FrostSigning(services)
+    return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share]

@@ -1,6 +1,16 @@
 """Metadata database: SQLAlchemy 2 async models, engine/session helpers and Alembic migrations."""
 
 from mpc.db.engine import create_engine, session_factory
-from mpc.db.models import ApiToken, AuditLog, Base, Key, Node, SigningSession
+from mpc.db.models import ApiToken, AuditLog, Base, Key, Node, NonceCommitment, SigningSession
 
-__all__ = ["ApiToken", "AuditLog", "Base", "Key", "Node", "SigningSession", "create_engine", "session_factory"]
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Base",
+    "Key",
+    "Node",
+    "NonceCommitment",
+    "SigningSession",
+    "create_engine",
+    "session_factory",
+]

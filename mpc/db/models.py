@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -135,3 +135,31 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class NonceCommitment(Base):
+    """A participant's published FROST nonce commitment (the secret nonce stays on the node).
+
+    The coordinator hands each commitment to exactly one signing session (`claimed_session_id`),
+    and the unique constraint on (key_id, commitment) refuses any commitment seen before for the
+    key (RFC 9591 §7.3 hedge, SECURITY.md N8).
+    """
+
+    __tablename__ = "nonce_commitments"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.key_id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(64))
+    nonce_id: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    commitment: Mapped[str] = mapped_column(String(200))
+    envelope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    claimed_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("key_id", "commitment", name="uq_nonce_commitments_key_commitment"),
+        UniqueConstraint("node_id", "nonce_id", name="uq_nonce_commitments_node_nonce"),
+        Index("ix_nonce_commitments_available", "key_id", "node_id", "claimed_session_id"),
+    )

@@ -176,6 +176,10 @@ class SecretStateStore:
             return replay(self.get(namespace, session_id, name))
         return output
 
+    def stored_answer(self, namespace: str, session_id: str, name: str) -> bytes:
+        """The output `answer_once` stored under `name` (for the next round to build on)."""
+        return self.get(namespace, session_id, name)[32:]
+
     def exists(self, namespace: str, session_id: str, name: str) -> bool:
         return self._state_path(namespace, session_id, name).exists()
 

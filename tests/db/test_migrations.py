@@ -9,7 +9,8 @@ from sqlalchemy import inspect
 from mpc.db import create_engine, migrate
 from mpc.devstack.postgres import PostgresServer
 
-TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens"}
+TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments"}
+HEAD = "0002"
 
 
 def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:
@@ -35,7 +36,7 @@ def test_up_down_up(postgres_server: PostgresServer) -> None:
     url = postgres_server.dsn("migrations_test")
     assert migrate.current(url) is None
     migrate.upgrade(url)
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
     tables, indexes = _tables_and_indexes(url)
     assert tables >= TABLES
     assert {"ix_keys_status", "ix_signing_sessions_key_id", "ix_audit_logs_timestamp", "ix_nodes_status"} <= indexes
@@ -44,7 +45,7 @@ def test_up_down_up(postgres_server: PostgresServer) -> None:
     tables, _ = _tables_and_indexes(url)
     assert not (TABLES & tables)
     migrate.upgrade(url)
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
 
 
 def test_models_match_migrations(migrated_db: str) -> None:

@@ -1,0 +1,159 @@
+"""Coordinator activities: the metadata database (sessions, keys, audit log, nonce pool).
+
+They run on the coordinator worker, which never holds a share or a nonce: everything here is
+public (public keys, commitments, signatures) or a sealed envelope it cannot open.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from mpc.chains import present_frost_key
+from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
+from workflows.types import (
+    AuditInput,
+    ClaimCommitmentsInput,
+    ClaimCommitmentsResult,
+    FinishKeyInput,
+    KeyRecord,
+    PoolLevelsInput,
+    RecordKeyInput,
+    SessionUpdate,
+    StoreCommitmentsInput,
+    WireMessage,
+)
+
+
+class CoordinatorActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="coordinator.update_session")
+    async def update_session(self, change: SessionUpdate) -> None:
+        async with self.sessions() as db:
+            row = await db.get(SigningSession, change.session_id)
+            if row is None:
+                raise ApplicationError(f"unknown session {change.session_id}", type="UnknownSession",
+                                       non_retryable=True)
+            now = datetime.now(UTC)
+            for name in ("status", "current_round", "total_rounds", "signature"):
+                value = getattr(change, name)
+                if value is not None:
+                    setattr(row, name, value)
+            if change.error is not None:
+                row.error = {"code": change.error.code, "message": change.error.message, "node": change.error.node,
+                             "nodes": change.error.nodes}
+            if change.started and row.started_at is None:
+                row.started_at = now
+            if change.finished:
+                row.completed_at = now
+                begun = row.started_at or row.created_at
+                row.duration_ms = int((now - begun).total_seconds() * 1000)
+            await db.commit()
+
+    @activity.defn(name="coordinator.record_key")
+    async def record_key(self, request: RecordKeyInput) -> KeyRecord:
+        async with self.sessions() as db:
+            key = await db.get(Key, request.key_id)
+            if key is None:
+                raise ApplicationError(f"unknown key {request.key_id}", type="UnknownKey", non_retryable=True)
+            package = request.public_result["package"]
+            forms = present_frost_key(key.curve, key.chain_type, package["group_public_key"])
+            key.public_key, key.address = forms["public_key"], forms["address"]
+            key.public_data = {"package": package, "verifying_key": forms["verifying_key"]}
+            key.epoch = int(package.get("epoch", 0))
+            key.status = "active"
+            await db.commit()
+            return KeyRecord(key_id=key.key_id, public_key=forms["public_key"], address=forms["address"])
+
+    @activity.defn(name="coordinator.finish_key")
+    async def finish_key(self, request: FinishKeyInput) -> None:
+        async with self.sessions() as db:
+            key = await db.get(Key, request.key_id)
+            if key is not None:
+                key.status = request.status
+                await db.commit()
+
+    @activity.defn(name="coordinator.audit")
+    async def audit(self, entry: AuditInput) -> None:
+        async with self.sessions() as db:
+            db.add(AuditLog(actor=entry.actor, action=entry.action, resource_type=entry.resource_type,
+                            resource_id=entry.resource_id, session_id=entry.session_id, status=entry.status,
+                            details=entry.details))
+            await db.commit()
+
+    # ---- FROST nonce pool ------------------------------------------------------------------
+    @activity.defn(name="coordinator.store_commitments")
+    async def store_commitments(self, request: StoreCommitmentsInput) -> int:
+        """Add published commitments to the pool; a commitment seen before for the key is refused."""
+        stored = 0
+        for wire in request.commitments:
+            body = json.loads(wire.body)
+            payload = json.loads(_b64(body["payload"]))
+            if wire.sender != request.node_id or payload.get("key_id") != request.key_id:
+                raise ApplicationError("commitment for another node or key", type="InvalidRequest",
+                                       non_retryable=True)
+            async with self.sessions() as db:
+                db.add(NonceCommitment(key_id=request.key_id, node_id=request.node_id,
+                                       nonce_id=str(payload["nonce_id"]), epoch=int(payload.get("epoch", 0)),
+                                       commitment=str(payload["commitment"]), envelope=wire.body))
+                try:
+                    await db.commit()
+                    stored += 1
+                except IntegrityError:
+                    # A replayed or duplicated commitment: never enters the pool twice (N8).
+                    await db.rollback()
+        return stored
+
+    @activity.defn(name="coordinator.claim_commitments")
+    async def claim_commitments(self, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
+        """Atomically take one unused commitment per signer, or none at all."""
+        async with self.sessions() as db, db.begin():
+            key = await db.get(Key, request.key_id)
+            epoch = key.epoch if key else 0
+            chosen: list[NonceCommitment] = []
+            for node in request.node_ids:
+                row = (await db.execute(
+                    select(NonceCommitment)
+                    .where(NonceCommitment.key_id == request.key_id, NonceCommitment.node_id == node,
+                           NonceCommitment.claimed_session_id.is_(None), NonceCommitment.epoch == epoch)
+                    .order_by(NonceCommitment.id).limit(1).with_for_update(skip_locked=True)
+                )).scalar_one_or_none()
+                if row is None:
+                    return ClaimCommitmentsResult()  # the transaction rolls back: nothing is claimed
+                chosen.append(row)
+            now = datetime.now(UTC)
+            await db.execute(update(NonceCommitment).where(NonceCommitment.id.in_([r.id for r in chosen]))
+                             .values(claimed_session_id=request.session_id, claimed_at=now))
+            return ClaimCommitmentsResult([WireMessage(sender=r.node_id, recipient="*", round=1, body=r.envelope)
+                                           for r in chosen])
+
+    @activity.defn(name="coordinator.pool_levels")
+    async def pool_levels(self, request: PoolLevelsInput) -> dict[str, int]:
+        from sqlalchemy import func
+
+        async with self.sessions() as db:
+            key = await db.get(Key, request.key_id)
+            epoch = key.epoch if key else 0
+            rows = (await db.execute(
+                select(NonceCommitment.node_id, func.count())
+                .where(NonceCommitment.key_id == request.key_id, NonceCommitment.claimed_session_id.is_(None),
+                       NonceCommitment.epoch == epoch)
+                .group_by(NonceCommitment.node_id)
+            )).all()
+        levels = {node: 0 for node in request.node_ids}
+        levels.update({node: int(count) for node, count in rows if node in levels})
+        return levels
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)

@@ -1,0 +1,91 @@
+"""Coordinator-side FROST aggregation: public data in, signature out, culprit named on failure."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, commitment_ssid, share_ssid
+from mpc.chains import uses_taproot_tweak
+from mpc.db.models import Key
+from mpc.envelope import Envelope
+from mpc.identity import NodePublic
+from mpc.verify import verify_signature
+from tss.errors import EncodingError, ProtocolError
+from tss.frost import PublicKeyPackage, SignatureShare, SigningCommitments, TaprootTweak, aggregate, get_ciphersuite
+from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
+from workflows.types import AggregateInput, Party, WireMessage
+
+
+def _violation(code: str, culprits: list[str], message: str) -> ApplicationError:
+    return ApplicationError(message, {"code": code, "culprits": culprits}, type=PROTOCOL_VIOLATION,
+                            non_retryable=True)
+
+
+def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, protocol: str, round_no: int,
+                      kind: str) -> bytes:
+    """Check a broadcast envelope's signature and header (the coordinator holds no identity key)."""
+    if party is None:
+        raise _violation("unknown_sender", [wire.sender], f"{wire.sender} is not a signer of this session")
+    try:
+        envelope = Envelope.from_dict(json.loads(wire.body))
+        signature = bytes.fromhex(envelope.signature)
+    except (ValueError, TypeError, KeyError):
+        raise _violation("malformed_message", [wire.sender], f"unparseable message from {wire.sender}") from None
+    public = NodePublic(party.node_id, party.signing_public_key, party.encryption_public_key)
+    if envelope.sender != party.node_id or not public.verify(envelope.signed_bytes(), signature):
+        raise _violation("bad_signature", [], f"message labelled {wire.sender} is not signed by it")
+    if (bytes.fromhex(envelope.ssid), envelope.protocol, envelope.round, envelope.kind) != (ssid, protocol,
+                                                                                              round_no, kind):
+        raise _violation("wrong_context", [party.node_id], f"{party.node_id} signed a message for another context")
+    return envelope.payload_bytes()
+
+
+class FrostAggregation:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="coordinator.frost_aggregate")
+    async def aggregate_signature(self, request: AggregateInput) -> str:
+        async with self.sessions() as db:
+            key = await db.get(Key, request.key_id)
+        if key is None or not key.public_data.get("package"):
+            raise ApplicationError(f"key {request.key_id} has no public package", type=INVALID_REQUEST,
+                                   non_retryable=True)
+        public = PublicKeyPackage.from_dict(key.public_data["package"])
+        suite = get_ciphersuite(public.suite)
+        by_node = {p.node_id: p for p in request.signers}
+        node_of = {p.party_id: p.node_id for p in request.signers}
+        commitments = []
+        for wire in request.commitments:
+            payload = json.loads(_verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(request.key_id),
+                                                   protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment"))
+            commitments.append(SigningCommitments.from_bytes(suite, bytes.fromhex(payload["commitment"])))
+        ssid = share_ssid(request.session_id, request.key_id, request.digest, request.commitments)
+        shares = []
+        for wire in request.shares:
+            raw = _verified_payload(wire, by_node.get(wire.sender), ssid=ssid, protocol=SIGN_PROTOCOL, round_no=2,
+                                    kind="share")
+            try:
+                share = SignatureShare.from_bytes(suite, raw)
+            except EncodingError:
+                raise _violation("malformed_share", [wire.sender], f"malformed share from {wire.sender}") from None
+            if node_of.get(share.identifier) != wire.sender:
+                raise _violation("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
+            shares.append(share)
+        message = bytes.fromhex(request.digest)
+        taproot = TaprootTweak(None) if uses_taproot_tweak(key.chain_type, key.curve) else None
+        try:
+            signature = aggregate(suite, public, message, sorted(commitments, key=lambda c: c.identifier), shares,
+                                  taproot=taproot)
+        except ProtocolError as exc:
+            culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
+            raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
+        verifying_key = bytes.fromhex(key.public_data["verifying_key"])
+        if not verify_signature(public.suite, verifying_key, message, signature):
+            raise ApplicationError("aggregate signature failed independent verification", type="VerificationFailed",
+                                   non_retryable=True)
+        return signature.hex()

@@ -1,0 +1,188 @@
+"""FROST signing on a participant: nonce preprocessing (the pool) and signature shares.
+
+A nonce is generated as RFC 9591 `commit`, sealed in the node's one-time store, and only its
+commitment leaves the node, signed. Signing consumes the nonce durably *before* the share is
+computed and returned (SECURITY.md N2), so a crash after the consume makes a retry fail rather
+than sign twice with one nonce; the node's own stored output answers a byte-identical retry (N3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+
+from temporalio import activity
+
+from activities.node_services import (
+    NodeServices,
+    Roster,
+    canonical_request,
+    from_wire,
+    invalid_request,
+    raise_envelope_error,
+    raise_protocol_error,
+    to_wire,
+    violation,
+)
+from mpc.envelope import EnvelopeError, open_envelope, seal
+from mpc.keystore import KeystoreError, RetryMismatchError
+from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
+from tss.frost import (
+    Ciphersuite,
+    KeyShare,
+    SigningCommitments,
+    SigningNonces,
+    TaprootTweak,
+    commit,
+    get_ciphersuite,
+    sign,
+)
+from workflows.types import FrostSignRequest, PreprocessRequest, PreprocessResult, WireMessage
+
+NONCES = "frost-nonces"
+SIGN_RECORDS = "frost-sign"
+COMMIT_PROTOCOL = "frost-commit"
+SIGN_PROTOCOL = "frost-sign"
+MAX_PREPROCESS = 1000
+
+
+def commitment_ssid(key_id: str) -> bytes:
+    """Commitments are bound to their key; the nonce id inside binds them to one nonce."""
+    return hashlib.sha256(b"mpc-signer/frost-commitment" + key_id.encode()).digest()
+
+
+def share_ssid(session_id: str, key_id: str, digest: str, commitments: list[WireMessage]) -> bytes:
+    """A share is bound to the session, key, message and the exact commitment list."""
+    h = hashlib.sha256(b"mpc-signer/frost-share")
+    for part in (session_id, key_id, digest, *sorted(m.body for m in commitments)):
+        h.update(len(part).to_bytes(4, "big") + part.encode())
+    return h.digest()
+
+
+class FrostSigning:
+    def __init__(self, services: NodeServices) -> None:
+        self.services = services
+
+    def _key_share(self, key_id: str) -> KeyShare:
+        try:
+            return KeyShare.from_bytes(self.services.shares.get_share(key_id))
+        except KeystoreError as exc:
+            invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
+                                                 f"{type(exc).__name__}")
+
+    @activity.defn(name="participant.frost_preprocess")
+    async def preprocess(self, request: PreprocessRequest) -> PreprocessResult:
+        if not 1 <= request.count <= MAX_PREPROCESS:
+            invalid_request("invalid_count", f"count must be in [1, {MAX_PREPROCESS}]")
+        record = hashlib.sha256(request.request_id.encode()).hexdigest()[:32]
+        raw = self._answer_once(f"preprocess-{record}", request, lambda: self._make_nonces(request))
+        return PreprocessResult(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
+
+    def _make_nonces(self, request: PreprocessRequest) -> bytes:
+        key_share = self._key_share(request.key_id)
+        suite = get_ciphersuite(key_share.suite)
+        epoch = self.services.shares.active_epoch(request.key_id) or 0
+        wires = []
+        for _ in range(request.count):
+            nonces, commitments = commit(suite, key_share)
+            nonce_id = secrets.token_hex(16)
+            self.services.state.put_one_time(NONCES, nonce_id, nonces.to_bytes(),
+                                             public={"key_id": request.key_id, "epoch": epoch})
+            payload = json.dumps({"key_id": request.key_id, "epoch": epoch, "nonce_id": nonce_id,
+                                  "identifier": key_share.identifier,
+                                  "commitment": commitments.to_bytes(suite).hex()}, sort_keys=True).encode()
+            envelope = seal(self.services.identity, ssid=commitment_ssid(request.key_id), protocol=COMMIT_PROTOCOL,
+                            round=1, kind="commitment", payload=payload)
+            wires.append(asdict(to_wire(envelope)))
+        return json.dumps(wires).encode()
+
+    def _answer_once(self, name: str, request: object, produce: Callable[[], bytes]) -> bytes:
+        try:
+            return self.services.state.answer_once(SIGN_RECORDS, "answers", name, canonical_request(request), produce)
+        except RetryMismatchError:
+            invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
+
+    @activity.defn(name="participant.frost_sign")
+    async def sign_share(self, request: FrostSignRequest) -> WireMessage:
+        roster = Roster(request.signers, self.services.node_id)
+        raw = self._answer_once(f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}", request,
+                                lambda: self._make_share(request, roster))
+        return WireMessage(**json.loads(raw))
+
+    def _make_share(self, request: FrostSignRequest, roster: Roster) -> bytes:
+        try:
+            message = bytes.fromhex(request.digest)
+        except ValueError:
+            invalid_request("invalid_digest", "digest is not hex")
+        if len(message) != 32:
+            invalid_request("invalid_digest", "digest must be 32 bytes")
+        key_share = self._key_share(request.key_id)
+        suite = get_ciphersuite(key_share.suite)
+        if roster.me.party_id != key_share.identifier:
+            invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
+        own_nonce_id, commitment_list = self._open_commitments(request, roster, suite)
+        taproot = self._taproot(request, suite.name)
+        # The nonce is marked used on disk before the share exists (SECURITY.md N2).
+        try:
+            nonces = SigningNonces.from_bytes(self.services.state.consume(NONCES, own_nonce_id))
+        except NonceReuseError:
+            invalid_request("nonce_consumed", f"nonce {own_nonce_id} was already used; it is never used twice")
+        except KeystoreError as exc:
+            invalid_request("nonce_unavailable", f"nonce {own_nonce_id} unavailable: {type(exc).__name__}")
+        try:
+            share = sign(suite, key_share, nonces, message, commitment_list, taproot=taproot)
+        except ProtocolError as exc:
+            raise_protocol_error(exc, roster)
+        except (InvalidInputError, NonceReuseError) as exc:
+            invalid_request("invalid_signing_input", str(exc))
+        envelope = seal(self.services.identity,
+                        ssid=share_ssid(request.session_id, request.key_id, request.digest, request.commitments),
+                        protocol=SIGN_PROTOCOL, round=2, kind="share", payload=share.to_bytes(suite))
+        return json.dumps(asdict(to_wire(envelope))).encode()
+
+    @staticmethod
+    def _taproot(request: FrostSignRequest, suite_name: str) -> TaprootTweak | None:
+        if not request.taproot_tweak:
+            return None
+        if suite_name != "secp256k1-tr":
+            invalid_request("invalid_signing_input", "a taproot tweak needs a secp256k1-tr key")
+        try:
+            root = bytes.fromhex(request.taproot_merkle_root) if request.taproot_merkle_root else None
+            return TaprootTweak(root)
+        except (ValueError, InvalidInputError):
+            invalid_request("invalid_signing_input", "taproot merkle root must be 32 bytes of hex")
+
+    def _open_commitments(
+        self, request: FrostSignRequest, roster: Roster, suite: Ciphersuite
+    ) -> tuple[str, list[SigningCommitments]]:
+        """Verify each signer's signed commitment; return own nonce id and the commitment list."""
+        by_signer: dict[str, dict] = {}
+        for wire in request.commitments:
+            envelope = from_wire(wire)
+            try:
+                payload = open_envelope(envelope, self.services.identity, roster.public(envelope.sender),
+                                        ssid=commitment_ssid(request.key_id), protocol=COMMIT_PROTOCOL, round=1,
+                                        kind="commitment")
+            except EnvelopeError as exc:
+                raise_envelope_error(exc)
+            try:
+                body = json.loads(payload)
+                commitments = SigningCommitments.from_bytes(suite, bytes.fromhex(body["commitment"]))
+            except (ValueError, KeyError, TypeError, EncodingError):
+                violation("malformed_commitment", [envelope.sender], f"bad commitment from {envelope.sender}")
+            party = roster.by_node[envelope.sender]
+            if body.get("key_id") != request.key_id or commitments.identifier != party.party_id:
+                violation("commitment_mismatch", [envelope.sender],
+                          f"commitment of {envelope.sender} is for another key or identifier")
+            if envelope.sender in by_signer:
+                violation("duplicate_commitment", [envelope.sender], f"two commitments from {envelope.sender}")
+            by_signer[envelope.sender] = {"nonce_id": str(body["nonce_id"]), "commitments": commitments}
+        missing = sorted(set(roster.by_node) - set(by_signer))
+        if missing:
+            invalid_request("missing_commitments", f"no commitment from {', '.join(missing)}")
+        own = by_signer[self.services.node_id]
+        ordered = sorted((v["commitments"] for v in by_signer.values()), key=lambda c: c.identifier)
+        return own["nonce_id"], ordered

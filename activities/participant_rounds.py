@@ -1,0 +1,158 @@
+"""Protocol-round activities of a participant: the hello (session-id contribution) and each round.
+
+Idempotency (DESIGN.md rule 2, SECURITY.md N3): every answer goes through
+`SecretStateStore.answer_once`, keyed by (session, round) and the digest of the input. A retry
+with byte-identical input gets the stored answer back (the same sealed envelopes, so peers see a
+repeat, not equivocation), never fresh randomness; a retry with other input is refused. The
+answer record also holds the round's secret state for the next round: sealed on the node's disk,
+never in workflow history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import asdict
+from typing import Any
+
+from temporalio import activity
+
+from activities.node_services import (
+    NodeServices,
+    Roster,
+    canonical_request,
+    from_wire,
+    invalid_request,
+    open_inbound,
+    raise_envelope_error,
+    raise_protocol_error,
+    seal_outbound,
+    to_wire,
+    violation,
+)
+from activities.protocols import setup_protocol
+from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
+from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
+from mpc.keystore import RetryMismatchError
+from tss.errors import InvalidInputError, ProtocolError
+from workflows.rounds import HelloInput
+from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
+
+log = logging.getLogger("mpc.participant.rounds")
+
+NAMESPACE = "sessions"
+
+
+class ParticipantRounds:
+    def __init__(self, services: NodeServices) -> None:
+        self.services = services
+
+    def _answer_once(self, session_id: str, name: str, request: Any, produce: Any) -> dict[str, Any]:
+        try:
+            raw = self.services.state.answer_once(NAMESPACE, session_id, name, canonical_request(request),
+                                                  lambda: json.dumps(produce()).encode())
+        except RetryMismatchError:
+            invalid_request("round_input_changed", f"{name} of session {session_id} was already answered for "
+                                                   "other input; refusing to answer again")
+        return json.loads(raw)
+
+    def _stored(self, session_id: str, name: str) -> dict[str, Any]:
+        return json.loads(self.services.state.stored_answer(NAMESPACE, session_id, name))
+
+    # ---- round 0: hello -------------------------------------------------------------------
+    @activity.defn(name="participant.session_hello")
+    async def session_hello(self, request: HelloInput) -> WireMessage:
+        Roster(request.parties, self.services.node_id)  # refuses a session this node is not part of
+
+        def produce() -> dict[str, Any]:
+            envelope = seal(self.services.identity,
+                            ssid=hello_ssid(request.workflow_id, request.session_id, request.protocol),
+                            protocol=request.protocol, round=0, kind="hello",
+                            payload=secrets.token_bytes(CONTRIBUTION_BYTES))
+            return asdict(to_wire(envelope))
+
+        return WireMessage(**self._answer_once(request.session_id, "hello", request, produce))
+
+    def _derive_ssid(self, request: ProtocolRoundInput, roster: Roster) -> bytes:
+        """Check every party's signed contribution (own one included) and hash them into the ssid."""
+        provisional = hello_ssid(request.workflow_id, request.session_id, request.protocol)
+        contributions: dict[str, bytes] = {}
+        for raw in request.params.get("hello", []):
+            envelope = from_wire(WireMessage(**raw))
+            try:
+                payload = open_envelope(envelope, self.services.identity, roster.public(envelope.sender),
+                                        ssid=provisional, protocol=request.protocol, round=0, kind="hello")
+            except EnvelopeError as exc:
+                raise_envelope_error(exc)
+            if envelope.sender in contributions and contributions[envelope.sender] != payload:
+                violation("equivocation", [envelope.sender], f"{envelope.sender} sent two different hellos")
+            contributions[envelope.sender] = payload
+        missing = sorted(set(roster.by_node) - set(contributions))
+        if missing:
+            violation("ssid_disagreement", missing, f"no session-id contribution from {', '.join(missing)}")
+        own_hello = Envelope.from_dict(json.loads(self._stored(request.session_id, "hello")["body"]))
+        if contributions[self.services.node_id] != own_hello.payload_bytes():
+            violation("ssid_disagreement", [], "the relayed hello list does not hold this node's contribution")
+        params = request.params
+        return session_id_hash(
+            protocol=request.protocol, curve=str(params.get("curve", "")), key_id=str(params.get("key_id", "")),
+            epoch=int(params.get("epoch", 0)), parties=request.parties,
+            threshold=int(params.get("threshold", params.get("new_threshold", 0))),
+            workflow_id=request.workflow_id, contributions=contributions,
+        )
+
+    # ---- rounds 1..n ----------------------------------------------------------------------
+    @activity.defn(name="participant.protocol_round")
+    async def protocol_round(self, request: ProtocolRoundInput) -> ProtocolRoundOutput:
+        roster = Roster(request.parties, self.services.node_id)
+        if not 1 <= request.round <= request.total_rounds:
+            invalid_request("invalid_round", f"round {request.round} outside 1..{request.total_rounds}")
+        record = self._answer_once(request.session_id, f"round-{request.round}", request,
+                                   lambda: self._run_round(request, roster))
+        output = record["output"]
+        if request.round == request.total_rounds:
+            # Round states hold polynomial coefficients and old shares: gone once the share is stored.
+            for earlier in range(1, request.total_rounds):
+                self.services.state.delete(NAMESPACE, request.session_id, f"round-{earlier}")
+        return ProtocolRoundOutput(node_id=output["node_id"], outbound=[WireMessage(**m) for m in output["outbound"]],
+                                   public_result=output["public_result"])
+
+    def _run_round(self, request: ProtocolRoundInput, roster: Roster) -> dict[str, Any]:
+        if request.round == 1:
+            ssid = self._derive_ssid(request, roster)
+            previous_state = None
+        else:
+            previous = self._stored(request.session_id, f"round-{request.round - 1}")
+            ssid, previous_state = bytes.fromhex(previous["ssid"]), bytes.fromhex(previous["state"])
+        try:
+            setup = setup_protocol(request.protocol, request.params, roster, self.services, ssid)
+        except (InvalidInputError, KeyError, ValueError) as exc:
+            invalid_request("invalid_parameters", f"cannot start {request.protocol}: {exc}")
+        current = setup.initial_state if previous_state is None else previous_state
+        inbound = open_inbound(self.services, roster, ssid=ssid, protocol=request.protocol,
+                               round_no=request.round - 1, messages=request.inbound)
+        try:
+            result = setup.protocol.run_round(request.round, current, inbound)
+        except ProtocolError as exc:
+            raise_protocol_error(exc, roster)
+        except InvalidInputError as exc:
+            invalid_request("invalid_round", str(exc))
+        outbound = seal_outbound(self.services, roster, ssid=ssid, protocol=request.protocol,
+                                 messages=result.outbound)
+        public_result = result.public_result
+        if request.round == request.total_rounds:
+            public_result = self._store_result(request, setup.epoch, result.result, public_result or {})
+        log.info("round done", extra={"session_id": request.session_id, "round": request.round,
+                                      "protocol": request.protocol, "node_id": self.services.node_id})
+        output = ProtocolRoundOutput(node_id=self.services.node_id, outbound=outbound, public_result=public_result)
+        final = request.round == request.total_rounds
+        return {"output": asdict(output), "ssid": ssid.hex(), "state": "" if final else result.state.hex()}
+
+    def _store_result(self, request: ProtocolRoundInput, epoch: int, secret: bytes | None,
+                      public: dict[str, Any]) -> dict[str, Any]:
+        """Seal the new share in the keystore; return the public data every party must agree on."""
+        agreed = {"package": public["public_key_package"], "ack_digest": public.get("ack_digest")}
+        if secret is not None:
+            self.services.shares.put_share(str(request.params["key_id"]), epoch, secret, public=agreed)
+        return agreed

@@ -1,0 +1,218 @@
+"""Starting keygen and signing workflows from validated API requests.
+
+Order of work: every check first (so bad input starts nothing and writes nothing); then the key
+and session rows and the audit entry are added in one transaction, the workflow is started, and
+only then the transaction commits. If the start fails, nothing is written. The workflow id
+derives from the `Idempotency-Key` when one is given, so Temporal itself refuses a second
+workflow for a retried request even when Redis has forgotten the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.schemas import KeyCreate, SignCreate
+from mpc.chains import ChainError, check_chain
+from mpc.db.models import AuditLog, Key, Node, SigningSession
+from mpc.queues import COORDINATOR_TASK_QUEUE
+from mpc.settings import Settings
+from workflows.keygen import KeygenWorkflow
+from workflows.search import initial_attributes
+from workflows.sign import SignWorkflow
+from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest
+
+IMPLEMENTED_PROTOCOLS = ("frost",)
+
+ClientFactory = Callable[[], Awaitable[Client]]
+
+
+@dataclass
+class Started:
+    session_id: str
+    key_id: str
+    workflow_id: str
+    handle: WorkflowHandle | None
+    replayed: bool  # an Idempotency-Key repeat: the earlier session is returned, nothing new started
+
+
+def policy_from(settings: Settings) -> RoundPolicy:
+    return RoundPolicy(round_timeout_seconds=settings.round_timeout, max_attempts=settings.round_retries,
+                       session_timeout_seconds=settings.session_timeout)
+
+
+def workflow_id_for(operation: str, principal: Principal, idempotency_key: str | None, session_id: str) -> str:
+    if idempotency_key:
+        digest = hashlib.sha256(f"{principal.token_id}\x00{operation}\x00{idempotency_key}".encode()).hexdigest()
+        return f"{operation}-idem-{digest[:40]}"
+    return f"{operation}-{session_id}"
+
+
+async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.node_offline_after)
+    rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff))).scalars().all()
+    return {n.node_id: n for n in rows}
+
+
+def _party(node: Node, party_id: int) -> Party:
+    return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
+
+
+async def _existing(db: AsyncSession, workflow_id: str) -> SigningSession | None:
+    return (await db.execute(select(SigningSession).where(SigningSession.workflow_id == workflow_id))
+            ).scalar_one_or_none()
+
+
+async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
+                       body: KeyCreate, idempotency_key: str | None) -> Started:
+    protocol = body.protocol or settings.default_protocol
+    if protocol not in settings.supported_protocols:
+        raise ApiError(422, "protocol_not_supported", f"protocol {protocol} is not in SUPPORTED_PROTOCOLS")
+    if protocol not in IMPLEMENTED_PROTOCOLS:
+        raise ApiError(422, "protocol_not_available", f"protocol {protocol} is not available on this service yet")
+    try:
+        curve = check_chain(body.chain_type, protocol, body.curve)
+    except ChainError as exc:
+        raise ApiError(422, "chain_mismatch", str(exc)) from None
+    total = len(body.nodes) if body.nodes is not None else body.total_nodes
+    if total is None:
+        raise ApiError(422, "validation_error", "total_nodes or nodes is required", field="total_nodes")
+    if body.nodes is not None and body.total_nodes is not None and body.total_nodes != len(body.nodes):
+        raise ApiError(422, "validation_error", "total_nodes does not match the number of nodes", field="total_nodes")
+    if body.nodes is not None and len(set(body.nodes)) != len(body.nodes):
+        raise ApiError(422, "validation_error", "nodes must be distinct", field="nodes")
+    if body.threshold < 2:
+        raise ApiError(422, "invalid_threshold", "threshold must be at least 2", field="threshold")
+    if body.threshold > total:
+        raise ApiError(422, "invalid_threshold", f"threshold {body.threshold} exceeds the {total} nodes",
+                       field="threshold")
+    if total > 255:
+        raise ApiError(422, "validation_error", "at most 255 nodes", field="total_nodes")
+
+    session_id = str(uuid.uuid4())
+    workflow_id = workflow_id_for("keygen", principal, idempotency_key, session_id)
+    if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
+        return Started(row.session_id, row.key_id or "", workflow_id, None, replayed=True)
+
+    online = await _online_nodes(db, settings)
+    if body.nodes is not None:
+        unknown = [n for n in body.nodes if await db.get(Node, n) is None]
+        if unknown:
+            raise ApiError(422, "unknown_nodes", f"unknown nodes: {', '.join(unknown)}", nodes=unknown)
+        offline = [n for n in body.nodes if n not in online]
+        if offline:
+            raise ApiError(409, "nodes_offline", f"nodes offline: {', '.join(offline)}", nodes=offline)
+        chosen = list(body.nodes)
+    else:
+        if len(online) < total:
+            raise ApiError(409, "not_enough_online_nodes", f"{total} nodes needed, {len(online)} online")
+        chosen = sorted(online)[:total]
+    parties = [_party(online[n], i) for i, n in enumerate(chosen, start=1)]
+    key_id = str(uuid.uuid4())
+
+    db.add(Key(key_id=key_id, protocol=protocol, curve=curve, threshold=body.threshold, total_nodes=total,
+               participants=chosen, chain_type=body.chain_type, status="pending", description=body.description,
+               tags=body.tags, public_data={}))
+    await db.flush()
+    db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="keygen",
+                          protocol=protocol, status="pending", participants=chosen))
+    db.add(AuditLog(actor=principal.name, action="key.create", resource_type="key", resource_id=key_id,
+                    session_id=session_id, status="accepted",
+                    details={"protocol": protocol, "curve": curve, "threshold": body.threshold, "nodes": chosen}))
+    await db.flush()
+    request = KeygenRequest(session_id=session_id, key_id=key_id, protocol=protocol, curve=curve,
+                            chain_type=body.chain_type, threshold=body.threshold, parties=parties,
+                            policy=policy_from(settings), requested_by=principal.name,
+                            pool_target=settings.nonce_pool_target)
+    client: Client = await client_factory()
+    try:
+        handle = await client.start_workflow(
+            KeygenWorkflow.run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
+            execution_timeout=timedelta(seconds=settings.session_timeout),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=initial_attributes(key_id=key_id, protocol=protocol, curve=curve,
+                                                 chain=body.chain_type, operation="keygen"),
+        )
+    except WorkflowAlreadyStartedError:
+        await db.rollback()
+        raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
+    await db.commit()
+    return Started(session_id, key_id, workflow_id, handle, replayed=False)
+
+
+async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
+                     key_id: str, body: SignCreate, idempotency_key: str | None) -> Started:
+    key = await db.get(Key, key_id)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
+    if key.status != "active":
+        raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
+    if key.protocol not in IMPLEMENTED_PROTOCOLS:
+        raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
+    if body.taproot_merkle_root and not (key.chain_type == "bitcoin" and key.curve == "secp256k1-tr"):
+        raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
+                       field="taproot_merkle_root")
+    participants = list(key.participants)
+    party_ids = {node: i for i, node in enumerate(participants, start=1)}
+    if body.signers is not None:
+        strangers = [s for s in body.signers if s not in party_ids]
+        if strangers:
+            raise ApiError(422, "not_a_participant", f"not participants of the key: {', '.join(strangers)}",
+                           nodes=strangers)
+        if len(set(body.signers)) != len(body.signers) or len(body.signers) < key.threshold:
+            raise ApiError(422, "invalid_signers", f"need at least {key.threshold} distinct signers", field="signers")
+
+    session_id = str(uuid.uuid4())
+    workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id)
+    if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
+        return Started(row.session_id, key_id, workflow_id, None, replayed=True)
+
+    online = await _online_nodes(db, settings)
+    if body.signers is not None:
+        offline = [s for s in body.signers if s not in online]
+        if offline:
+            raise ApiError(409, "nodes_offline", f"signers offline: {', '.join(offline)}", nodes=offline)
+        chosen, alternates = sorted(body.signers, key=party_ids.__getitem__), []
+    else:
+        available = [n for n in participants if n in online]
+        if len(available) < key.threshold:
+            raise ApiError(409, "not_enough_online_nodes",
+                           f"{key.threshold} signers needed, {len(available)} participants online")
+        chosen, alternates = available[: key.threshold], available[key.threshold:]
+    signers = [_party(online[n], party_ids[n]) for n in chosen]
+    spares = [_party(online[n], party_ids[n]) for n in alternates]
+
+    db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
+                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
+    db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key", resource_id=key_id,
+                    session_id=session_id, status="accepted", details={"digest": body.digest, "signers": chosen}))
+    await db.flush()
+    request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
+                          chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
+                          use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
+                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root)
+    client: Client = await client_factory()
+    try:
+        handle = await client.start_workflow(
+            SignWorkflow.run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
+            execution_timeout=timedelta(seconds=settings.session_timeout),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve,
+                                                 chain=key.chain_type, operation="sign"),
+        )
+    except WorkflowAlreadyStartedError:
+        await db.rollback()
+        raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
+    await db.commit()
+    return Started(session_id, key_id, workflow_id, handle, replayed=False)

@@ -1,0 +1,106 @@
+"""Keys: create (distributed keygen), list, show, and sign with a key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from temporalio.client import WorkflowFailureError
+
+from api.deps import CurrentPrincipal, DbSession, State, require_role
+from api.errors import ApiError
+from api.idempotency import remember_session, remembered_session
+from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
+from api.orchestration import Started, start_keygen, start_sign
+from api.schemas import KeyCreate, KeyList, KeyPublic, SessionPublic, SignCreate
+from api.views import key_view, session_view
+from mpc.db.models import Key, SigningSession
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Wait = Annotated[bool, Query(description="block until the session completes or fails")]
+WaitTimeout = Annotated[float | None, Query(gt=0, le=600, description="seconds to wait (default SESSION_TIMEOUT)")]
+
+
+async def _respond(state: State, db: DbSession, started: Started, wait: bool, timeout: float | None,
+                   histogram_labels: tuple[str, str], operation: str) -> JSONResponse:
+    if wait and started.handle is not None:
+        try:
+            await asyncio.wait_for(started.handle.result(), timeout or state.settings.session_timeout)
+        except WorkflowFailureError:
+            pass  # the session row says why
+        except TimeoutError:
+            raise ApiError(504, "wait_timeout", f"session {started.session_id} still running; poll "
+                                                f"/v1/sessions/{started.session_id}") from None
+    db.expire_all()
+    row = await db.get(SigningSession, started.session_id)
+    if row is None:  # pragma: no cover - committed before the workflow started
+        raise ApiError(500, "internal", "session row missing")
+    view = session_view(row)
+    if row.status in ("completed", "failed") and wait and not started.replayed:
+        SESSIONS.labels(operation, row.status).inc()
+        if row.status == "completed" and row.duration_ms is not None:
+            (KEYGEN_LATENCY if operation == "keygen" else SIGN_LATENCY).labels(*histogram_labels).observe(
+                row.duration_ms / 1000)
+    body = view.model_dump(mode="json")
+    if operation == "keygen" and row.key_id:
+        key = await db.get(Key, row.key_id)
+        body["key"] = key_view(key).model_dump(mode="json") if key else None
+    done = row.status in ("completed", "failed")
+    return JSONResponse(body, status_code=200 if done and wait else 202)
+
+
+@router.post("", status_code=202, summary="Generate a key among participant nodes (distributed keygen)",
+             responses={202: {"description": "keygen session started"}}, dependencies=[require_role("operator")])
+async def create_key(body: KeyCreate, db: DbSession, state: State, principal: CurrentPrincipal,
+                     idempotency_key: IdempotencyKey = None, wait: Wait = False,
+                     timeout: WaitTimeout = None) -> JSONResponse:
+    known = await remembered_session(state.redis, principal, "keygen", idempotency_key)
+    if known and (row := await db.get(SigningSession, known)) is not None:
+        started = Started(row.session_id, row.key_id or "", row.workflow_id, None, replayed=True)
+    else:
+        started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key)
+        await remember_session(state.redis, principal, "keygen", idempotency_key, started.session_id)
+    protocol = body.protocol or state.settings.default_protocol
+    return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")
+
+
+@router.get("", response_model=KeyList, summary="List keys")
+async def list_keys(db: DbSession, _: CurrentPrincipal, status: str | None = None, chain_type: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                    offset: Annotated[int, Query(ge=0)] = 0) -> KeyList:
+    query = select(Key)
+    if status:
+        query = query.where(Key.status == status)
+    if chain_type:
+        query = query.where(Key.chain_type == chain_type)
+    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (await db.execute(query.order_by(Key.created_at.desc()).limit(limit).offset(offset))).scalars().all()
+    return KeyList(keys=[key_view(k) for k in rows], total=total)
+
+
+@router.get("/{key_id}", response_model=KeyPublic, summary="One key")
+async def get_key(key_id: str, db: DbSession, _: CurrentPrincipal) -> KeyPublic:
+    key = await db.get(Key, key_id)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
+    return key_view(key)
+
+
+@router.post("/{key_id}/sign", status_code=202, response_model=SessionPublic,
+             summary="Sign a 32-byte digest with a key", dependencies=[require_role("operator")])
+async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, principal: CurrentPrincipal,
+               idempotency_key: IdempotencyKey = None, wait: Wait = False,
+               timeout: WaitTimeout = None) -> JSONResponse:
+    known = await remembered_session(state.redis, principal, f"sign:{key_id}", idempotency_key)
+    if known and (row := await db.get(SigningSession, known)) is not None:
+        started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
+    else:
+        started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key)
+        await remember_session(state.redis, principal, f"sign:{key_id}", idempotency_key, started.session_id)
+    key = await db.get(Key, key_id)
+    return await _respond(state, db, started, wait, timeout, (key.protocol, key.curve) if key else ("", ""), "sign")

@@ -1,0 +1,56 @@
+"""Sessions (keygen and signing progress) and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func, select
+
+from api.deps import CurrentPrincipal, DbSession, require_role
+from api.errors import ApiError
+from api.schemas import AuditLogList, SessionList, SessionPublic
+from api.views import audit_view, session_view
+from mpc.db.models import AuditLog, SigningSession
+
+router = APIRouter(prefix="/v1", tags=["sessions"])
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic, summary="One session")
+async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> SessionPublic:
+    row = await db.get(SigningSession, session_id)
+    if row is None:
+        raise ApiError(404, "session_not_found", f"session {session_id} does not exist")
+    return session_view(row)
+
+
+@router.get("/sessions", response_model=SessionList, summary="Sessions, newest first")
+async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None = None, status: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                        offset: Annotated[int, Query(ge=0)] = 0) -> SessionList:
+    query = select(SigningSession)
+    if key_id:
+        query = query.where(SigningSession.key_id == key_id)
+    if status:
+        query = query.where(SigningSession.status == status)
+    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (await db.execute(query.order_by(SigningSession.created_at.desc()).limit(limit).offset(offset))
+            ).scalars().all()
+    return SessionList(sessions=[session_view(r) for r in rows], total=total)
+
+
+@router.get("/audit-logs", response_model=AuditLogList, summary="Audit log, newest first",
+            dependencies=[require_role("operator", "viewer")])
+async def audit_logs(db: DbSession, action: str | None = None, resource_id: str | None = None,
+                     session_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> AuditLogList:
+    query = select(AuditLog)
+    if action:
+        query = query.where(AuditLog.action == action)
+    if resource_id:
+        query = query.where(AuditLog.resource_id == resource_id)
+    if session_id:
+        query = query.where(AuditLog.session_id == session_id)
+    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (await db.execute(query.order_by(AuditLog.id.desc()).limit(limit).offset(offset))).scalars().all()
+    return AuditLogList(entries=[audit_view(r) for r in rows], total=total)

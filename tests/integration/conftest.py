@@ -1,0 +1,95 @@
+"""The platform's own processes on the session services: API, coordinator worker, participants.
+
+Every process is real (`python -m mpc ...`), started once per test session and stopped by pid.
+Tests that kill or restart a process do it through `Stack`, which restarts it afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mpc.devstack.openbao import OpenBaoServer
+from mpc.devstack.process import ManagedProcess
+from tests.services import start_api
+
+PARTICIPANTS = [f"p{i}" for i in range(1, 6)]
+
+
+@dataclass
+class Stack:
+    api_url: str
+    admin_token: str
+    env: dict[str, str]
+    log_dir: Path
+    data_dir: Path
+    api: ManagedProcess
+    coordinator: ManagedProcess
+    participants: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def client(self, timeout: float = 120) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers=self.headers, timeout=timeout)
+
+    def participant_env(self, node_id: str, node_token: str) -> dict[str, str]:
+        return {**self.env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
+                "KEY_SHARE_STORAGE_PATH": str(self.data_dir / node_id), "VAULT_TRANSIT_KEY": f"mpc-{node_id}",
+                "COORDINATOR_ENDPOINT": self.api_url}
+
+    def start_participant(self, node_id: str, node_token: str) -> ManagedProcess:
+        process = ManagedProcess(node_id, [sys.executable, "-m", "mpc", "worker", "participant"],
+                                 log_path=self.log_dir / f"{node_id}.log",
+                                 env=self.participant_env(node_id, node_token))
+        process.start()
+        self.participants[node_id] = process
+        return process
+
+    def start_coordinator(self) -> ManagedProcess:
+        self.coordinator = ManagedProcess("coordinator", [sys.executable, "-m", "mpc", "worker", "coordinator"],
+                                          log_path=self.log_dir / "coordinator.log", env=self.env)
+        self.coordinator.start()
+        return self.coordinator
+
+    def wait_online(self, nodes: list[str], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = httpx.get(f"{self.api_url}/v1/nodes", headers=self.headers, timeout=5).json()["nodes"]
+            online = {n["node_id"] for n in listed if n["status"] == "online"}
+            if set(nodes) <= online:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"nodes not online: {sorted(set(nodes) - online)}")
+
+    def stop(self) -> None:
+        for process in [*self.participants.values(), self.coordinator, self.api]:
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_token: str,
+          openbao_server: OpenBaoServer) -> Iterator[Stack]:
+    log_dir = services_dir / "logs"
+    env = {**stack_env, "ROUND_TIMEOUT": "10s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
+           "NONCE_POOL_TARGET": "3"}
+    api, url = start_api(env, log_dir, name="api-stack")
+    env["COORDINATOR_ENDPOINT"] = url
+    placeholder = ManagedProcess("none", ["true"], log_path=log_dir / "none.log")
+    s = Stack(url, admin_token, env, log_dir, services_dir / "nodes", api, placeholder)
+    try:
+        s.start_coordinator()
+        for node in PARTICIPANTS:
+            openbao_server.ensure_transit_key(f"mpc-{node}")
+            s.start_participant(node, node_token)
+        s.wait_online(PARTICIPANTS)
+        yield s
+    finally:
+        s.stop()

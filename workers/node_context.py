@@ -1,0 +1,57 @@
+"""Everything a participant process opens at start: key wrapping, keystores, identity."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from activities.node_services import NodeServices
+from mpc.identity import NodeIdentity, NodePublic
+from mpc.keystore import KeyWrapper, LocalKeyWrapper, SecretStateStore, ShareStore, VaultTransitWrapper
+from mpc.settings import Settings, SettingsError
+from workers.registry import participant_activity_list
+
+log = logging.getLogger("mpc.worker.participant")
+
+
+def build_wrapper(settings: Settings) -> KeyWrapper:
+    """Vault transit when VAULT_ADDR is set (the default everywhere); the local KEK only as a fallback."""
+    if settings.vault_addr:
+        return VaultTransitWrapper(settings.vault_addr, settings.vault_token.get_secret_value(),
+                                   settings.transit_key_name, mount=settings.vault_transit_mount)
+    kek = settings.key_share_encryption_key.get_secret_value()
+    if not kek:
+        raise SettingsError("VAULT_ADDR: required (or KEY_SHARE_ENCRYPTION_KEY as a fallback) to seal shares")
+    return LocalKeyWrapper(bytes.fromhex(kek))
+
+
+@dataclass
+class NodeContext:
+    settings: Settings
+    services: NodeServices
+
+    @classmethod
+    def open(cls, settings: Settings) -> NodeContext:
+        return cls.open_at(settings.node_id, Path(settings.key_share_storage_path), build_wrapper(settings),
+                           settings=settings)
+
+    @classmethod
+    def open_at(cls, node_id: str, root: Path, wrapper: KeyWrapper, *, settings: Settings) -> NodeContext:
+        shares = ShareStore(root / "keys", wrapper, node_id)
+        state = SecretStateStore(root / "state", wrapper, node_id)
+        identity = NodeIdentity.load_or_create(state, node_id)
+        return cls(settings, NodeServices(node_id, identity, shares, state))
+
+    def identity_public(self) -> NodePublic:
+        return self.services.identity.public()
+
+    def sign(self, message: bytes) -> bytes:
+        return self.services.identity.sign(message)
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"protocols": ["frost"], "curves": ["ed25519", "secp256k1", "secp256k1-tr"]}
+
+    def activities(self) -> list[Any]:
+        return participant_activity_list(self.services)

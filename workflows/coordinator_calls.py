@@ -1,0 +1,37 @@
+"""Typed calls from workflows to the coordinator's database activities."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from mpc.queues import COORDINATOR_TASK_QUEUE
+    from workflows.types import AuditInput, SessionFailure, SessionUpdate
+
+DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10),
+                       non_retryable_error_types=["UnknownSession", "UnknownKey", "InvalidRequest",
+                                                  "ProtocolViolation", "VerificationFailed"])
+
+
+async def call(activity: str, arg: Any, result_type: type | None = None, timeout: float = 30.0) -> Any:
+    return await workflow.execute_activity(
+        activity, arg, result_type=result_type, task_queue=COORDINATOR_TASK_QUEUE,
+        start_to_close_timeout=timedelta(seconds=timeout), retry_policy=DB_RETRY,
+    )
+
+
+async def update_session(session_id: str, **changes: Any) -> None:
+    await call("coordinator.update_session", SessionUpdate(session_id=session_id, **changes))
+
+
+async def audit(action: str, *, actor: str, resource_type: str, resource_id: str | None, session_id: str | None,
+                status: str = "success", failure: SessionFailure | None = None, **details: Any) -> None:
+    if failure is not None:
+        details.update({"error_code": failure.code, "node": failure.node, "message": failure.message})
+    await call("coordinator.audit", AuditInput(actor=actor, action=action, resource_type=resource_type,
+                                               resource_id=resource_id, session_id=session_id, status=status,
+                                               details=details))

@@ -1,0 +1,94 @@
+"""Drive a multi-round `tss` protocol across its parties: handshake, then rounds 1..n."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.driver import SessionFailedError, route, run_on_nodes
+    from workflows.types import (
+        Party,
+        ProtocolRoundInput,
+        ProtocolRoundOutput,
+        RoundPolicy,
+        SessionFailure,
+        WireMessage,
+    )
+
+HELLO_ACTIVITY = "participant.session_hello"
+ROUND_ACTIVITY = "participant.protocol_round"
+
+
+@dataclass
+class HelloInput:
+    """Round 0: every party contributes fresh randomness to the session id (SECURITY.md S1)."""
+
+    session_id: str
+    workflow_id: str
+    protocol: str
+    parties: list[Party]
+    params: dict[str, Any]
+
+
+@dataclass
+class ProtocolRun:
+    protocol: str
+    session_id: str
+    workflow_id: str
+    parties: list[Party]
+    params: dict[str, Any]
+    total_rounds: int
+    policy: RoundPolicy
+    executors: list[str] = field(default_factory=list)  # nodes that run rounds (default: all parties)
+
+
+async def drive_protocol(
+    run: ProtocolRun, on_round: Callable[[int], Any] | None = None
+) -> dict[str, ProtocolRoundOutput]:
+    """Run the handshake and every round; return the last round's output per node."""
+    nodes: Sequence[str] = run.executors or [p.node_id for p in run.parties]
+    hello = HelloInput(run.session_id, run.workflow_id, run.protocol, run.parties, run.params)
+    hellos: dict[str, WireMessage] = await run_on_nodes(HELLO_ACTIVITY, nodes, lambda _n: hello, WireMessage,
+                                                        run.policy)
+    # Every party receives every signed contribution, its own included, and derives the same ssid.
+    contributions = [hellos[n] for n in nodes]
+    inboxes: dict[str, list[WireMessage]] = {n: [] for n in nodes}
+    outputs: dict[str, ProtocolRoundOutput] = {}
+    for round_no in range(1, run.total_rounds + 1):
+        if on_round is not None:
+            await on_round(round_no)
+        params = {**run.params, "hello": [vars(m) for m in contributions]} if round_no == 1 else run.params
+
+        def make_input(
+            node: str, round_no: int = round_no, params: dict[str, Any] = params,
+            inboxes: dict[str, list[WireMessage]] = inboxes,
+        ) -> ProtocolRoundInput:
+            return ProtocolRoundInput(
+                session_id=run.session_id, workflow_id=run.workflow_id, protocol=run.protocol, round=round_no,
+                total_rounds=run.total_rounds, parties=run.parties, params=params, inbound=inboxes[node],
+            )
+
+        outputs = await run_on_nodes(ROUND_ACTIVITY, nodes, make_input, ProtocolRoundOutput, run.policy)
+        executor_parties = [p for p in run.parties if p.node_id in set(nodes)]
+        inboxes = route(executor_parties, [m for n in nodes for m in outputs[n].outbound])
+    return outputs
+
+
+def agreed_public_result(outputs: dict[str, ProtocolRoundOutput]) -> dict[str, Any]:
+    """Every party must report the same public result (group key, verifying shares)."""
+    results = {node: out.public_result for node, out in outputs.items()}
+    reference_node = sorted(results)[0]
+    reference = results[reference_node]
+    if reference is None:
+        raise SessionFailedError(SessionFailure("missing_result", f"{reference_node} returned no result",
+                                                node=reference_node))
+    disagreeing = sorted(node for node, result in results.items() if result != reference)
+    if disagreeing:
+        raise SessionFailedError(SessionFailure(
+            "result_mismatch", f"parties disagree on the result: {', '.join(disagreeing)} differ from {reference_node}",
+            nodes=disagreeing))
+    return reference

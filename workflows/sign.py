@@ -1,0 +1,131 @@
+"""SignWorkflow: t participants produce one FROST signature over a 32-byte digest.
+
+With pooled nonce commitments the online part is a single participant round (signature shares);
+without, a commitment round comes first. Aggregation (public data only) runs on the coordinator and
+verifies every share, so a bad signer is named (identifiable abort). A signer that times out is
+replaced by an online alternate once; a signer that cheats ends the session, flags the key, and
+is never retried around (SECURITY.md S6).
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import coordinator_calls as db
+    from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
+    from workflows.pool import PREPROCESS_ACTIVITY, start_refill
+    from workflows.search import set_status
+    from workflows.types import (
+        AggregateInput,
+        ClaimCommitmentsInput,
+        ClaimCommitmentsResult,
+        FinishKeyInput,
+        FrostSignRequest,
+        Party,
+        PreprocessRequest,
+        PreprocessResult,
+        Progress,
+        SessionFailure,
+        SignRequest,
+        SignResult,
+        WireMessage,
+    )
+
+SIGN_ACTIVITY = "participant.frost_sign"
+REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
+
+
+@workflow.defn(name="Sign")
+class SignWorkflow:
+    def __init__(self) -> None:
+        self._progress = Progress(session_id="", operation="sign", status="pending", current_round=0, total_rounds=0)
+
+    @workflow.query(name="progress")
+    def progress(self) -> Progress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, request: SignRequest) -> SignResult:
+        self._progress = Progress(request.session_id, "sign", "running", 0, 2)
+        set_status("running")
+        await db.update_session(request.session_id, status="running", total_rounds=2, started=True)
+        signers, alternates = list(request.signers), list(request.alternates)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                signature, used_pool = await self._sign_once(request, signers, attempt)
+                break
+            except SessionFailedError as failed:
+                failure = failed.failure
+                if failure.code in REPLACEABLE and failure.node in {s.node_id for s in signers} and alternates:
+                    replacement = alternates.pop(0)
+                    await db.audit("sign.replace_signer", actor="coordinator", resource_type="key",
+                                   resource_id=request.key_id, session_id=request.session_id, status="failure",
+                                   failure=failure, replacement=replacement.node_id)
+                    signers = [replacement if s.node_id == failure.node else s for s in signers]
+                    signers.sort(key=lambda p: p.party_id)
+                    continue
+                await self._fail(request, failure)
+                raise session_failed_error(failure) from None
+        self._progress.status = "completed"
+        set_status("completed")
+        await db.update_session(request.session_id, status="completed", signature=signature, finished=True)
+        await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
+                       session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
+                       used_pool=used_pool)
+        await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
+                           request.pool_target, request.policy)
+        return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool)
+
+    async def _set_round(self, request: SignRequest, round_no: int, total: int) -> None:
+        self._progress.current_round, self._progress.total_rounds = round_no, total
+        await db.update_session(request.session_id, current_round=round_no, total_rounds=total)
+
+    async def _sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
+        attempt_id = f"{request.session_id}.{attempt}"
+        nodes = [s.node_id for s in signers]
+        commitments: list[WireMessage] = []
+        if request.use_pool:
+            claimed: ClaimCommitmentsResult = await db.call(
+                "coordinator.claim_commitments", ClaimCommitmentsInput(request.key_id, attempt_id, nodes),
+                ClaimCommitmentsResult)
+            commitments = claimed.commitments
+        used_pool = bool(commitments)
+        total = 1 if used_pool else 2
+        if not used_pool:
+            await self._set_round(request, 1, total)
+            made: dict[str, PreprocessResult] = await run_on_nodes(
+                PREPROCESS_ACTIVITY, nodes,
+                lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=1),
+                PreprocessResult, request.policy)
+            commitments = [made[n].commitments[0] for n in nodes]
+        await self._set_round(request, total, total)
+        sign_input = FrostSignRequest(
+            session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
+            commitments=commitments, taproot_tweak=request.chain_type == "bitcoin" and request.curve == "secp256k1-tr",
+            taproot_merkle_root=request.taproot_merkle_root,
+        )
+        shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
+                                                            request.policy)
+        try:
+            signature: str = await db.call("coordinator.frost_aggregate", AggregateInput(
+                session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
+                commitments=commitments, shares=[shares[n] for n in nodes]), str)
+        except ActivityError as err:
+            raise SessionFailedError(failure_from("coordinator", err)) from None
+        return signature, used_pool
+
+    async def _fail(self, request: SignRequest, failure: SessionFailure) -> None:
+        self._progress.status, self._progress.error = "failed", failure
+        set_status("failed")
+        await db.update_session(request.session_id, status="failed", error=failure, finished=True)
+        cheated = failure.code not in REPLACEABLE and failure.node is not None
+        if cheated:
+            # A signer that sent an invalid share or message: stop using the key until an operator looks.
+            await db.call("coordinator.finish_key", FinishKeyInput(request.key_id, "flagged", failure))
+        await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
+                       session_id=request.session_id, status="failure", failure=failure, flagged=cheated)
+

@@ -1,0 +1,256 @@
+"""Inputs and outputs of workflows and activities: dataclasses of public data only.
+
+Secrets never appear here (DESIGN.md rule 1): a point-to-point protocol message travels as
+`WireMessage.body`, an envelope sealed by the sender to the recipient's X25519 key and signed by
+the sender's Ed25519 key; broadcasts are signed too. Workflows route by `sender`/`recipient` and
+never open a body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BROADCAST = "*"
+
+
+@dataclass
+class Party:
+    """One participant of a session, as pinned at registration."""
+
+    node_id: str
+    party_id: int  # protocol index (1-based), fixed at keygen (SECURITY.md I2)
+    signing_public_key: str
+    encryption_public_key: str
+
+
+@dataclass
+class WireMessage:
+    """A signed (and, point-to-point, encrypted) envelope on its way between nodes."""
+
+    sender: str
+    recipient: str  # a node id, or BROADCAST
+    round: int
+    body: str  # the sealed envelope, serialised; opaque to the coordinator
+
+
+@dataclass
+class RoundPolicy:
+    """Timeouts and retries for protocol rounds (from settings, fixed at workflow start)."""
+
+    round_timeout_seconds: float = 30.0
+    max_attempts: int = 3
+    session_timeout_seconds: float = 300.0
+
+
+@dataclass
+class ProtocolRoundInput:
+    session_id: str
+    workflow_id: str
+    protocol: str  # "frost-dkg", "frost-refresh", "frost-reshare", ...
+    round: int
+    total_rounds: int
+    parties: list[Party]
+    params: dict[str, Any]
+    inbound: list[WireMessage] = field(default_factory=list)
+
+
+@dataclass
+class ProtocolRoundOutput:
+    node_id: str
+    outbound: list[WireMessage] = field(default_factory=list)
+    public_result: dict[str, Any] | None = None
+
+
+@dataclass
+class SessionFailure:
+    """Why a session failed, for the API and the audit log (never secret)."""
+
+    code: str
+    message: str
+    node: str | None = None
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    """What the progress query returns."""
+
+    session_id: str
+    operation: str
+    status: str
+    current_round: int
+    total_rounds: int
+    error: SessionFailure | None = None
+
+
+# ---- coordinator activities (metadata database) -------------------------------------------
+
+
+@dataclass
+class SessionUpdate:
+    session_id: str
+    status: str | None = None  # pending, running, completed, failed
+    current_round: int | None = None
+    total_rounds: int | None = None
+    signature: str | None = None
+    error: SessionFailure | None = None
+    finished: bool = False  # sets completed_at and duration_ms
+    started: bool = False  # sets started_at
+
+
+@dataclass
+class RecordKeyInput:
+    session_id: str
+    key_id: str
+    public_result: dict[str, Any]
+
+
+@dataclass
+class KeyRecord:
+    key_id: str
+    public_key: str
+    address: str | None
+
+
+@dataclass
+class AuditInput:
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    session_id: str | None = None
+    status: str = "success"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoreCommitmentsInput:
+    key_id: str
+    node_id: str
+    commitments: list[WireMessage]
+
+
+@dataclass
+class ClaimCommitmentsInput:
+    key_id: str
+    session_id: str
+    node_ids: list[str]
+
+
+@dataclass
+class ClaimCommitmentsResult:
+    commitments: list[WireMessage] = field(default_factory=list)  # empty: the pool cannot serve every signer
+
+
+@dataclass
+class PoolLevelsInput:
+    key_id: str
+    node_ids: list[str]
+
+
+@dataclass
+class FinishKeyInput:
+    key_id: str
+    status: str  # "failed" or "compromised"
+    failure: SessionFailure | None = None
+
+
+# ---- FROST signing activities ----
+
+
+@dataclass
+class PreprocessRequest:
+    request_id: str
+    key_id: str
+    count: int
+
+
+@dataclass
+class PreprocessResult:
+    node_id: str
+    commitments: list[WireMessage] = field(default_factory=list)
+
+
+@dataclass
+class FrostSignRequest:
+    session_id: str
+    key_id: str
+    digest: str  # hex of the message to sign (32-byte digest)
+    signers: list[Party]
+    commitments: list[WireMessage]  # one signed commitment per signer
+    taproot_tweak: bool = False  # Bitcoin key-path spend: sign under the BIP-341 tweaked output key
+    taproot_merkle_root: str | None = None
+
+
+@dataclass
+class AggregateInput:
+    session_id: str
+    key_id: str
+    digest: str
+    signers: list[Party]
+    commitments: list[WireMessage]
+    shares: list[WireMessage]
+
+
+# ---- workflows ---------------------------------------------------------------------------
+
+
+@dataclass
+class KeygenRequest:
+    session_id: str
+    key_id: str
+    protocol: str  # "frost"
+    curve: str  # "ed25519" | "secp256k1" | "secp256k1-tr"
+    chain_type: str
+    threshold: int
+    parties: list[Party]
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+    requested_by: str = "api"
+    pool_target: int = 0  # nonce commitments per node to preprocess after keygen (0: none)
+
+
+@dataclass
+class KeygenResult:
+    key_id: str
+    public_key: str
+    address: str | None
+
+
+@dataclass
+class SignRequest:
+    session_id: str
+    key_id: str
+    protocol: str
+    curve: str
+    chain_type: str
+    digest: str  # 32-byte message digest, hex
+    signers: list[Party]
+    alternates: list[Party] = field(default_factory=list)  # online non-signers, used if a signer fails
+    use_pool: bool = True
+    pool_target: int = 0  # refill each signer's pool to this many commitments afterwards (0: no refill)
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+    requested_by: str = "api"
+    taproot_merkle_root: str | None = None
+
+
+@dataclass
+class SignResult:
+    session_id: str
+    signature: str
+    signers: list[str]
+    used_pool: bool
+
+
+@dataclass
+class PoolRefillRequest:
+    key_id: str
+    parties: list[Party]
+    target: int
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+
+
+@dataclass
+class PoolRefillResult:
+    added: dict[str, int] = field(default_factory=dict)
+    unavailable: list[str] = field(default_factory=list)
