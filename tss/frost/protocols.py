@@ -47,8 +47,7 @@ class _VssProtocol:
         if round_no == 1:
             if inbound:
                 raise InvalidInputError("round 1 takes no inbound messages")
-            old = KeyShare.from_bytes(bytes.fromhex(secret["old_share"])) if secret.get("old_share") else None
-            secret, out = vss.start(cfg, old, rng)
+            secret, out = vss.start(cfg, secret, rng)
         elif round_no == 2:
             out = vss.deal(cfg, secret, inbound)
         else:
@@ -71,7 +70,7 @@ class FrostDkg(_VssProtocol):
         ids = validate_identifiers(s.group, participants)
         cfg = vss.SessionConfig("dkg", s.name, bytes(ssid), identifier, ids, ids, threshold)
         cfg.validate()
-        return vss.dump_state(1, cfg, {"old_share": None})
+        return vss.dump_state(1, cfg, vss.initial_secret(cfg, None))
 
 
 class FrostRefresh(_VssProtocol):
@@ -87,7 +86,7 @@ class FrostRefresh(_VssProtocol):
         ids = pub.participants
         cfg = vss.SessionConfig("refresh", pub.suite, bytes(ssid), key_share.identifier, ids, ids, pub.threshold, pub)
         cfg.validate()
-        return vss.dump_state(1, cfg, {"old_share": key_share.to_bytes().hex()})
+        return vss.dump_state(1, cfg, vss.initial_secret(cfg, key_share))
 
 
 class FrostReshare(_VssProtocol):
@@ -128,7 +127,7 @@ class FrostReshare(_VssProtocol):
             if key_share is None or key_share.identifier != identifier or key_share.public != old_public:
                 raise InvalidInputError("a reshare dealer must pass its own key share of the old key")
             key_share.check()
-        return vss.dump_state(1, cfg, {"old_share": key_share.to_bytes().hex() if key_share else None})
+        return vss.dump_state(1, cfg, vss.initial_secret(cfg, key_share if identifier in cfg.dealers else None))
 
 
 __all__ = ["FrostDkg", "FrostRefresh", "FrostReshare"]

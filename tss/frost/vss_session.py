@@ -118,6 +118,7 @@ class SessionConfig:
             self.dealers != old.participants or self.receivers != old.participants or self.threshold != old.threshold
         ):
             raise InvalidInputError("refresh keeps participants and threshold")
+        old.validate()
         if self.mode == "reshare" and len(self.dealers) < old.threshold:
             raise InvalidInputError("reshare needs at least t old shareholders as dealers")
 
@@ -142,20 +143,21 @@ class SessionConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SessionConfig:
-        old = PublicKeyPackage.from_dict(d["old_public"]) if d["old_public"] else None
+        # Validated by `validate()` when the session started; state is this node's own (sealed) data.
+        old = PublicKeyPackage.from_dict(d["old_public"], check_consistency=False) if d["old_public"] else None
         return cls(
             d["mode"], d["suite"], bytes.fromhex(d["ssid"]), d["me"], d["dealers"], d["receivers"], d["threshold"], old
         )
 
 
-def dealer_constant(cfg: SessionConfig, old_share: KeyShare | None, rng: Rng) -> int:
+def dealer_constant(cfg: SessionConfig, old_share: int | None, rng: Rng) -> int:
     g = cfg.ciphersuite.group
     if cfg.mode == "dkg":
         return g.random_nonzero_scalar(rng)
     if cfg.mode == "refresh":
         return 0
     assert old_share is not None
-    return lagrange_coefficient(g, cfg.dealers, cfg.me) * old_share.signing_share % g.order
+    return lagrange_coefficient(g, cfg.dealers, cfg.me) * old_share % g.order
 
 
 def expected_constant(cfg: SessionConfig, dealer: int) -> Element | None:
@@ -168,6 +170,20 @@ def expected_constant(cfg: SessionConfig, dealer: int) -> Element | None:
         lam = lagrange_coefficient(g, cfg.dealers, dealer)
         return g.mul(cfg.old_public.verifying_shares[dealer], lam)
     return None
+
+
+def old_signing_share(cfg: SessionConfig, secret: dict[str, Any]) -> int | None:
+    """This dealer's old s_i from the state (refresh/reshare), else None."""
+    raw = secret.get("old_signing_share")
+    return None if raw is None else cfg.ciphersuite.group.deserialize_scalar(bytes.fromhex(raw))
+
+
+def initial_secret(cfg: SessionConfig, key_share: KeyShare | None) -> dict[str, Any]:
+    """Round-1 secret state: the old signing share of a refresh/reshare dealer."""
+    if key_share is None:
+        return {"old_signing_share": None}
+    g = cfg.ciphersuite.group
+    return {"old_signing_share": g.serialize_scalar(key_share.signing_share).hex()}
 
 
 # ---- rounds ------------------------------------------------------------------------------------
@@ -192,12 +208,12 @@ def decode_commit(cfg: SessionConfig, sender: int, data: bytes) -> tuple[list[El
     return commitment, pok
 
 
-def start(cfg: SessionConfig, old_share: KeyShare | None, rng: Rng | None) -> tuple[dict[str, Any], list[RoundMessage]]:
+def start(cfg: SessionConfig, secret: dict[str, Any], rng: Rng | None) -> tuple[dict[str, Any], list[RoundMessage]]:
     """Round 1: draw the polynomial (the only randomness of the session) and emit the first message."""
     rng = resolve_rng(rng)
     suite = cfg.ciphersuite
     g = suite.group
-    secret: dict[str, Any] = {"old_share": old_share.to_bytes().hex() if old_share else None}
+    old_share = old_signing_share(cfg, secret)
     if cfg.me not in cfg.dealers:
         return secret, []
     coeffs = random_polynomial(g, dealer_constant(cfg, old_share, rng), cfg.threshold, rng)
@@ -322,8 +338,9 @@ def finish(
     if share_sum is None:
         return None, public
     if cfg.mode == "refresh":
-        old_share = KeyShare.from_bytes(bytes.fromhex(secret["old_share"]))
-        share_sum = (share_sum + old_share.signing_share) % g.order
+        old_share = old_signing_share(cfg, secret)
+        assert old_share is not None
+        share_sum = (share_sum + old_share) % g.order
     key_share = KeyShare(cfg.me, share_sum, public)
     key_share.check()
     return key_share, public
