@@ -21,3 +21,17 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+
+# checkov (tests/deploy) lives in its own venv: its pinned dependencies must not take part in the
+# project's dependency resolution. Re-installed only when the pinned version below changes.
+CHECKOV_VERSION=3.3.30
+checkov_venv=.venv/tools/checkov
+checkov_stamp=$checkov_venv/.installed-$CHECKOV_VERSION
+if [ ! -f "$checkov_stamp" ]; then
+    echo "bootstrap: installing checkov $CHECKOV_VERSION into $checkov_venv"
+    rm -rf "$checkov_venv"
+    "$PYTHON" -m venv "$checkov_venv"
+    "$checkov_venv/bin/python" -m pip install --quiet --upgrade pip
+    "$checkov_venv/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
+    touch "$checkov_stamp"
+fi

@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+# One image for every role of the platform (see README, Deployment):
+#   docker run IMAGE                       -> mpc serve (role from NODE_TYPE: coordinator = API +
+#                                             coordinator worker, participant = participant worker)
+#   docker run IMAGE api | worker coordinator | worker participant | migrate up | tokens create ...
+# No secret is baked in: every secret comes from the environment or a mounted file at run time.
+# Base images are pinned by tag; pin them by digest in your registry mirror for reproducible builds.
+
+# ---- build: a virtualenv with the project and its dependencies ------------------------------------
+FROM python:3.11-slim-trixie AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# compilers and headers only for dependencies without a wheel for this platform (gmpy2, coincurve)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential libgmp-dev libmpfr-dev libmpc-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# dependencies first (their layer is reused while pyproject.toml is unchanged)
+COPY pyproject.toml README.md ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --upgrade pip setuptools wheel \
+    && pip install -r /tmp/requirements.txt
+COPY api ./api
+COPY activities ./activities
+COPY mpc ./mpc
+COPY tss ./tss
+COPY workers ./workers
+COPY workflows ./workflows
+RUN pip install --no-deps . \
+    && python -m compileall -q /opt/venv/lib
+
+# ---- runtime: slim, no compilers, non-root -------------------------------------------------------
+FROM python:3.11-slim-trixie AS runtime
+LABEL org.opencontainers.image.title="mpc-signer" \
+      org.opencontainers.image.description="Threshold-signing (MPC) platform: API, coordinator and participant workers" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgmp10 tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 mpc \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+       --shell /usr/sbin/nologin mpc \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/mpc /var/lib/mpc/shares /run/secrets/mpc \
+    && install -d -m 0755 /etc/mpc
+COPY --from=build /opt/venv /opt/venv
+COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/mpc-entrypoint
+COPY --chmod=0755 deploy/healthcheck.py /usr/local/bin/mpc-healthcheck
+COPY --chmod=0755 deploy/vault_login.py /usr/local/bin/mpc-vault-login
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    KEY_SHARE_STORAGE_PATH=/var/lib/mpc/shares \
+    HTTP_PORT=8080 \
+    GRPC_PORT=9090
+WORKDIR /var/lib/mpc
+USER 10001:10001
+EXPOSE 8080 9090
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/mpc-healthcheck"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/mpc-entrypoint"]
+CMD ["serve"]

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Entry point of the mpc image: `docker run IMAGE [COMMAND...]`.
+#
+#   (no command)              mpc serve: the role comes from NODE_TYPE
+#                             (coordinator: API + coordinator worker; participant: participant worker)
+#   api | worker coordinator | worker participant | migrate up | tokens create ...
+#                             the same `mpc` subcommand
+#   /path/to/program ARGS     runs that program (e.g. /bin/sh for debugging)
+#
+# Secrets may be given as files: for VAR in the list below, VAR_FILE=/path sets VAR from the file
+# (Docker/Compose secrets, Kubernetes Secret volumes). NODE_ID defaults to POD_NAME (StatefulSet).
+# With VAULT_AUTH_ROLE set and no VAULT_TOKEN, the container logs in to Vault with its Kubernetes
+# service-account token (mpc-vault-login) and gets a token limited to its own transit key.
+set -eu
+
+for var in API_TOKEN VAULT_TOKEN DB_PASSWORD REDIS_PASSWORD PAYLOAD_CODEC_KEY KEY_SHARE_ENCRYPTION_KEY; do
+    eval "file=\${${var}_FILE:-}"
+    if [ -n "$file" ]; then
+        eval "current=\${${var}:-}"
+        if [ -n "$current" ]; then
+            echo "mpc-entrypoint: both $var and ${var}_FILE are set; set one" >&2
+            exit 2
+        fi
+        if [ ! -r "$file" ]; then
+            echo "mpc-entrypoint: ${var}_FILE: cannot read $file" >&2
+            exit 2
+        fi
+        value=$(cat "$file")
+        export "$var=$value"
+        unset "${var}_FILE"
+    fi
+done
+
+if [ -z "${NODE_ID:-}" ] && [ -n "${POD_NAME:-}" ]; then
+    export NODE_ID="$POD_NAME"
+fi
+
+if [ -n "${VAULT_AUTH_ROLE:-}" ] && [ -z "${VAULT_TOKEN:-}" ]; then
+    VAULT_TOKEN=$(/usr/local/bin/mpc-vault-login)
+    export VAULT_TOKEN
+fi
+
+[ "$#" -gt 0 ] || set -- serve
+case "$1" in
+    mpc) shift; exec mpc "$@" ;;
+    */*) exec "$@" ;;
+    *) exec mpc "$@" ;;
+esac
