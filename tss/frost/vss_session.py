@@ -292,41 +292,33 @@ def finish(
             packages[cfg.me] = bytes.fromhex(secret["own_commit"])
     else:
         packages = first
-    commitments = {j: decode_commit(cfg, j, packages[j])[0] for j in sorted(packages)}
+    if cfg.mode == "dkg":
+        commitments = {j: decode_commit(cfg, j, packages[j])[0] for j in sorted(packages)}
+    else:  # validated in round 2 before any share left; this is our own sealed state
+        commitments = {j: _trusted_commitment(cfg, packages[j]) for j in sorted(packages)}
+
+    # Public outcome from the (echo-confirmed) commitments: Σ_j C_{j,k} per degree, then Horner.
+    agg = [g.sum(commitments[j][k] for j in cfg.dealers) for k in range(cfg.threshold)]
+    old = cfg.old_public
+    fresh = {r: evaluate_commitment(g, agg, r) for r in cfg.receivers}  # Σ_j f_j(r)·G
 
     share_sum: int | None = None
     if cfg.me in cfg.receivers:
         received = dict(got[kind(cfg, "share")])
         if cfg.me in cfg.dealers:
             received[cfg.me] = bytes.fromhex(secret["own_share"])
-        bad: list[int] = []
-        total = 0
-        for j in cfg.dealers:
-            try:
-                s = g.deserialize_scalar(received[j])
-            except EncodingError:
-                bad.append(j)
-                continue
-            if not verify_share(g, commitments[j], cfg.me, s):
-                bad.append(j)
-            total += s
-        if bad:
-            raise ProtocolError("invalid_share", culprits=bad)
-        share_sum = total % g.order
+        share_sum = _sum_checked_shares(cfg, commitments, received, fresh[cfg.me])
 
-    # Public outcome from the (echo-confirmed) commitments: Σ_j C_{j,k} per degree, then Horner.
-    agg = [g.sum(commitments[j][k] for j in cfg.dealers) for k in range(cfg.threshold)]
-    old = cfg.old_public
-    verifying = {r: evaluate_commitment(g, agg, r) for r in cfg.receivers}
-    group_key = agg[0]
+    verifying, group_key = fresh, agg[0]
     if cfg.mode == "refresh":
         assert old is not None
-        verifying = {r: g.add(old.verifying_shares[r], x) for r, x in verifying.items()}
+        verifying = {r: g.add(old.verifying_shares[r], x) for r, x in fresh.items()}
         group_key = g.add(old.group_public_key, group_key)
     if old is not None and group_key != old.group_public_key:
         raise ProtocolError("group_key_changed")  # R2; per-dealer constant checks make this unreachable
     if g.is_identity(group_key) or any(g.is_identity(x) for x in verifying.values()):
         raise ProtocolError("identity_public_share")
+    # Built from one aggregated degree-(t-1) commitment, so the package is consistent by construction.
     public = PublicKeyPackage(
         suite=cfg.suite,
         group_public_key=group_key,
@@ -334,7 +326,6 @@ def finish(
         threshold=cfg.threshold,
         epoch=0 if old is None else old.epoch + 1,
     )
-    public.validate()
     if share_sum is None:
         return None, public
     if cfg.mode == "refresh":
@@ -344,6 +335,40 @@ def finish(
     key_share = KeyShare(cfg.me, share_sum, public)
     key_share.check()
     return key_share, public
+
+
+def _trusted_commitment(cfg: SessionConfig, package: bytes) -> list[Element]:
+    """Split an already validated package from our own state without re-running point validation."""
+    g = cfg.ciphersuite.group
+    ne = g.element_len
+    c0 = package[2 : 2 + ne]
+    first = g.identity if c0 == g.serialize_element_or_identity(g.identity) else Element(c0)
+    return [first] + [Element(package[2 + k * ne : 2 + (k + 1) * ne]) for k in range(1, cfg.threshold)]
+
+
+def _sum_checked_shares(
+    cfg: SessionConfig, commitments: dict[int, list[Element]], received: dict[int, bytes], expected: Element
+) -> int:
+    """Σ_j f_j(me), checked against the commitments (SECURITY.md C4).
+
+    One batched check (Σ_j f_j(me))·G == Σ_k me^k·Σ_j C_{j,k} suffices for the share we keep; only
+    if it fails is every share checked alone to name the dealers at fault.
+    """
+    g = cfg.ciphersuite.group
+    values: dict[int, int] = {}
+    bad: list[int] = []
+    for j in cfg.dealers:
+        try:
+            values[j] = g.deserialize_scalar(received[j])
+        except EncodingError:
+            bad.append(j)
+    if bad:
+        raise ProtocolError("invalid_share", culprits=bad)
+    total = sum(values.values()) % g.order
+    if g.base_mul(total) == expected:
+        return total
+    bad = [j for j in cfg.dealers if not verify_share(g, commitments[j], cfg.me, values[j])]
+    raise ProtocolError("invalid_share", culprits=bad)
 
 
 def ack_digest(cfg: SessionConfig, public: PublicKeyPackage) -> bytes:

@@ -274,3 +274,24 @@ def test_rounds_are_deterministic_for_retries() -> None:
     a = proto.run_round(2, r1[1].state, inbound)
     b = proto.run_round(2, r1[1].state, list(reversed(inbound)))
     assert a.state == b.state and a.outbound == b.outbound
+
+
+def test_cancelling_share_errors_still_give_a_consistent_key() -> None:
+    """Shares are checked in one batch (Σ_j f_j(i) against Σ_j C_j): errors that cancel leave the
+    summed share, the only value kept, consistent with the public commitments; signing works."""
+    from tss.frost import KeyShare
+
+    suite = get_ciphersuite("secp256k1")
+    g = suite.group
+
+    def shift(recipient: int, msg: RoundMessage) -> RoundMessage:
+        if recipient == 3 and msg.kind.endswith("share") and msg.sender in (1, 2):
+            delta = 5 if msg.sender == 1 else g.order - 5
+            return replace(msg, payload=g.serialize_scalar((g.deserialize_scalar(msg.payload) + delta) % g.order))
+        return msg
+
+    outs = run_protocol(FrostDkg(), dkg_states("secp256k1", 3, 2), tamper=shift)
+    shares = {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}
+    public = shares[1].public
+    sig = run_signing(suite, shares, public, [1, 3], b"ok")
+    assert verify(suite, public.group_public_key, b"ok", sig)
