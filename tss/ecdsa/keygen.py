@@ -174,7 +174,6 @@ class KeygenProtocol:
         r2 = collect(inbound, me=self.me, round_no=2, kind=K2, senders=self.ids, broadcast=True)
         shares_in = collect(inbound, me=self.me, round_no=2, kind=K2S, senders=self.ids, broadcast=False)
         own_r2 = load(bytes.fromhex(st["r2"]))
-        check_echo(own_r2["echo"], r2)
         ssid, base = bytes.fromhex(st["ssid"]), bytes.fromhex(st["base"])
         pre = PreParams.from_json(st["pre"], trusted=True)
         coeffs = [dec_int(c, 256) for c in st["coeffs"]]
@@ -218,6 +217,8 @@ class KeygenProtocol:
                 raise ProtocolError("bad_mod_proof", (j,))
             if not verify_ring_pedersen(ring[j], proofs[j][1], ssid, j):
                 raise ProtocolError("bad_prm_proof", (j,))
+        # Echo last: per-sender faults above name their sender; a view mismatch cannot be attributed.
+        check_echo(own_r2["echo"], r2)
         x = sum(shares.values()) % Q
         group_key = add(*(c[0] for c in vss.values()))
         pub = {k: add(*(feldman_eval(c, k) for c in vss.values())) for k in self.ids}

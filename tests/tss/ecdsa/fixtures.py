@@ -41,5 +41,19 @@ def keygen_run(t: int, n: int, session: bytes = b"keygen-fixture"):
         i: KeygenProtocol(session_id=session, party_id=i, party_ids=ids, threshold=t, preparams=preparams(i - 1))
         for i in ids
     }
-    outs = run(protos)
+    outs = run(protos, trace=TRACES.setdefault((t, n), {}))
     return {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}, {i: o.public_result for i, o in outs.items()}
+
+
+TRACES: dict = {}
+"""(t, n) -> {round: (states after the round, produced messages)} of the cached honest keygen."""
+
+
+def keygen_protocols(t: int, n: int, session: bytes = b"keygen-fixture"):
+    from tss.ecdsa.keygen import KeygenProtocol
+
+    ids = list(range(1, n + 1))
+    return {
+        i: KeygenProtocol(session_id=session, party_id=i, party_ids=ids, threshold=t, preparams=preparams(i - 1))
+        for i in ids
+    }

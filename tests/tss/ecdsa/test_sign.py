@@ -1,0 +1,113 @@
+"""Honest GG18 signing and GG20 presign + online signing, verified by independent verifiers."""
+
+import functools
+import hashlib
+
+import pytest
+from coincurve import PublicKey
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+from tests.tss.ecdsa.fixtures import keygen_run
+from tests.tss.ecdsa.harness import run
+from tss.ecdsa.curve import Q
+from tss.ecdsa.gg18 import GG18SignProtocol
+from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol, MemoryPresignatureStore, Presignature, sign_share
+from tss.ecdsa.signature import EcdsaSignature
+from tss.errors import InvalidInputError, NonceReuseError
+
+CASES = [((2, 3), [1, 3]), ((3, 5), [2, 3, 5])]
+
+
+def check_signature(sig_bytes: bytes, group_key: bytes, digest: bytes) -> EcdsaSignature:
+    sig = EcdsaSignature(int.from_bytes(sig_bytes[:32], "big"), int.from_bytes(sig_bytes[32:64], "big"), sig_bytes[64])
+    assert 0 < sig.s <= Q // 2  # low-s
+    # libsecp256k1: recovery and plain verification of the prehashed digest
+    assert PublicKey.from_signature_and_message(sig_bytes, digest, hasher=None).format() == group_key
+    assert PublicKey(group_key).verify(sig.to_der(), digest, hasher=None)
+    # OpenSSL via cryptography
+    pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), group_key)
+    pub.verify(encode_dss_signature(sig.r, sig.s), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    return sig
+
+
+def eth_address(group_key: bytes) -> str:
+    return to_checksum_address(keccak(PublicKey(group_key).format(compressed=False)[1:])[-20:])
+
+
+@functools.cache
+def presign(t: int, n: int, signers: tuple[int, ...], session: bytes = b"presign-1"):
+    shares, _ = keygen_run(t, n)
+    protos = {i: GG20PresignProtocol(session_id=session, key_share=shares[i], signers=list(signers)) for i in signers}
+    outs = run(protos)
+    return {i: o.result for i, o in outs.items()}, {i: o.public_result for i, o in outs.items()}
+
+
+@pytest.mark.parametrize("tn,signers", CASES)
+def test_gg18_sign(tn, signers):
+    shares, _ = keygen_run(*tn)
+    digest = keccak(b"gg18 message")
+    protos = {
+        i: GG18SignProtocol(session_id=b"sign-1", key_share=shares[i], signers=signers, digest=digest) for i in signers
+    }
+    outs = run(protos)
+    sigs = {o.result for o in outs.values()}
+    assert len(sigs) == 1
+    y = shares[signers[0]].group_key_bytes
+    sig = check_signature(sigs.pop(), y, digest)
+    assert Account._recover_hash(digest, vrs=(sig.v + 27, sig.r, sig.s)) == eth_address(y)
+
+
+@pytest.mark.parametrize("tn,signers", CASES)
+def test_gg20_presign_and_online(tn, signers):
+    shares, _ = keygen_run(*tn)
+    pres, public = presign(*tn, tuple(signers))
+    assert len({p["R"] for p in public.values()}) == 1
+    digest = hashlib.sha256(b"gg20 message").digest()
+    stores = {i: MemoryPresignatureStore() for i in signers}
+    protos = {
+        i: GG20SignProtocol(key_share=shares[i], presignature=pres[i], digest=digest, store=stores[i]) for i in signers
+    }
+    outs = run(protos)
+    sigs = {o.result for o in outs.values()}
+    assert len(sigs) == 1
+    check_signature(sigs.pop(), shares[signers[0]].group_key_bytes, digest)
+    # N2: a second use of the same presignature is refused, even for the same digest
+    for i in signers:
+        with pytest.raises(NonceReuseError):
+            sign_share(Presignature.from_bytes(pres[i]), shares[i], digest, stores[i])
+        with pytest.raises(NonceReuseError):
+            GG20SignProtocol(key_share=shares[i], presignature=pres[i], digest=bytes(32), store=stores[i]).run_round(
+                1, b'{"round":0}', []
+            )
+
+
+def test_presignature_bound_to_key_and_epoch():
+    import dataclasses
+
+    shares, _ = keygen_run(2, 3)
+    pres, _ = presign(2, 3, (1, 3))
+    presig = Presignature.from_bytes(pres[1])
+    assert str(presig.k) not in repr(presig) and str(presig.sigma) not in repr(presig)
+    other_epoch = dataclasses.replace(shares[1], epoch=1)
+    with pytest.raises(InvalidInputError):
+        sign_share(presig, other_epoch, bytes(32), MemoryPresignatureStore())
+    with pytest.raises(InvalidInputError):  # another party's share
+        sign_share(presig, shares[3], bytes(32), MemoryPresignatureStore())
+    other_key, _ = keygen_run(3, 5)
+    with pytest.raises(InvalidInputError):
+        sign_share(presig, other_key[1], bytes(32), MemoryPresignatureStore())
+    with pytest.raises(InvalidInputError):
+        sign_share(presig, shares[1], b"short", MemoryPresignatureStore())
+
+
+def test_signer_set_validation():
+    shares, _ = keygen_run(2, 3)
+    for signers in ([1], [2, 3], [1, 4], [1, 1]):
+        with pytest.raises(InvalidInputError):
+            GG18SignProtocol(session_id=b"s", key_share=shares[1], signers=signers, digest=bytes(32))
+    with pytest.raises(InvalidInputError):
+        GG18SignProtocol(session_id=b"s", key_share=shares[1], signers=[1, 2], digest=bytes(31))
