@@ -24,6 +24,7 @@ from tss.frost import (
     sign,
     trusted_dealer_keygen,
     verify,
+    verify_signature_share,
 )
 from tss.frost.taproot import TaprootTweak
 from tss.groups import Element
@@ -180,6 +181,9 @@ def test_bad_share_names_culprit(setup) -> None:
         aggregate(suite, public, b"m", comms, sig_shares[:2])
     assert exc.value.reason == "missing_signature_share" and exc.value.culprits == (5,)
     assert aggregate(suite, public, b"m", comms, sig_shares, verify_shares=True)
+    assert verify_signature_share(suite, public, b"m", comms, sig_shares[1])
+    assert not verify_signature_share(suite, public, b"m", comms, tampered[1])
+    assert not verify_signature_share(suite, public, b"other", comms, sig_shares[1])
 
 
 def test_nonce_bound_to_signer_and_serialisation() -> None:
