@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from tss.errors import EncodingError
 from tss.rng import Rng, resolve_rng
@@ -45,7 +46,7 @@ class Group(ABC):
     order: int
     scalar_len: int
     element_len: int
-    byteorder: str
+    byteorder: Literal["big", "little"]
     identity: Element
     generator: Element
 
@@ -120,13 +121,13 @@ class Group(ABC):
         """SerializeScalar: Ns bytes in the ciphersuite's byte order."""
         if not 0 <= k < self.order:
             raise EncodingError(f"{self.name}: scalar out of range")
-        return k.to_bytes(self.scalar_len, self.byteorder)  # type: ignore[arg-type]
+        return k.to_bytes(self.scalar_len, self.byteorder)
 
     def deserialize_scalar(self, data: bytes) -> int:
         """DeserializeScalar: exactly Ns bytes encoding an integer < order."""
         if not isinstance(data, bytes | bytearray) or len(data) != self.scalar_len:
             raise EncodingError(f"{self.name}: scalar must be {self.scalar_len} bytes")
-        k = int.from_bytes(data, self.byteorder)  # type: ignore[arg-type]
+        k = int.from_bytes(data, self.byteorder)
         if k >= self.order:
             raise EncodingError(f"{self.name}: scalar not reduced mod the group order")
         return k

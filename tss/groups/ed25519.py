@@ -8,6 +8,8 @@ subgroup, as RFC 9591 DeserializeElement requires (SECURITY.md I3).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from nacl import bindings as sodium
 
 from tss.errors import EncodingError
@@ -29,7 +31,7 @@ class Ed25519Group(Group):
     order = L
     scalar_len = 32
     element_len = 32
-    byteorder = "little"
+    byteorder: Literal["big", "little"] = "little"
     identity = _IDENTITY
     generator = Element(BASE)
 

@@ -7,6 +7,8 @@ are detected before they reach the library.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from coincurve import PublicKey
 
 from tss.errors import EncodingError
@@ -27,7 +29,7 @@ class Secp256k1Group(Group):
     order = N
     scalar_len = 32
     element_len = 33
-    byteorder = "big"
+    byteorder: Literal["big", "little"] = "big"
     identity = _IDENTITY
     generator = Element(GX)
 
