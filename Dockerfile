@@ -22,7 +22,6 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install --upgrade pip setuptools wheel \
     && pip install -r /tmp/requirements.txt
 COPY api ./api
 COPY activities ./activities

