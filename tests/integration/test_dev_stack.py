@@ -1,0 +1,109 @@
+"""`mpc dev` as a user runs it: a subprocess that comes up, survives a restart with its data dir,
+and on SIGINT stops every process it started."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from mpc.devstack.ports import free_port
+from mpc.verify import verify_signature
+
+
+def _ports() -> dict[str, int]:
+    return {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
+
+
+def _start(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--http-port", str(ports["http"]),
+            "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
+            "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"])]
+    return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "mpc dev is ready" in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"mpc dev exited early:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    raise AssertionError(f"mpc dev not ready:\n{log.read_text()[-3000:]}")
+
+
+def _stop_and_check_no_children(proc: subprocess.Popen[bytes]) -> None:
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+    assert len(descendants) >= 8  # postgres, redis, openbao, temporal, api, coordinator, 3 participants
+    proc.send_signal(signal.SIGINT)
+    proc.wait(90)
+    time.sleep(1)
+    alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
+
+
+@pytest.fixture
+def dev_dir(tmp_path: Path) -> Path:
+    return tmp_path / "dev"
+
+
+def test_dev_stack_starts_restarts_and_stops_cleanly(dev_dir: Path, tmp_path: Path) -> None:
+    ports = _ports()
+    log = tmp_path / "dev.log"
+    proc = _start(dev_dir, ports, log)
+    try:
+        _wait_ready(proc, log)
+        api = f"http://127.0.0.1:{ports['http']}"
+        token = (dev_dir / "admin-token").read_text().strip()
+        assert (dev_dir / "admin-token").stat().st_mode & 0o777 == 0o600
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{api}/ready", timeout=10).status_code == 200
+        created = httpx.post(f"{api}/v1/keys?wait=true", headers=headers, timeout=120,
+                             json={"chain_type": "ed25519", "protocol": "frost", "threshold": 2, "total_nodes": 3})
+        assert created.status_code == 200 and created.json()["status"] == "completed", created.text
+        key = created.json()["key"]
+    finally:
+        if proc.poll() is None:
+            _stop_and_check_no_children(proc)
+
+    log = tmp_path / "dev-restart.log"
+    proc = _start(dev_dir, ports, log)  # same data dir: keys, nodes and shares are found again
+    try:
+        _wait_ready(proc, log)
+        assert (dev_dir / "admin-token").read_text().strip() == token
+        again = httpx.get(f"{api}/v1/keys/{key['key_id']}", headers=headers, timeout=10)
+        assert again.status_code == 200 and again.json()["public_key"] == key["public_key"]
+        nodes = httpx.get(f"{api}/v1/nodes", headers=headers, timeout=10).json()
+        assert {n["node_id"] for n in nodes["nodes"]} >= {"node-1", "node-2", "node-3"}
+        digest = hashlib.sha256(b"after restart").hexdigest()
+        signed = httpx.post(f"{api}/v1/keys/{key['key_id']}/sign?wait=true", headers=headers, timeout=120,
+                            json={"digest": digest})
+        assert signed.json()["status"] == "completed", signed.text
+        assert verify_signature("ed25519", bytes.fromhex(key["public_key"]), bytes.fromhex(digest),
+                                bytes.fromhex(signed.json()["signature"]))
+    finally:
+        if proc.poll() is None:
+            _stop_and_check_no_children(proc)
+
+
+def test_port_in_use_is_named(dev_dir: Path, tmp_path: Path) -> None:
+    ports = _ports()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ports["redis"]))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "mpc", "dev", "--data-dir", str(dev_dir), "--http-port", str(ports["http"]),
+             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--vault-port",
+             str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"])],
+            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert f"Redis (--redis-port) port {ports['redis']}" in result.stderr
