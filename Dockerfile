@@ -8,9 +8,9 @@
 
 # ---- build: a virtualenv with the project and its dependencies ------------------------------------
 FROM python:3.11-slim-trixie AS build
+# pip compiles the .pyc files at install time, so the read-only runtime never writes bytecode
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 # compilers and headers only for dependencies without a wheel for this platform (gmpy2, coincurve)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential libgmp-dev libmpfr-dev libmpc-dev \
@@ -29,8 +29,7 @@ COPY mpc ./mpc
 COPY tss ./tss
 COPY workers ./workers
 COPY workflows ./workflows
-RUN pip install --no-deps . \
-    && python -m compileall -q /opt/venv/lib
+RUN pip install --no-deps .
 
 # ---- runtime: slim, no compilers, non-root -------------------------------------------------------
 FROM python:3.11-slim-trixie AS runtime

@@ -85,6 +85,17 @@ def test_every_container_is_non_root_read_only_without_capabilities(k8s_docs) ->
                     pytest.fail(f"{where}: {env['name']} set in the manifest")
 
 
+def test_secret_files_are_readable_by_the_process(k8s_docs) -> None:
+    for doc in _workloads(k8s_docs):
+        pod = _pod_spec(doc)
+        secret_volumes = [v for v in pod["volumes"] if "secret" in v or "projected" in v]
+        if secret_volumes:
+            assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"], doc["metadata"]["name"]
+            for volume in secret_volumes:
+                mode = volume.get("secret", volume.get("projected", {})).get("defaultMode")
+                assert mode == 0o440, f"{doc['metadata']['name']} {volume['name']}: mode {mode!r}"
+
+
 def test_api_and_coordinator_are_deployments_with_probes(k8s_by_kind) -> None:
     api = k8s_by_kind[("Deployment", "mpc-api")]
     container = _pod_spec(api)["containers"][0]

@@ -57,6 +57,14 @@ def test_the_scan_finds_real_looking_secrets(sample: str) -> None:
     assert findings(sample)
 
 
+def test_no_env_file_is_tracked_by_git() -> None:
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "--", ".env", "*.env", ".env.*"], cwd=ROOT,
+                             capture_output=True, text=True, check=False).stdout.split()
+    assert tracked in ([], [".env.example"]), tracked
+
+
 def test_env_example_has_no_values_for_secrets() -> None:
     for line in (ROOT / ".env.example").read_text().splitlines():
         if line and not line.startswith("#"):
