@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tss.ecdsa.auxinfo import make_aux, make_fac, verify_aux_set, verify_fac_msg
 from tss.ecdsa.curve import Q, add, base_mul, point_eq
 from tss.ecdsa.keyshare import KeyShare
 from tss.ecdsa.poly import check_indices, eval_poly, feldman_commit, feldman_eval, feldman_verify, random_poly
@@ -41,10 +42,6 @@ from tss.paillier import MIN_MODULUS_BITS, PaillierPublicKey, PreParams, PrePara
 from tss.protocol import RoundOutput
 from tss.rng import Rng, resolve_rng
 from tss.zk.codec import dec_int, enc_int
-from tss.zk.fac import FacProof, prove_fac, verify_fac
-from tss.zk.mod import ModProof, prove_mod, verify_mod
-from tss.zk.params import check_modulus, check_ring_pedersen, check_unique
-from tss.zk.prm import RingPedersenProof, prove_ring_pedersen, verify_ring_pedersen
 from tss.zk.schnorr import DlogProof, prove_dlog, verify_dlog
 
 __all__ = ["KeygenProtocol"]
@@ -153,17 +150,12 @@ class KeygenProtocol:
         pre = PreParams.from_json(st["pre"], trusted=True)
         coeffs = [dec_int(c, 256) for c in st["coeffs"]]
         vss = feldman_commit(coeffs)
-        ring_pub = pre.ring.public
         payload = {
             "echo": echo,
             "C": [pt_hex(p) for p in vss],
             "rand": st["rand"],
             "pok": prove_dlog(coeffs[0], ssid, self.me, rng, tag="keygen/a0").to_wire(),
-            "N": enc_int(pre.paillier.n),
-            "ring": [enc_int(ring_pub.n), enc_int(ring_pub.s), enc_int(ring_pub.t)],
-            "mod": prove_mod(pre.paillier, ssid, self.me, rng).to_wire(),
-            "prm": prove_ring_pedersen(pre.ring, ssid, self.me, rng).to_wire(),
-        }
+        } | make_aux(pre, ssid, self.me, rng)
         out = [bcast(self.me, 2, K2, payload)]
         out += [p2p(self.me, j, 2, K2S, {"share": enc_int(eval_poly(coeffs, j))}) for j in self.ids if j != self.me]
         st.update(round=2, ssid=ssid.hex(), coms={str(j): c.hex() for j, c in coms.items()}, r2=out[0].payload.hex())
@@ -178,10 +170,7 @@ class KeygenProtocol:
         pre = PreParams.from_json(st["pre"], trusted=True)
         coeffs = [dec_int(c, 256) for c in st["coeffs"]]
         vss: dict[int, list[Any]] = {self.me: feldman_commit(coeffs)}
-        paillier = {self.me: pre.paillier.n}
-        ring = {self.me: pre.ring.public}
         shares = {self.me: eval_poly(coeffs, self.me)}
-        proofs: dict[int, tuple[ModProof, RingPedersenProof]] = {}
         for j in sorted(r2):
             obj = r2[j]
             try:
@@ -190,33 +179,18 @@ class KeygenProtocol:
                     raise ProtocolError("bad_vss_length", (j,))
                 vss[j] = [pt(c) for c in cj]
                 pok = DlogProof.from_wire(obj["pok"])
-                n_j = dec_int(obj["N"], self.bits)
-                ring_vals = obj["ring"]
-                if not isinstance(ring_vals, list) or len(ring_vals) != 3:
-                    raise EncodingError("ring parameters malformed")
-                rp = RingPedersenParams(*(dec_int(v, self.bits) for v in ring_vals))
-                mod = ModProof.from_wire(obj["mod"], self.bits)
-                prm = RingPedersenProof.from_wire(obj["prm"], self.bits)
                 share = dec_int(shares_in[j].get("share"), 256)
+                com = bytes.fromhex(st["coms"][str(j)])
             except (EncodingError, KeyError, TypeError):
                 raise ProtocolError("malformed_payload", (j,)) from None
-            if not open_commitment(
-                "vss", base, j, _points_bytes(vss[j]), obj.get("rand"), bytes.fromhex(st["coms"][str(j)])
-            ):
+            if not open_commitment("vss", base, j, _points_bytes(vss[j]), obj.get("rand"), com):
                 raise ProtocolError("bad_decommitment", (j,))
             if not verify_dlog(pok, vss[j][0], ssid, j, tag="keygen/a0"):
                 raise ProtocolError("bad_schnorr_proof", (j,))
             if not feldman_verify(vss[j], self.me, share):
                 raise ProtocolError("invalid_share", (j,))
-            check_modulus(n_j, self.bits, j, "paillier")
-            check_ring_pedersen(rp, self.bits, j)
-            paillier[j], ring[j], shares[j], proofs[j] = n_j, rp, share, (mod, prm)
-        check_unique(paillier, ring)
-        for j in sorted(r2):  # the expensive proofs last, once the cheap checks passed
-            if not verify_mod(paillier[j], proofs[j][0], ssid, j):
-                raise ProtocolError("bad_mod_proof", (j,))
-            if not verify_ring_pedersen(ring[j], proofs[j][1], ssid, j):
-                raise ProtocolError("bad_prm_proof", (j,))
+            shares[j] = share
+        paillier, ring = verify_aux_set(r2, pre, self.me, self.bits, ssid)
         # Echo last: per-sender faults above name their sender; a view mismatch cannot be attributed.
         check_echo(own_r2["echo"], r2)
         x = sum(shares.values()) % Q
@@ -230,8 +204,7 @@ class KeygenProtocol:
         ]
         for j in self.ids:
             if j != self.me:
-                fac = prove_fac(pre.paillier, ring[j], ssid, self.me, j, rng)
-                out.append(p2p(self.me, j, 3, K3F, {"fac": fac.to_wire()}))
+                out.append(p2p(self.me, j, 3, K3F, make_fac(pre, ring[j], ssid, self.me, j, rng)))
         st.update(
             round=3,
             x=enc_int(x),
@@ -252,16 +225,13 @@ class KeygenProtocol:
         check_echo(st["r3_echo"], r3)
         ssid = bytes.fromhex(st["ssid"])
         pre = PreParams.from_json(st["pre"], trusted=True)
-        own_ring = pre.ring.public
         pub = {int(k): pt(v) for k, v in st["X"].items()}
         for j in sorted(r3):
+            verify_fac_msg(facs[j], int(st["N"][str(j)], 16), pre, ssid, j, self.me, self.bits)
             try:
-                fac = FacProof.from_wire(facs[j].get("fac"), self.bits)
                 pok = DlogProof.from_wire(r3[j].get("pok_x"))
             except EncodingError:
                 raise ProtocolError("malformed_payload", (j,)) from None
-            if not verify_fac(int(st["N"][str(j)], 16), own_ring, fac, ssid, j, self.me):
-                raise ProtocolError("bad_fac_proof", (j,))
             if not verify_dlog(pok, pub[j], ssid, j, tag="keygen/x"):
                 raise ProtocolError("bad_schnorr_proof", (j,))
         share = KeyShare(
