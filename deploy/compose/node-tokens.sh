@@ -5,9 +5,10 @@
 set -eu
 : "${PARTICIPANTS:=node-1 node-2 node-3}"
 : "${NODE_TOKEN_TTL:=8760h}"
+: "${CREDENTIALS_DIR:=/credentials}"
 umask 077
 for node in $PARTICIPANTS; do
-    file="/credentials/$node/api-token"
+    file="$CREDENTIALS_DIR/$node/api-token"
     if [ -s "$file" ]; then
         echo "node-tokens: $node keeps its API token"
         continue

@@ -14,8 +14,10 @@ set -eu
 : "${TRANSIT_MOUNT:=transit}"
 : "${TOKEN_PERIOD:=768h}"
 : "${MPC_UID:=10001}"
-INIT_FILE=/vault-init/init.json
-POLICY_TEMPLATE=/deploy/vault/policies/participant.hcl.tmpl
+: "${INIT_DIR:=/vault-init}"
+: "${CREDENTIALS_DIR:=/credentials}"
+: "${POLICY_TEMPLATE:=/deploy/vault/policies/participant.hcl.tmpl}"
+INIT_FILE="$INIT_DIR/init.json"
 export BAO_ADDR
 
 status() { bao status >/dev/null 2>&1; echo $?; }   # 0 unsealed, 2 sealed/uninitialised, 1 error
@@ -43,7 +45,15 @@ if bao status -format=json 2>/dev/null | grep -q '"sealed": true'; then
     bao operator unseal "$unseal_key" >/dev/null
 fi
 
-if ! bao secrets list -format=json | grep -q "\"$TRANSIT_MOUNT/\""; then
+# after an unseal, raft elects its leader before the server answers requests
+tries=0
+until mounts=$(bao secrets list -format=json 2>/dev/null); do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || { echo "vault-bootstrap: $BAO_ADDR does not become active" >&2; exit 1; }
+    sleep 1
+done
+
+if ! printf '%s' "$mounts" | grep -q "\"$TRANSIT_MOUNT/\""; then
     bao secrets enable -path="$TRANSIT_MOUNT" transit
 fi
 
@@ -55,7 +65,7 @@ for node in $PARTICIPANTS; do
     fi
     sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" -e "s|@KEY@|$key|g" "$POLICY_TEMPLATE" | bao policy write "$key" - >/dev/null
 
-    dir="/credentials/$node"
+    dir="$CREDENTIALS_DIR/$node"
     mkdir -p "$dir"
     token_file="$dir/vault-token"
     if [ -s "$token_file" ] && BAO_TOKEN=$(cat "$token_file") bao token lookup >/dev/null 2>&1; then
