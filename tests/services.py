@@ -153,9 +153,10 @@ def node_token(migrated_db: str) -> str:
     return make_token(migrated_db, "node")
 
 
-def start_api(env: dict[str, str], log_dir: Path, name: str = "api") -> tuple[ManagedProcess, str]:
-    """Start `mpc api` as a real process on a free port; returns it and its base URL."""
-    port = free_port()
+def start_api(env: dict[str, str], log_dir: Path, name: str = "api", port: int | None = None,
+              ) -> tuple[ManagedProcess, str]:
+    """Start `mpc api` as a real process (on a free port by default); returns it and its base URL."""
+    port = port or free_port()
     process = ManagedProcess(name, [sys.executable, "-m", "mpc", "api"], log_path=log_dir / f"{name}-{port}.log",
                              env={**env, "HTTP_PORT": str(port)})
     process.start()

@@ -53,6 +53,12 @@ class Stack:
         self.participants[node_id] = process
         return process
 
+    def restart_api(self) -> None:
+        """Stop the API process and start a new one on the same port (participants keep their endpoint)."""
+        port = int(self.api_url.rsplit(":", 1)[1])
+        self.api.stop()
+        self.api, _ = start_api(self.env, self.log_dir, name="api-stack", port=port)
+
     def start_coordinator(self) -> ManagedProcess:
         self.coordinator = ManagedProcess("coordinator", [sys.executable, "-m", "mpc", "worker", "coordinator"],
                                           log_path=self.log_dir / "coordinator.log", env=self.env)
@@ -78,7 +84,7 @@ class Stack:
 def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_token: str,
           openbao_server: OpenBaoServer) -> Iterator[Stack]:
     log_dir = services_dir / "logs"
-    env = {**stack_env, "ROUND_TIMEOUT": "10s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
+    env = {**stack_env, "ROUND_TIMEOUT": "5s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
            "NONCE_POOL_TARGET": "3"}
     api, url = start_api(env, log_dir, name="api-stack")
     env["COORDINATOR_ENDPOINT"] = url
