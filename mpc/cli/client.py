@@ -1,0 +1,240 @@
+"""API client commands: `mpc keys create|list|show`, `mpc sign`, `mpc sessions show`, `mpc nodes list`.
+
+They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
+token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists).
+Keygen and signing start the session, then poll it with a progress line on stderr.
+Exit codes: 0 done, 1 the session failed, 2 a usage or HTTP error (one line with the API's error code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # httpx is imported only when a client command runs
+    from mpc.cli.client_api import ApiClient
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+KEY_FIELDS = ("key_id", "status", "protocol", "curve", "threshold", "total_nodes", "participants", "chain_type",
+              "public_key", "verifying_key", "address", "epoch", "description", "tags", "created_at")
+SESSION_FIELDS = ("session_id", "operation", "key_id", "protocol", "status", "current_round", "total_rounds",
+                  "participants", "message_hash", "signature", "duration_ms", "created_at", "completed_at")
+
+
+def add_client_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("API connection")
+    group.add_argument("--api-url", default=None, help="API base URL (env MPC_API_URL; default http://127.0.0.1:8080)")
+    group.add_argument("--token", default=None, help="bearer token (env MPC_API_TOKEN)")
+    group.add_argument("--token-file", default=None,
+                       help="file holding the token (default .data/dev/admin-token if it exists)")
+    group.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--no-wait", action="store_true", help="print the started session and return at once")
+    waiting.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the session (600)")
+    waiting.add_argument("--idempotency-key", default=None, help="Idempotency-Key header (safe retries)")
+
+    keys = sub.add_parser("keys", help="threshold keys (via the API)")
+    keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)
+    create = keys_sub.add_parser("create", parents=[common, waiting], help="generate a key (distributed keygen)")
+    create.add_argument("--chain-type", required=True, help="bitcoin, ethereum, solana, schnorr or ed25519")
+    create.add_argument("--threshold", type=int, required=True, help="t: signers needed (2-of-3: 2)")
+    members = create.add_mutually_exclusive_group(required=True)
+    members.add_argument("--total-nodes", type=int, help="n: the API picks n online nodes")
+    members.add_argument("--nodes", type=_csv, help="participant node ids, comma-separated")
+    create.add_argument("--protocol", default="frost", choices=["frost", "gg18", "gg20"], help="(default frost)")
+    create.add_argument("--curve", default=None, help="ed25519, secp256k1 or secp256k1-tr (default: from chain)")
+    create.add_argument("--description", default=None)
+    create.add_argument("--tag", action="append", default=[], type=_tag, metavar="K=V", help="repeatable")
+    create.set_defaults(handler=_run(cmd_keys_create))
+
+    listing = keys_sub.add_parser("list", parents=[common], help="list keys, newest first")
+    listing.add_argument("--status", default=None, help="only keys in this status (active, pending, ...)")
+    listing.add_argument("--chain-type", default=None)
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=_run(cmd_keys_list))
+
+    show = keys_sub.add_parser("show", parents=[common], help="one key")
+    show.add_argument("key_id")
+    show.set_defaults(handler=_run(cmd_keys_show))
+
+    sign = sub.add_parser("sign", parents=[common, waiting], help="sign a 32-byte digest with a key")
+    sign.add_argument("key_id")
+    sign.add_argument("--digest", required=True, help="32 bytes as 64 hex characters")
+    sign.add_argument("--signers", type=_csv, default=None, help="signer node ids, comma-separated")
+    sign.add_argument("--taproot-merkle-root", default=None, help="Bitcoin: script-tree root, 64 hex")
+    sign.set_defaults(handler=_run(cmd_sign))
+
+    sessions = sub.add_parser("sessions", help="keygen and signing sessions")
+    sessions_sub = sessions.add_subparsers(dest="sessions_cmd", required=True)
+    session_show = sessions_sub.add_parser("show", parents=[common], help="one session")
+    session_show.add_argument("session_id")
+    session_show.set_defaults(handler=_run(cmd_sessions_show))
+
+    nodes = sub.add_parser("nodes", help="participant nodes")
+    nodes_sub = nodes.add_subparsers(dest="nodes_cmd", required=True)
+    nodes_list = nodes_sub.add_parser("list", parents=[common], help="nodes with online/offline status")
+    nodes_list.set_defaults(handler=_run(cmd_nodes_list))
+
+
+# ---- argument types -------------------------------------------------------------------------
+
+def _csv(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _tag(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected K=V, got {value!r}")
+    return key, val
+
+
+def _run(command: Callable[[ApiClient, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Open the client from the connection options; a ClientError becomes one line and exit code 2."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from mpc.cli.client_api import ApiClient, ClientError, ClientSettings
+
+        try:
+            settings = ClientSettings.resolve(args.api_url, args.token, args.token_file)
+            with ApiClient(settings) as client:
+                return command(client, args)
+        except ClientError as exc:
+            print(exc.line(), file=sys.stderr)
+            return EXIT_ERROR
+
+    return handler
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+def cmd_keys_create(client: ApiClient, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"protocol": args.protocol, "chain_type": args.chain_type, "threshold": args.threshold,
+                            "tags": dict(args.tag)}
+    optional = {"curve": args.curve, "total_nodes": args.total_nodes, "nodes": args.nodes,
+                "description": args.description}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    started = client.post("/v1/keys", body, headers=headers)
+    if args.no_wait:
+        return _emit(started, args, lambda s: _started_text(s, s.get("key") or {}))
+    session = client.wait_session(started["session_id"], args.timeout)
+    if session["status"] == "failed":
+        return _failed(session, args)
+    key = client.get(f"/v1/keys/{session['key_id']}")
+    if args.json:
+        print(json.dumps({**session, "key": key}, indent=2))
+    else:
+        print(_fields(key, KEY_FIELDS) + f"\nsession_id: {session['session_id']}\n"
+              f"duration_ms: {session['duration_ms']}")
+    return EXIT_OK
+
+
+def cmd_keys_list(client: ApiClient, args: argparse.Namespace) -> int:
+    reply = client.get("/v1/keys", status=args.status, chain_type=args.chain_type, limit=args.limit)
+    rows = [[k["key_id"], k["status"], k["protocol"], k["curve"], f"{k['threshold']}-of-{k['total_nodes']}",
+             k["chain_type"], ",".join(k["participants"]), k.get("address") or "", _when(k["created_at"])]
+            for k in reply["keys"]]
+    header = ["KEY_ID", "STATUS", "PROTOCOL", "CURVE", "T-OF-N", "CHAIN", "NODES", "ADDRESS", "CREATED"]
+    return _emit(reply, args, lambda r: _table(header, rows) + f"\n{r['total']} key(s)")
+
+
+def cmd_keys_show(client: ApiClient, args: argparse.Namespace) -> int:
+    return _emit(client.get(f"/v1/keys/{args.key_id}"), args, lambda k: _fields(k, KEY_FIELDS))
+
+
+def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"digest": args.digest}
+    if args.signers:
+        body["signers"] = args.signers
+    if args.taproot_merkle_root:
+        body["taproot_merkle_root"] = args.taproot_merkle_root
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    started = client.post(f"/v1/keys/{args.key_id}/sign", body, headers=headers)
+    if args.no_wait:
+        return _emit(started, args, lambda s: _started_text(s, {}))
+    session = client.wait_session(started["session_id"], args.timeout)
+    if session["status"] == "failed":
+        return _failed(session, args)
+    return _emit(session, args, lambda s: _fields(s, ("signature", "session_id", "key_id", "participants",
+                                                      "message_hash", "total_rounds", "duration_ms")))
+
+
+def cmd_sessions_show(client: ApiClient, args: argparse.Namespace) -> int:
+    session = client.get(f"/v1/sessions/{args.session_id}")
+    return _emit(session, args, lambda s: _fields(s, SESSION_FIELDS) + _error_text(s))
+
+
+def cmd_nodes_list(client: ApiClient, args: argparse.Namespace) -> int:
+    reply = client.get("/v1/nodes")
+    rows = [[n["node_id"], n["status"], f"{n['seconds_since_heartbeat']:.1f}s", n.get("version") or "",
+             n.get("endpoint") or ""] for n in reply["nodes"]]
+    header = ["NODE_ID", "STATUS", "LAST HEARTBEAT", "VERSION", "ENDPOINT"]
+    return _emit(reply, args, lambda r: _table(header, rows) + f"\n{r['online']} of {r['total']} online")
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+def _emit(data: Any, args: argparse.Namespace, text: Callable[[Any], str]) -> int:
+    print(json.dumps(data, indent=2) if args.json else text(data))
+    return EXIT_OK
+
+
+def _failed(session: dict[str, Any], args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(session, indent=2))
+    error = session.get("error") or {}
+    at = f" (node {error['node']})" if error.get("node") else ""
+    print(f"mpc: {session['operation']} session {session['session_id']} failed: "
+          f"{error.get('code', 'unknown')}: {error.get('message', '')}{at}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _started_text(session: dict[str, Any], key: dict[str, Any]) -> str:
+    extra = f"\nkey_id: {key['key_id']}" if key.get("key_id") else ""
+    return (f"session_id: {session['session_id']}{extra}\nstatus: {session['status']}\n"
+            f"follow with: mpc sessions show {session['session_id']}")
+
+
+def _error_text(session: dict[str, Any]) -> str:
+    error = session.get("error")
+    if not error:
+        return ""
+    return "\n" + _fields(error, ("code", "message", "node", "nodes"), prefix="error.")
+
+
+def _fields(data: dict[str, Any], names: tuple[str, ...], prefix: str = "") -> str:
+    lines = []
+    for name in names:
+        value = data.get(name)
+        if value is None or value in ("", [], {}):
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = " ".join(f"{k}={v}" for k, v in value.items())
+        lines.append(f"{prefix}{name}: {value}")
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [header, *rows])
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp

@@ -1,0 +1,132 @@
+"""`mpc keys|sign|sessions|nodes` as real subprocesses against the real stack."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from tests.cli.conftest import NODES, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mpc(stack: Stack, *args: str, token: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPC_API_URL": stack.api_url, "MPC_API_TOKEN": token or stack.admin_token}
+    return subprocess.run([sys.executable, "-m", "mpc", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def fields(output: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+
+
+@pytest.fixture(scope="module")
+def created(stack: Stack) -> dict[str, str]:
+    """A 2-of-3 Ed25519 key made by `mpc keys create` (human output)."""
+    run = mpc(stack, "keys", "create", "--chain-type", "ed25519", "--curve", "ed25519", "--threshold", "2",
+              "--nodes", ",".join(NODES), "--description", "cli test", "--tag", "team=cli", "--tag", "env=test")
+    assert run.returncode == 0, run.stderr
+    assert "keygen " in run.stderr and "completed" in run.stderr  # the progress lines
+    return fields(run.stdout)
+
+
+def test_create_list_show_sign_session(stack: Stack, created: dict[str, str]) -> None:
+    key_id = created["key_id"]
+    assert created["status"] == "active" and created["participants"] == ",".join(NODES)
+    assert created["threshold"] == "2" and created["total_nodes"] == "3" and created["curve"] == "ed25519"
+    assert "team=cli" in created["tags"] and created["session_id"]
+
+    listed = mpc(stack, "keys", "list", "--status", "active")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("KEY_ID") and key_id in listed.stdout and "2-of-3" in listed.stdout
+    listed_json = json.loads(mpc(stack, "keys", "list", "--json").stdout)
+    assert key_id in [k["key_id"] for k in listed_json["keys"]]
+
+    shown = mpc(stack, "keys", "show", key_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    key = json.loads(shown.stdout)
+    assert key["public_key"] == created["public_key"] and key["participants"] == NODES
+    assert fields(mpc(stack, "keys", "show", key_id).stdout)["public_key"] == key["public_key"]
+
+    digest = hashlib.sha256(b"signed through the mpc CLI").hexdigest()
+    signed = mpc(stack, "sign", key_id, "--digest", digest, "--signers", f"{NODES[0]},{NODES[2]}")
+    assert signed.returncode == 0, signed.stderr
+    assert "sign " in signed.stderr and "round" in signed.stderr
+    result = fields(signed.stdout)
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(key["public_key"])).verify(
+        bytes.fromhex(result["signature"]), bytes.fromhex(digest))
+    assert result["participants"] == f"{NODES[0]},{NODES[2]}"
+
+    session = mpc(stack, "sessions", "show", result["session_id"])
+    assert session.returncode == 0, session.stderr
+    shown_session = fields(session.stdout)
+    assert shown_session["status"] == "completed" and shown_session["signature"] == result["signature"]
+    assert shown_session["operation"] == "sign" and shown_session["key_id"] == key_id
+    as_json = json.loads(mpc(stack, "sessions", "show", result["session_id"], "--json").stdout)
+    assert as_json["signature"] == result["signature"] and as_json["message_hash"] == digest
+
+
+def test_sign_json_and_no_wait(stack: Stack, created: dict[str, str]) -> None:
+    digest = "ab" * 32
+    started = mpc(stack, "sign", created["key_id"], "--digest", digest, "--no-wait", "--json")
+    assert started.returncode == 0, started.stderr
+    session = json.loads(started.stdout)
+    assert session["status"] in ("pending", "running", "completed") and session["key_id"] == created["key_id"]
+    waited = mpc(stack, "sign", created["key_id"], "--digest", digest, "--json")
+    assert waited.returncode == 0, waited.stderr
+    signature = json.loads(waited.stdout)["signature"]
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(created["public_key"])).verify(
+        bytes.fromhex(signature), bytes.fromhex(digest))
+
+
+def test_nodes_list(stack: Stack) -> None:
+    run = mpc(stack, "nodes", "list")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("NODE_ID") and all(n in run.stdout for n in NODES)
+    assert json.loads(mpc(stack, "nodes", "list", "--json").stdout)["total"] >= len(NODES)
+
+
+def test_unknown_key(stack: Stack) -> None:
+    for args in (["keys", "show", "no-such-key"], ["sign", "no-such-key", "--digest", "00" * 32]):
+        run = mpc(stack, *args)
+        assert run.returncode == 2, run
+        assert "key_not_found" in run.stderr and len(run.stderr.strip().splitlines()) == 1 and not run.stdout
+
+
+def test_malformed_digest(stack: Stack, created: dict[str, str]) -> None:
+    before = json.loads(mpc(stack, "keys", "show", created["key_id"], "--json").stdout)
+    run = mpc(stack, "sign", created["key_id"], "--digest", "xyz")
+    assert run.returncode == 2
+    assert "validation_error" in run.stderr and "digest" in run.stderr and not run.stdout
+    assert json.loads(mpc(stack, "keys", "show", created["key_id"], "--json").stdout) == before
+
+
+def test_bad_token(stack: Stack) -> None:
+    run = mpc(stack, "keys", "list", token="not-a-token")
+    assert run.returncode == 2
+    assert "HTTP 401" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_usage_error_and_unreachable_api(stack: Stack) -> None:
+    run = mpc(stack, "keys", "create", "--chain-type", "ed25519", "--threshold", "2")  # no --nodes/--total-nodes
+    assert run.returncode == 2 and "usage:" in run.stderr
+    env = {**os.environ, "MPC_API_TOKEN": "x"}
+    down = subprocess.run([sys.executable, "-m", "mpc", "nodes", "list", "--api-url", "http://127.0.0.1:9"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert down.returncode == 2 and "connection_error" in down.stderr
+
+
+def test_failed_session_exits_1(stack: Stack, created: dict[str, str]) -> None:
+    """A signer that is down: the session fails (exit 1) naming the node. Last: it leaves cli-3 stopped."""
+    stack.participants[NODES[2]].stop()  # still listed online until its heartbeat ages out
+    run = mpc(stack, "sign", created["key_id"], "--digest", "11" * 32, "--signers", f"{NODES[0]},{NODES[2]}")
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    last = run.stderr.strip().splitlines()[-1]
+    assert "failed" in last and f"(node {NODES[2]})" in last, run.stderr
