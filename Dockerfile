@@ -48,12 +48,10 @@ COPY --from=build /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/mpc-entrypoint
 COPY --chmod=0755 deploy/healthcheck.py /usr/local/bin/mpc-healthcheck
 COPY --chmod=0755 deploy/vault_login.py /usr/local/bin/mpc-vault-login
+# no setting is fixed here: an ENV would override the config file (settings: env > file > default)
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    KEY_SHARE_STORAGE_PATH=/var/lib/mpc/shares \
-    HTTP_PORT=8080 \
-    GRPC_PORT=9090
+    PYTHONDONTWRITEBYTECODE=1
 WORKDIR /var/lib/mpc
 USER 10001:10001
 EXPOSE 8080 9090

@@ -7,7 +7,9 @@ The role is read from the container's command line (PID 1, as tini started it):
 - workers (`worker ...`, or `serve` with NODE_TYPE participant): the worker process is alive and,
   with --ready, the Temporal frontend (TEMPORAL_ADDRESS) accepts connections.
 - one-shot commands (`migrate`, `tokens`, ...): always healthy.
-Standard library only, so it starts fast. Exit 0 healthy, 1 not.
+Settings as the processes read them: environment variable, else the YAML config file (MPC_CONFIG or
+/etc/mpc/config.yaml, sectioned or flat keys), else the default. Standard library and PyYAML only (no
+project import), so it starts fast. Exit 0 healthy, 1 not.
 """
 
 from __future__ import annotations
@@ -42,9 +44,32 @@ def role(argv: list[str], node_type: str) -> str:
     return "oneshot"
 
 
+def _config_file() -> dict:
+    path = Path(os.environ.get("MPC_CONFIG", "/etc/mpc/config.yaml"))
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text()) or {}
+    except Exception:  # no file, no PyYAML, bad YAML: the process itself reports that
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def setting(name: str, section: str, key: str, default: str) -> str:
+    """NAME from the environment, else `section.key` or flat `name` from the config file, else default."""
+    if name in os.environ:
+        return os.environ[name]
+    config = _config_file()
+    value = (config.get(section) or {}).get(key) if isinstance(config.get(section), dict) else None
+    if value is None:
+        value = config.get(name.lower())
+    return default if value is None else str(value)
+
+
 def check_http(path: str) -> bool:
-    scheme = "https" if os.environ.get("TLS_ENABLED", "").lower() in ("1", "true", "yes", "on") else "http"
-    port = os.environ.get("HTTP_PORT", "8080")
+    tls = setting("TLS_ENABLED", "tls", "enabled", "false").lower() in ("1", "true", "yes", "on")
+    scheme = "https" if tls else "http"
+    port = setting("HTTP_PORT", "server", "http_port", "8080")
     context = ssl._create_unverified_context() if scheme == "https" else None  # noqa: S323 - loopback probe
     try:
         with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}{path}", timeout=TIMEOUT,  # noqa: S310
@@ -69,7 +94,8 @@ def worker_alive() -> bool:
 
 
 def temporal_reachable() -> bool:
-    host, _, port = os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233").rpartition(":")
+    address = setting("TEMPORAL_ADDRESS", "temporal", "address", "127.0.0.1:7233")
+    host, _, port = address.rpartition(":")
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=TIMEOUT):
             return True
@@ -79,7 +105,7 @@ def temporal_reachable() -> bool:
 
 def main(args: list[str]) -> int:
     ready = "--ready" in args
-    kind = role(command_line(1), os.environ.get("NODE_TYPE", "coordinator").lower())
+    kind = role(command_line(1), setting("NODE_TYPE", "node", "type", "coordinator").lower())
     if kind == "http":
         ok = check_http("/ready" if ready else "/health")
     elif kind == "worker":

@@ -74,6 +74,29 @@ def test_copied_sources_exist() -> None:
                 assert (ROOT / source).exists(), f"COPY source {source} missing"
 
 
+def test_the_image_gets_every_package_and_data_file() -> None:
+    """The build stage COPYs every top-level package of pyproject.toml, and `pip install .` ships all
+    of it: every directory with Python files is a package, every other file matches package-data."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    tops = sorted({pattern.rstrip("*") for pattern in config["packages"]["find"]["include"]})
+    build_stage = _instructions()[:max(i for i, (w, _) in enumerate(_instructions()) if w == "FROM")]
+    copied = {rest.split()[0] for word, rest in build_stage if word == "COPY"}
+    assert set(tops) <= copied, f"not copied into the build stage: {set(tops) - copied}"
+    data_patterns = config["package-data"]["*"]
+    tracked = subprocess.run(["git", "ls-files", *tops], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    for name in tracked:
+        path = ROOT / name
+        if name.endswith(".py"):
+            assert (path.parent / "__init__.py").exists(), f"{path.parent} is not a package: left out of the image"
+        else:
+            assert any(fnmatch.fnmatch(path.name, p) for p in data_patterns), f"{name} is not package data"
+    assert any("migrations/versions/" in name for name in tracked)  # `mpc migrate up` needs them
+
+
 # ---- entry point --------------------------------------------------------------------------------
 @pytest.fixture
 def entrypoint_env(tmp_path: Path) -> dict[str, str]:
@@ -160,6 +183,40 @@ def test_healthcheck_http_probe_against_a_local_server(monkeypatch) -> None:
         assert module.check_http("/ready") is False
     finally:
         server.shutdown()
+
+
+def test_healthcheck_reads_settings_from_env_then_config_file(tmp_path, monkeypatch) -> None:
+    import socket
+
+    module = _healthcheck_module()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        config = tmp_path / "config.yaml"
+        config.write_text(f"temporal:\n  address: 127.0.0.1:{port}\ntls:\n  enabled: true\nhttp_port: 9443\n")
+        monkeypatch.setenv("MPC_CONFIG", str(config))
+        for name in ("TEMPORAL_ADDRESS", "TLS_ENABLED", "HTTP_PORT"):
+            monkeypatch.delenv(name, raising=False)
+        assert module.setting("TEMPORAL_ADDRESS", "temporal", "address", "x") == f"127.0.0.1:{port}"
+        assert module.setting("TLS_ENABLED", "tls", "enabled", "false") == "True"
+        assert module.setting("HTTP_PORT", "server", "http_port", "8080") == "9443"  # flat key
+        assert module.temporal_reachable() is True
+        monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # the environment wins
+        assert module.temporal_reachable() is False
+    finally:
+        listener.close()
+
+
+def test_image_sets_no_setting_that_would_shadow_the_config_file() -> None:
+    from mpc.settings import Settings
+
+    names = {name.upper() for name in Settings.model_fields}
+    for word, rest in _runtime_stage():
+        if word == "ENV":
+            assigned = set(re.findall(r"([A-Z_]+)=", rest))
+            assert not assigned & names, assigned & names
 
 
 def test_scripts_are_executable_and_parse() -> None:
