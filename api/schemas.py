@@ -159,6 +159,7 @@ class SessionError(BaseModel):
 class SessionPublic(BaseModel):
     session_id: str
     key_id: str | None
+    workflow_id: str = Field(description="the Temporal workflow running this session (for the Web UI / CLI)")
     operation: str
     protocol: str
     status: str

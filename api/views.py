@@ -17,7 +17,8 @@ def key_view(key: Key) -> KeyPublic:
 
 def session_view(row: SigningSession) -> SessionPublic:
     return SessionPublic(
-        session_id=row.session_id, key_id=row.key_id, operation=row.operation, protocol=row.protocol,
+        session_id=row.session_id, key_id=row.key_id, workflow_id=row.workflow_id, operation=row.operation,
+        protocol=row.protocol,
         status=row.status, current_round=row.current_round, total_rounds=row.total_rounds,
         participants=list(row.participants), message_hash=row.message_hash, signature=row.signature,
         error=SessionError(**row.error) if row.error else None, duration_ms=row.duration_ms,

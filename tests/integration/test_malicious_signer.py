@@ -1,0 +1,108 @@
+"""A participant that sends a validly signed but wrong signature share (SECURITY.md table row 16).
+
+The session must end non-retryable with the culprit named, the key flagged so nobody keeps
+signing with a cheater in the committee, and no automatic retry around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.frost_signing import FrostSigning
+from mpc.codec import ENCODING
+from mpc.envelope import Envelope, seal
+from mpc.keystore import VaultTransitWrapper
+from mpc.queues import participant_task_queue
+from mpc.settings import load_settings
+from mpc.temporal_client import connect
+from tests.integration.conftest import Stack
+from tests.integration.helpers import create_key, wait_session
+from tss.frost import SignatureShare, get_ciphersuite
+from workers.node_context import NodeContext
+from workers.registration import Registrar
+from workers.registry import participant_activity_list
+
+EVIL = "evil1"
+
+
+class CheatingSigning(FrostSigning):
+    """Computes the honest share, then adds 1 to z and signs the result with its real identity."""
+
+    def _make_share(self, request, roster) -> bytes:
+        honest = json.loads(super()._make_share(request, roster))
+        envelope = Envelope.from_dict(json.loads(honest["body"]))
+        suite = get_ciphersuite("ed25519")
+        share = SignatureShare.from_bytes(suite, envelope.payload_bytes())
+        bad = SignatureShare(share.identifier, (share.share + 1) % suite.group.order)
+        forged = seal(self.services.identity, ssid=bytes.fromhex(envelope.ssid), protocol=envelope.protocol,
+                      round=envelope.round, kind=envelope.kind, payload=bad.to_bytes(suite))
+        return json.dumps({**honest, "body": json.dumps(forged.to_dict())}).encode()
+
+
+@pytest.fixture
+async def evil_node(stack: Stack, node_token: str, openbao_server, tmp_path: Path) -> AsyncIterator[str]:
+    openbao_server.ensure_transit_key(f"mpc-{EVIL}")
+    settings = load_settings(node_id=EVIL, node_type="participant")
+    wrapper = VaultTransitWrapper(stack.env["VAULT_ADDR"], stack.env["VAULT_TOKEN"], f"mpc-{EVIL}")
+    node = NodeContext.open_at(EVIL, tmp_path / EVIL, wrapper, settings=settings)
+    honest = participant_activity_list(node.services)
+    cheat = CheatingSigning(node.services)
+    activities = [a for a in honest if getattr(a, "__name__", "") != "sign_share"] + [cheat.sign_share]
+    public = node.identity_public()
+    registrar = Registrar(api_url=stack.api_url, api_token=node_token, node_id=EVIL,
+                          signing_public_key=public.ed25519, encryption_public_key=public.x25519, sign=node.sign,
+                          capabilities=node.capabilities())
+    client = await connect(stack.env["TEMPORAL_ADDRESS"], "default", load_settings(
+        payload_codec_key=stack.env["PAYLOAD_CODEC_KEY"]).payload_codec())
+    stop = asyncio.Event()
+    async with Worker(client, task_queue=participant_task_queue(EVIL), activities=activities):
+        beats = asyncio.create_task(registrar.run(0.5, stop))
+        try:
+            await asyncio.to_thread(stack.wait_online, [EVIL])
+            yield EVIL
+        finally:
+            stop.set()
+            await beats
+
+
+async def test_bad_share_names_the_cheater_and_flags_the_key(stack: Stack, evil_node: str) -> None:
+    def scenario() -> str:
+        with stack.client() as api:
+            key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", evil_node])
+            digest = hashlib.sha256(b"cheat").hexdigest()
+            started = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digest": digest, "signers": ["p1", evil_node]})
+            assert started.status_code == 202, started.text
+            session = wait_session(api, started.json()["session_id"])
+            assert session["status"] == "failed"
+            assert session["error"]["code"] == "invalid_signature_share"
+            assert session["error"]["node"] == evil_node and session["signature"] is None
+            assert api.get(f"/v1/keys/{key['key_id']}").json()["status"] == "flagged"
+            refused = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digest": digest, "signers": ["p1", "p2"]})
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "key_not_active"
+            audit = api.get("/v1/audit-logs", params={"session_id": session["session_id"]}).json()["entries"]
+            failure = next(e for e in audit if e["action"] == "key.sign" and e["status"] == "failure")
+            assert failure["details"]["node"] == evil_node and failure["details"]["flagged"] is True
+            # No automatic retry around a cheater: exactly one share round was attempted.
+            assert not any(e["action"] == "sign.replace_signer" for e in audit)
+            return session["workflow_id"]
+
+    workflow_id = await asyncio.to_thread(scenario)
+    # The failure stored in Temporal's history is encoded too (SECURITY.md S4): no plain message or trace.
+    raw = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
+    history = await raw.get_workflow_handle(workflow_id).fetch_history()
+    failed = [e for e in history.events if e.HasField("workflow_execution_failed_event_attributes")]
+    assert len(failed) == 1
+    failure = failed[0].workflow_execution_failed_event_attributes.failure
+    assert failure.message == "Encoded failure" and not failure.stack_trace
+    assert failure.encoded_attributes.metadata["encoding"] == ENCODING
+    assert all(b"invalid_signature_share" not in e.SerializeToString() for e in history.events)
+
+
