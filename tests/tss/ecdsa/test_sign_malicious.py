@@ -287,3 +287,22 @@ def _presign_results(tr):
 def victim_final(pid, tr):
     proto = gg20_protos()[pid]
     return proto.run_round(7, tr[6][0][pid], route(tr[6][1], pid)).result
+
+
+@pytest.mark.parametrize("rnd", range(1, 7))
+def test_gg20_malformed_payload_each_round(rnd):
+    msgs = [
+        RoundMessage(m.sender, m.recipient, m.round, m.kind, b"[" + m.payload) if m.sender == ATTACKER else m
+        for m in trace("gg20")[rnd][1]
+    ]
+    expect("gg20", rnd + 1, msgs, "malformed_payload")
+
+
+def test_message_from_unknown_or_misrouted_sender():
+    msgs = trace("gg20")[2][1]
+    stranger = [RoundMessage(3, 0, 2, kind("gg20", "r2"), b"{}")]
+    expect("gg20", 3, msgs + stranger, "unexpected_sender", culprits=(3,))
+    wrong_round = [
+        RoundMessage(m.sender, m.recipient, 5, m.kind, m.payload) if m.sender == ATTACKER else m for m in msgs
+    ]
+    expect("gg20", 3, wrong_round, "misrouted_message")
