@@ -5,4 +5,4 @@ import os
 # Deterministic RNGs are refused outside tests (tss.rng.resolve_rng); tests replay vectors with them.
 os.environ.setdefault("MPC_ALLOW_TEST_RNG", "1")
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.stack"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,9 +76,14 @@ def redis_server(services_dir: Path) -> Iterator[RedisServer]:
 # ---- the platform's own processes on top of the services ------------------------------------
 
 
+TEST_PAYLOAD_CODEC_KEY = "5e" * 32
+"""Test-only codec key (never used outside tests): fixed so recorded workflow histories stay readable
+by the replay test in tests/workflows/."""
+
+
 @pytest.fixture(scope="session")
 def payload_codec_key() -> str:
-    return secrets.token_hex(32)
+    return TEST_PAYLOAD_CODEC_KEY
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ import pytest
 
 from mpc.devstack.openbao import OpenBaoServer
 from mpc.devstack.process import ManagedProcess
-from tests.integration.conftest import Stack
 from tests.services import start_api
+from tests.stack import Stack
 
 NODES = ["cli-1", "cli-2", "cli-3"]
 

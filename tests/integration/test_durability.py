@@ -11,8 +11,8 @@ import time
 import httpx
 
 from mpc.devstack.temporal import TemporalDevServer
-from tests.integration.conftest import Stack
 from tests.integration.helpers import check_signature, create_key, sign, wait_session
+from tests.stack import Stack
 
 
 def _wait_round(api: httpx.Client, session_id: str, at_least: int, timeout: float = 30) -> None:

@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from tests.integration.conftest import Stack
 from tests.integration.helpers import check_signature, create_key, sign
+from tests.stack import Stack
 
 CASES = [
     ("ed25519", "solana"),

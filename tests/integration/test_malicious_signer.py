@@ -23,8 +23,8 @@ from mpc.keystore import VaultTransitWrapper
 from mpc.queues import participant_task_queue
 from mpc.settings import load_settings
 from mpc.temporal_client import connect
-from tests.integration.conftest import Stack
 from tests.integration.helpers import create_key, wait_session
+from tests.stack import Stack
 from tss.frost import SignatureShare, get_ciphersuite
 from workers.node_context import NodeContext
 from workers.registration import Registrar

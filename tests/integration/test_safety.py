@@ -29,10 +29,10 @@ from mpc.identity import NodeIdentity
 from mpc.keystore import SecretStateStore, ShareStore, VaultTransitWrapper
 from mpc.queues import participant_task_queue
 from mpc.temporal_client import connect
-from tests.integration.conftest import Stack
 from tests.integration.helpers import create_key, sign, wait_session
 from tests.integration.probe import ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
 from tests.services import _run_coroutine
+from tests.stack import Stack
 from tss.frost import KeyShare
 from workflows.types import FrostSignRequest, Party, PreprocessRequest, WireMessage
 

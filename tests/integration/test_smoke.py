@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from mpc.verify import verify_signature
-from tests.integration.conftest import Stack
+from tests.stack import Stack
 
 
 def test_ed25519_keygen_and_sign(stack: Stack) -> None:

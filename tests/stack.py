@@ -1,4 +1,4 @@
-"""The platform's own processes on the session services: API, coordinator worker, participants.
+"""Fixture plugin: the platform's own processes on the session services (API, coordinator worker, participants).
 
 Every process is real (`python -m mpc ...`), started once per test session and stopped by pid.
 Tests that kill or restart a process do it through `Stack`, which restarts it afterwards.
@@ -99,3 +99,11 @@ def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+async def raw_temporal_client(stack: Stack):
+    """A Temporal client without the codec: sees exactly what the server stores."""
+    from temporalio.client import Client
+
+    return await Client.connect(stack.env["TEMPORAL_ADDRESS"])

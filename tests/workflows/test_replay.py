@@ -1,0 +1,61 @@
+"""Replay recorded workflow histories against today's workflow code.
+
+A change that would break running workflows (non-determinism: reordered activities, new
+commands) fails here. Histories were recorded from the integration stack with the test-only codec
+key; record new ones with `MPC_RECORD_HISTORIES=1 ./scripts/test tests/workflows` after a
+deliberate, versioned workflow change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from mpc.codec import EncryptionCodec
+from mpc.temporal_client import data_converter
+from tests.services import TEST_PAYLOAD_CODEC_KEY
+from workers.registry import coordinator_workflows
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=coordinator_workflows(),
+                    data_converter=data_converter(EncryptionCodec.from_hex([TEST_PAYLOAD_CODEC_KEY])))
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    await _replayer().replay_workflow(history)
+
+
+def test_histories_are_recorded() -> None:
+    names = {p.stem.split("-")[0] for p in HISTORIES.glob("*.json")}
+    assert {"keygen", "sign", "pool"} <= names
+
+
+@pytest.mark.skipif(os.environ.get("MPC_RECORD_HISTORIES") != "1", reason="recording is a manual step")
+async def test_record_histories(stack, raw_temporal_client) -> None:
+    from tests.integration.helpers import create_key, sign
+
+    with stack.client() as api:
+        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
+        signed = sign(api, key["key_id"], b"recorded")
+        no_pool = sign(api, key["key_id"], b"recorded, no pool", signers=["p2", "p3"])
+    for name, workflow_id in (("keygen", api_workflow(stack, key["key_id"], "keygen")),
+                              ("sign", signed["workflow_id"]), ("sign-2", no_pool["workflow_id"]),
+                              ("pool", f"nonce-pool-{key['key_id']}")):
+        history = await raw_temporal_client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}-{workflow_id[:40]}.json").write_text(history.to_json())
+
+
+def api_workflow(stack, key_id: str, operation: str) -> str:
+    with stack.client() as api:
+        sessions = api.get("/v1/sessions", params={"key_id": key_id}).json()["sessions"]
+    return next(s["workflow_id"] for s in sessions if s["operation"] == operation)
