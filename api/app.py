@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.metrics import HTTP_REQUESTS
@@ -35,6 +36,10 @@ def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The Temporal Web UI calls the codec endpoints from the browser: allow its origins, nothing else.
+    app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_credentials=True,
+                       allow_methods=["POST", "OPTIONS"], allow_headers=["Authorization", "Content-Type",
+                                                                         "X-Namespace"])
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next) -> Response:

@@ -40,7 +40,7 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file"},
     "auth": {"type": "auth_type", "token_ttl": "token_ttl"},
     "temporal": {"address": "temporal_address", "namespace": "temporal_namespace",
-                 "payload_codec_key": "payload_codec_key"},
+                 "payload_codec_key": "payload_codec_key", "codec_cors_origins": "codec_cors_origins"},
     "vault": {"addr": "vault_addr", "address": "vault_addr", "token": "vault_token",
               "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
@@ -166,6 +166,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     payload_codec_key: SecretStr = SecretStr("")  # comma-separated hex keys; the first encrypts
+    codec_cors_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8233", "http://localhost:8233"]
 
     vault_addr: str = ""
     vault_token: SecretStr = SecretStr("")
@@ -204,6 +205,12 @@ class Settings(BaseSettings):
         if unknown or not protocols:
             raise ValueError(f"unknown protocol(s) {unknown or '(none given)'}; known: {', '.join(KNOWN_PROTOCOLS)}")
         return protocols
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [str(o).strip().rstrip("/") for o in items if str(o).strip()]
 
     @field_validator("token_ttl", "session_timeout", "round_timeout", "heartbeat_interval", "node_offline_after",
                      mode="before")

@@ -171,6 +171,7 @@ class DevStack:
             "VAULT_ADDR": self.vault.address, "VAULT_TOKEN": self.vault.token,
             "PAYLOAD_CODEC_KEY": codec_key, "LISTEN_ADDRESS": HOST, "HTTP_PORT": str(c.http_port),
             "COORDINATOR_ENDPOINT": self.api_url, "NODE_TYPE": "coordinator", "NODE_ID": "coordinator-1",
+            "CODEC_CORS_ORIGINS": f"http://{HOST}:{c.ui_port},http://localhost:{c.ui_port}",
         })
         # An empty YAML file: the dev stack is configured by its environment alone.
         (c.data_dir / "no-config.yaml").write_text("# mpc dev: configured through environment variables\n")
