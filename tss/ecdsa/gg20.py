@@ -62,6 +62,7 @@ class Presignature:
     sigma: int = field(repr=False)
     r_bars: dict[int, Point] = field(repr=False)
     s_points: dict[int, Point] = field(repr=False)
+    key_id: str = ""
 
     def __repr__(self) -> str:
         return f"Presignature(id={self.presig_id.hex()[:16]}, party={self.party_id}, signers={list(self.signers)})"
@@ -87,6 +88,7 @@ class Presignature:
                 "sigma": h(self.sigma),
                 "Rbar": {str(j): pt_hex(p) for j, p in self.r_bars.items()},
                 "S": {str(j): pt_hex(p) for j, p in self.s_points.items()},
+                "key_id": self.key_id,
             },
             sort_keys=True,
         ).encode()
@@ -109,6 +111,7 @@ class Presignature:
                 dec_int(o["sigma"], 256),
                 {int(j): pt(p) for j, p in o["Rbar"].items()},
                 {int(j): pt(p) for j, p in o["S"].items()},
+                str(o["key_id"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EncodingError("malformed presignature") from exc
@@ -134,10 +137,11 @@ class MemoryPresignatureStore:
         self._used[presig_id] = digest
 
 
-def _check_binding(presig: Presignature, share: KeyShare) -> None:
-    """N5 / R5: same key, same epoch, same party, signers are key holders."""
+def _check_binding(presig: Presignature, share: KeyShare, key_id: str) -> None:
+    """N5 / R5: same key (id and group key), same epoch, same party, signers are key holders."""
     if (
-        not point_eq(presig.group_key, share.group_key)
+        presig.key_id != key_id
+        or not point_eq(presig.group_key, share.group_key)
         or presig.key_ssid != share.ssid
         or presig.epoch != share.epoch
         or presig.party_id != share.party_id
@@ -146,11 +150,13 @@ def _check_binding(presig: Presignature, share: KeyShare) -> None:
         raise InvalidInputError("presignature is not bound to this key share and epoch")
 
 
-def sign_share(presig: Presignature, share: KeyShare, digest: bytes, store: PresignatureStore) -> int:
-    """Online step: mark consumed first (N2), then s_i = m·k_i + r·σ_i."""
+def sign_share(
+    presig: Presignature, share: KeyShare, digest: bytes, store: PresignatureStore, *, key_id: str = ""
+) -> int:
+    """Online step: check the binding (N5), mark consumed first (N2), then s_i = m·k_i + r·σ_i."""
     if len(digest) != 32:
         raise InvalidInputError("digest must be 32 bytes")
-    _check_binding(presig, share)
+    _check_binding(presig, share, key_id)
     store.mark_consumed(presig.presig_id, bytes(digest))
     m = int.from_bytes(digest, "big") % Q
     return (m * presig.k + presig.r * presig.sigma) % Q
@@ -182,14 +188,16 @@ class GG20PresignProtocol(SignCore):
         session_id: orchestration session id.
         key_share: this party's `KeyShare`.
         signers: the signing set the presignature will be bound to.
+        key_id: the platform's key identifier, bound into the ssid and the presignature (N5).
     Result: `Presignature.to_bytes()` (secret); public_result: presignature id, R, signers.
     """
 
     name = "gg20/presign"
     total_rounds = 7
 
-    def __init__(self, *, session_id: bytes, key_share: KeyShare, signers: Sequence[int]) -> None:
-        super().__init__(session_id=session_id, key_share=key_share, signers=signers, extra={})
+    def __init__(self, *, session_id: bytes, key_share: KeyShare, signers: Sequence[int], key_id: str = "") -> None:
+        self.key_id = key_id
+        super().__init__(session_id=session_id, key_share=key_share, signers=signers, extra={"key_id": key_id})
 
     def steps(self) -> dict[int, Step]:
         return super().steps() | {6: self._r6, 7: self._r7}
@@ -249,6 +257,7 @@ class GG20PresignProtocol(SignCore):
             sigma=uh(st["sigma"]),
             r_bars=r_bars,
             s_points=s_points,
+            key_id=self.key_id,
         )
         public = {"presig_id": presig.presig_id.hex(), "R": pt_hex(big_r), "signers": self.signers}
         return RoundOutput(dump({"round": 7}), [], result=presig.to_bytes(), public_result=public)
@@ -259,20 +268,27 @@ class GG20SignProtocol:
 
     Round 1 consumes the presignature in `store` (before the share leaves, N2) and broadcasts s_i;
     round 2 checks every s_j, combines and verifies. Args: key_share, presignature (bytes or
-    `Presignature`), digest (32 bytes), store (`PresignatureStore`).
+    `Presignature`), digest (32 bytes), store (`PresignatureStore`), key_id (must match the presign).
     """
 
     name = "gg20/sign"
     total_rounds = 2
 
     def __init__(
-        self, *, key_share: KeyShare, presignature: Presignature | bytes, digest: bytes, store: PresignatureStore
+        self,
+        *,
+        key_share: KeyShare,
+        presignature: Presignature | bytes,
+        digest: bytes,
+        store: PresignatureStore,
+        key_id: str = "",
     ) -> None:
         self.share = key_share
         self.presig = presignature if isinstance(presignature, Presignature) else Presignature.from_bytes(presignature)
         if len(digest) != 32:
             raise InvalidInputError("digest must be 32 bytes")
-        _check_binding(self.presig, key_share)
+        _check_binding(self.presig, key_share, key_id)
+        self.key_id = key_id
         self.digest, self.store, self.me = bytes(digest), store, key_share.party_id
 
     def initial_state(self) -> bytes:
@@ -289,7 +305,7 @@ class GG20SignProtocol:
         if round_no == 1:
             if inbound:
                 raise ProtocolError("unexpected_message", {m.sender for m in inbound})
-            s_i = sign_share(self.presig, self.share, self.digest, self.store)
+            s_i = sign_share(self.presig, self.share, self.digest, self.store, key_id=self.key_id)
             payload = {"presig": self.presig.presig_id.hex(), "digest": self.digest.hex(), "s": h(s_i)}
             return RoundOutput(dump({"round": 1, "s": h(s_i)}), [bcast(self.me, 1, kind, payload)])
         if round_no != 2:

@@ -108,8 +108,9 @@ class KeygenProtocol:
     def _round1(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
         if inbound:
             raise ProtocolError("unexpected_message", {m.sender for m in inbound})
-        pre = self._preparams or (self._pool.take() if self._pool is not None else None)
-        if pre is None or pre.bits != self.bits:
+        # The pool normally has entries; if it ran dry, generate now rather than fail (slow, seconds).
+        pre = self._preparams or (self._pool or PreParamsPool(bits=self.bits)).take(generate_if_empty=True, rng=rng)
+        if pre.bits != self.bits:
             raise InvalidInputError("no pre-parameters of the configured size")
         coeffs = random_poly(rng.randbelow(Q - 1) + 1, self.t, rng)
         vss = feldman_commit(coeffs)

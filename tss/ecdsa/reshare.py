@@ -169,8 +169,9 @@ class ReshareProtocol:
             payload["com"] = commit("reshare", base, self.me, _pts(feldman_commit(coeffs)), rand).hex()
             st.update(coeffs=[enc_int(c) for c in coeffs], rand=rand.hex())
         if self.is_new:
-            pre = self._preparams or (self._pool.take() if self._pool is not None else None)
-            if pre is None or pre.bits != self.bits:
+            # The pool normally has entries; if it ran dry, generate now rather than fail (slow, seconds).
+            pre = self._preparams or (self._pool or PreParamsPool(bits=self.bits)).take(generate_if_empty=True, rng=rng)
+            if pre.bits != self.bits:
                 raise InvalidInputError("no pre-parameters of the configured size")
             st["pre"] = pre.to_json()
         msg = bcast(self.me, 1, f"{KIND}/r1", payload)
@@ -284,7 +285,8 @@ class ReshareProtocol:
             point = new_x[k]
             assert point is not None
             h.update(k.to_bytes(8, "big") + point.format())
-        return h.update(self.group_key.format()) or h.hexdigest()
+        h.update(self.group_key.format())
+        return h.hexdigest()
 
     def _r4(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
         r3 = self._collect(inbound, 3)

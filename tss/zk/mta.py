@@ -80,8 +80,8 @@ class AliceRangeProof:
         if not isinstance(obj, dict) or ("y" in obj) != with_point:
             raise EncodingError("malformed range proof")
         cap = 2 * n_bits + 1024  # widest value: s2 < q·(q·Ñ) + q³Ñ; N² for u (H7)
-        vals = [dec_int(obj.get(f.name), cap) for f in fields(cls) if f.name != "y"]
-        return cls(*vals, y=_point(obj["y"]) if with_point else None)
+        vals = {f.name: dec_int(obj.get(f.name), cap) for f in fields(cls) if f.name != "y"}
+        return cls(**vals, y=_point(obj["y"]) if with_point else None)
 
 
 def _point(obj: Any) -> Point:
@@ -205,7 +205,7 @@ class BobProof:
         if not isinstance(obj, dict) or ("u" in obj) != with_check:
             raise EncodingError("malformed Bob proof")
         cap = 2 * n_bits + 2048
-        vals = [dec_int(obj.get(f.name), cap) for f in fields(cls) if f.name != "u"]
+        vals = {f.name: dec_int(obj.get(f.name), cap) for f in fields(cls) if f.name != "u"}
         u = None
         if with_check:
             if not isinstance(obj["u"], str) or len(obj["u"]) != 66:
@@ -214,7 +214,7 @@ class BobProof:
                 u = decode_point(bytes.fromhex(obj["u"]))
             except ValueError as exc:
                 raise EncodingError("malformed Bob proof") from exc
-        return cls(*vals, u=u)
+        return cls(**vals, u=u)
 
 
 def _bob_e(

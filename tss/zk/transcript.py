@@ -12,6 +12,7 @@ challenges use 128 extra bits before reduction (statistical distance < 2^-128).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import math
 from collections.abc import Iterable
@@ -37,20 +38,20 @@ class Transcript:
         t = DOMAIN + tag.encode()
         self._buf = bytearray(_len(len(t)) + t)
 
-    def _put(self, kind: int, label: str, value: bytes) -> Transcript:
+    def _put(self, kind: builtins.int, label: str, value: builtins.bytes) -> Transcript:
         lb = label.encode()
         self._buf += bytes([kind]) + _len(len(lb)) + lb + _len(len(value)) + value
         return self
 
-    def bytes(self, label: str, value: bytes) -> Transcript:
+    def bytes(self, label: str, value: builtins.bytes) -> Transcript:
         return self._put(T_BYTES, label, bytes(value))
 
-    def int(self, label: str, value: int) -> Transcript:
+    def int(self, label: str, value: builtins.int) -> Transcript:
         mag = abs(value)
         raw = mag.to_bytes((mag.bit_length() + 7) // 8, "big")
         return self._put(T_NEG if value < 0 else T_INT, label, raw)
 
-    def ints(self, label: str, values: Iterable[int]) -> Transcript:
+    def ints(self, label: str, values: Iterable[builtins.int]) -> Transcript:
         vals = list(values)
         self.int(label + "#len", len(vals))
         for v in vals:
@@ -60,27 +61,27 @@ class Transcript:
     def point(self, label: str, value: PublicKey) -> Transcript:
         return self._put(T_POINT, label, value.format(compressed=True))
 
-    def encoded(self) -> bytes:
+    def encoded(self) -> builtins.bytes:
         return bytes(self._buf)
 
-    def _xof(self, label: str, nbytes: int, counter: int = 0) -> bytes:
+    def _xof(self, label: str, nbytes: builtins.int, counter: builtins.int = 0) -> builtins.bytes:
         h = hashlib.shake_256(self._buf)
         h.update(b"challenge" + _len(len(label)) + label.encode() + _len(counter))
         return h.digest(nbytes)
 
-    def challenge_int(self, bound: int, label: str = "e") -> int:
+    def challenge_int(self, bound: builtins.int, label: str = "e") -> builtins.int:
         """Uniform integer in [0, bound)."""
         nbytes = (bound.bit_length() + _EXTRA_BITS + 7) // 8
         return int.from_bytes(self._xof(label, nbytes), "big") % bound
 
-    def challenge_bits(self, count: int, label: str = "bits") -> list[int]:
+    def challenge_bits(self, count: builtins.int, label: str = "bits") -> list[builtins.int]:
         raw = self._xof(label, (count + 7) // 8)
         return [(raw[i // 8] >> (i % 8)) & 1 for i in range(count)]
 
-    def challenge_units(self, modulus: int, count: int, label: str = "y") -> list[int]:
+    def challenge_units(self, modulus: builtins.int, count: builtins.int, label: str = "y") -> list[builtins.int]:
         """`count` elements of Z*_modulus (Π^mod's y_i), each from its own counter block."""
         nbytes = (modulus.bit_length() + _EXTRA_BITS + 7) // 8
-        out: list[int] = []
+        out: list[builtins.int] = []
         ctr = 0
         while len(out) < count:
             y = int.from_bytes(self._xof(label, nbytes, ctr), "big") % modulus

@@ -70,3 +70,14 @@ def test_bad_threshold(t):
 def test_small_modulus_refused():
     with pytest.raises(InvalidInputError):
         KeygenProtocol(session_id=b"s", party_id=1, party_ids=[1, 2, 3], threshold=2, modulus_bits=1024)
+
+
+def test_round1_takes_preparams_from_pool():
+    from tests.tss.ecdsa.fixtures import pool
+
+    p = pool([0, 1])
+    proto = KeygenProtocol(session_id=b"s", party_id=1, party_ids=[1, 2, 3], threshold=2, pool=p)
+    out = proto.run_round(1, proto.initial_state(), [])
+    assert len(p) == 1 and len(out.outbound) == 1 and out.outbound[0].is_broadcast
+    with pytest.raises(InvalidInputError):  # rounds must run in order
+        proto.run_round(3, out.state, [])

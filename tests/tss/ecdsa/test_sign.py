@@ -102,6 +102,12 @@ def test_presignature_bound_to_key_and_epoch():
         sign_share(presig, other_key[1], bytes(32), MemoryPresignatureStore())
     with pytest.raises(InvalidInputError):
         sign_share(presig, shares[1], b"short", MemoryPresignatureStore())
+    with pytest.raises(InvalidInputError):  # bound to key id "" at presign time
+        sign_share(presig, shares[1], bytes(32), MemoryPresignatureStore(), key_id="another-key")
+    with pytest.raises(InvalidInputError):
+        GG20SignProtocol(
+            key_share=shares[1], presignature=pres[1], digest=bytes(32), store=MemoryPresignatureStore(), key_id="k2"
+        )
 
 
 def test_signer_set_validation():
