@@ -10,7 +10,8 @@
 # Secrets may be given as files: for VAR in the list below, VAR_FILE=/path sets VAR from the file
 # (Docker/Compose secrets, Kubernetes Secret volumes). NODE_ID defaults to POD_NAME (StatefulSet).
 # With VAULT_AUTH_ROLE set and no VAULT_TOKEN, the container logs in to Vault with its Kubernetes
-# service-account token (mpc-vault-login) and gets a token limited to its own transit key.
+# service-account token (mpc-vault-login) and gets a token limited to its own transit key. A Vault
+# token is kept alive (renew-self) while the process runs, unless VAULT_TOKEN_RENEW=false.
 set -eu
 
 for var in API_TOKEN VAULT_TOKEN DB_PASSWORD REDIS_PASSWORD PAYLOAD_CODEC_KEY KEY_SHARE_ENCRYPTION_KEY; do
@@ -35,9 +36,16 @@ if [ -z "${NODE_ID:-}" ] && [ -n "${POD_NAME:-}" ]; then
     export NODE_ID="$POD_NAME"
 fi
 
+# the helper (deploy/vault_login.py); a command line, so tests can run it outside the image
+VAULT_HELPER=${MPC_VAULT_LOGIN:-/usr/local/bin/mpc-vault-login}
 if [ -n "${VAULT_AUTH_ROLE:-}" ] && [ -z "${VAULT_TOKEN:-}" ]; then
-    VAULT_TOKEN=$(/usr/local/bin/mpc-vault-login)
+    VAULT_TOKEN=$($VAULT_HELPER)
     export VAULT_TOKEN
+fi
+# The processes do not renew their Vault token: a helper does, while this process (after the exec
+# below: mpc, same pid) runs. Started in a subshell, so PID 1 (tini) reaps it.
+if [ -n "${VAULT_TOKEN:-}" ] && [ -n "${VAULT_ADDR:-}" ] && [ "${VAULT_TOKEN_RENEW:-true}" = "true" ]; then
+    ( $VAULT_HELPER --renew --watch-pid $$ & )
 fi
 
 [ "$#" -gt 0 ] || set -- serve

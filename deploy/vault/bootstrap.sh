@@ -6,13 +6,14 @@
 #   3. writes one policy per participant, limited to its own key (policies/participant.hcl.tmpl), and
 #      creates a token with only that policy into that participant's own credentials volume
 #      (/credentials/node-N/vault-token, owner 10001 = the mpc image's user, mode 0400), reusing a
-#      token that is still valid.
+#      token that is still valid. The token is periodic (24 h): the image's entry point renews it
+#      while the participant runs; one that expired while the stack was down is replaced here.
 # Production: Vault is its own cluster, unsealed by its operators; see deploy/vault/k8s-setup.sh.
 set -eu
 : "${BAO_ADDR:=http://vault:8200}"
 : "${PARTICIPANTS:=node-1 node-2 node-3}"
 : "${TRANSIT_MOUNT:=transit}"
-: "${TOKEN_PERIOD:=768h}"
+: "${TOKEN_PERIOD:=24h}"  # periodic: the participant renews it while it runs
 : "${MPC_UID:=10001}"
 : "${INIT_DIR:=/vault-init}"
 : "${CREDENTIALS_DIR:=/credentials}"

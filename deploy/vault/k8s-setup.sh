@@ -18,7 +18,7 @@ CLI="${VAULT_CLI:-vault}"
 : "${TRANSIT_MOUNT:=transit}"
 : "${AUTH_MOUNT:=k8s-jwt}"
 : "${ROLE:=mpc-participant}"
-: "${TOKEN_TTL:=768h}"
+: "${TOKEN_PERIOD:=24h}"  # periodic tokens: the pod renews its token while it runs
 # The cluster's OIDC issuer discovery URL (`kubectl get --raw /.well-known/openid-configuration`);
 # or set JWT_VALIDATION_PUBKEYS_FILE to a PEM file with the issuer's public key(s).
 : "${OIDC_DISCOVERY_URL:=https://kubernetes.default.svc.cluster.local}"
@@ -51,6 +51,5 @@ sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" -e "s|@ACCESSOR@|$accessor|g" "$HERE/policie
     user_claim_json_pointer=true \
     token_policies=mpc-participant \
     token_no_default_policy=true \
-    token_ttl="$TOKEN_TTL" \
-    token_max_ttl="$TOKEN_TTL"
+    token_period="$TOKEN_PERIOD"
 echo "k8s-setup: role $ROLE ready; each participant pod reaches only transit key mpc-<pod name>"

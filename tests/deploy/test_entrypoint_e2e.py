@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 ENTRYPOINT = ROOT / "deploy" / "docker-entrypoint.sh"
 NODE = "node-e2e"
+PERIOD = 10  # seconds
 
 
 def _healthcheck():
@@ -41,7 +42,7 @@ def _container_env(stack_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _limited_vault_token(openbao_server, key: str) -> str:
+def _limited_vault_token(openbao_server, key: str, period: str = "1h") -> str:
     openbao_server.ensure_transit_key(key)
     policy = (ROOT / "deploy" / "vault" / "policies" / "participant.hcl.tmpl").read_text()
     policy = policy.replace("@MOUNT@", "transit").replace("@KEY@", key)
@@ -49,7 +50,7 @@ def _limited_vault_token(openbao_server, key: str) -> str:
     with httpx.Client(base_url=openbao_server.address, headers=headers, timeout=10) as client:
         client.put(f"/v1/sys/policies/acl/{key}", json={"policy": policy}).raise_for_status()
         reply = client.post("/v1/auth/token/create-orphan",
-                            json={"policies": [key], "no_default_policy": True, "ttl": "1h"})
+                            json={"policies": [key], "no_default_policy": True, "period": period})
         reply.raise_for_status()
         return reply.json()["auth"]["client_token"]
 
@@ -60,8 +61,9 @@ def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, p
     secrets_dir.mkdir(mode=0o700)
     (secrets_dir / "payload-codec-key").write_text(payload_codec_key + "\n")
     (secrets_dir / "api-token").write_text(node_token + "\n")
-    (secrets_dir / "vault-token").write_text(_limited_vault_token(openbao_server, f"mpc-{NODE}") + "\n")
-    env = {**_container_env(stack_env), "PAYLOAD_CODEC_KEY_FILE": str(secrets_dir / "payload-codec-key")}
+    env = {**_container_env(stack_env), "PAYLOAD_CODEC_KEY_FILE": str(secrets_dir / "payload-codec-key"),
+           "MPC_VAULT_LOGIN": f"{sys.executable} {ROOT / 'deploy' / 'vault_login.py'}",
+           "VAULT_RENEW_MIN_INTERVAL": "1"}
 
     current = subprocess.run(["/bin/sh", str(ENTRYPOINT), "migrate", "current"], env=env,
                              capture_output=True, text=True, timeout=120, check=False)
@@ -80,6 +82,9 @@ def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, p
         assert health.check_http("/health")
         url = f"http://127.0.0.1:{port}"
 
+        # a periodic token far shorter than the test: only the entry point's renewer keeps it alive
+        vault_token = _limited_vault_token(openbao_server, f"mpc-{NODE}", period=f"{PERIOD}s")
+        (secrets_dir / "vault-token").write_text(vault_token + "\n")
         participant = ManagedProcess(
             "entrypoint-participant", ["/bin/sh", str(ENTRYPOINT), "worker", "participant"],
             log_path=tmp_path / "participant.log",
@@ -100,6 +105,13 @@ def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, p
         # the participant wrote its store under KEY_SHARE_STORAGE_PATH, no file readable by others
         files = [p for p in (tmp_path / "shares").rglob("*") if p.is_file()]
         assert files and all(p.stat().st_mode & 0o077 == 0 for p in files)
+
+        # after more than two periods the participant's token is still valid: it is being renewed
+        time.sleep(2.5 * PERIOD)
+        lookup = httpx.get(f"{openbao_server.address}/v1/auth/token/lookup-self",
+                           headers={"X-Vault-Token": vault_token}, timeout=10)
+        assert lookup.status_code == 200, lookup.text
+        assert lookup.json()["data"]["ttl"] > 0
     finally:
         if participant:
             participant.stop()
