@@ -26,15 +26,28 @@ from typing import Any, Protocol
 
 from tss.ecdsa.curve import G, Point, Q, add, mul, point_eq
 from tss.ecdsa.keyshare import KeyShare
-from tss.ecdsa.rounds import bcast, check_echo, collect, dump, echo_digest, load, p2p, payload_bytes, pt, pt_hex
+from tss.ecdsa.rounds import (
+    RoundDriver,
+    bcast,
+    check_echo,
+    collect,
+    dump,
+    echo_digest,
+    p2p,
+    payload_bytes,
+    pt,
+    pt_hex,
+)
 from tss.ecdsa.sign_core import SignCore, Step, h, uh
 from tss.ecdsa.signature import EcdsaSignature, assemble, verify_digest
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.messages import RoundMessage
 from tss.protocol import RoundOutput
-from tss.rng import Rng, resolve_rng
+from tss.rng import Rng
 from tss.zk.codec import dec_int
 from tss.zk.mta import AliceRangeProof, prove_alice, verify_alice
+
+SIGN_KIND = "gg20/sign/r1"
 
 __all__ = [
     "GG20PresignProtocol",
@@ -263,7 +276,7 @@ class GG20PresignProtocol(SignCore):
         return RoundOutput(dump({"round": 7}), [], result=presig.to_bytes(), public_result=public)
 
 
-class GG20SignProtocol:
+class GG20SignProtocol(RoundDriver):
     """One-round online signing from a presignature.
 
     Round 1 consumes the presignature in `store` (before the share leaves, N2) and broadcasts s_i;
@@ -290,26 +303,27 @@ class GG20SignProtocol:
         _check_binding(self.presig, key_share, key_id)
         self.key_id = key_id
         self.digest, self.store, self.me = bytes(digest), store, key_share.party_id
+        self.context = {
+            "protocol": self.name,
+            "presig": self.presig.presig_id.hex(),
+            "digest": self.digest.hex(),
+            "key_id": key_id,
+            "key": key_share.group_key_bytes.hex(),
+            "epoch": key_share.epoch,
+        }
 
-    def initial_state(self) -> bytes:
-        return dump({"round": 0})
+    def steps(self) -> dict[int, Any]:
+        return {1: self._r1, 2: self._r2}
 
-    def run_round(
-        self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
-    ) -> RoundOutput:
-        resolve_rng(rng)
-        st = load(state)
-        if st.get("round") != round_no - 1:
-            raise InvalidInputError("round out of order")
-        kind = "gg20/sign/r1"
-        if round_no == 1:
-            if inbound:
-                raise ProtocolError("unexpected_message", {m.sender for m in inbound})
-            s_i = sign_share(self.presig, self.share, self.digest, self.store, key_id=self.key_id)
-            payload = {"presig": self.presig.presig_id.hex(), "digest": self.digest.hex(), "s": h(s_i)}
-            return RoundOutput(dump({"round": 1, "s": h(s_i)}), [bcast(self.me, 1, kind, payload)])
-        if round_no != 2:
-            raise InvalidInputError("no such round")
+    def _r1(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
+        if inbound:
+            raise ProtocolError("unexpected_message", {m.sender for m in inbound})
+        s_i = sign_share(self.presig, self.share, self.digest, self.store, key_id=self.key_id)
+        payload = {"presig": self.presig.presig_id.hex(), "digest": self.digest.hex(), "s": h(s_i)}
+        return RoundOutput(dump({"round": 1, "s": h(s_i)}), [bcast(self.me, 1, SIGN_KIND, payload)])
+
+    def _r2(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
+        kind = SIGN_KIND
         msgs = collect(inbound, me=self.me, round_no=1, kind=kind, senders=self.presig.signers, broadcast=True)
         shares = {self.me: uh(st["s"])}
         for j, o in msgs.items():

@@ -21,6 +21,7 @@ from tss.ecdsa.keyshare import KeyShare
 from tss.ecdsa.poly import check_indices, eval_poly, feldman_commit, feldman_eval, feldman_verify, random_poly
 from tss.ecdsa.rounds import (
     CONTRIBUTION_BYTES,
+    RoundDriver,
     bcast,
     check_echo,
     collect,
@@ -40,7 +41,7 @@ from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.messages import RoundMessage
 from tss.paillier import MIN_MODULUS_BITS, PaillierPublicKey, PreParams, PreParamsPool, RingPedersenParams
 from tss.protocol import RoundOutput
-from tss.rng import Rng, resolve_rng
+from tss.rng import Rng
 from tss.zk.codec import dec_int, enc_int
 from tss.zk.schnorr import DlogProof, prove_dlog, verify_dlog
 
@@ -53,7 +54,7 @@ def _points_bytes(points: Sequence[Any]) -> bytes:
     return b"".join(p.format() for p in points)
 
 
-class KeygenProtocol:
+class KeygenProtocol(RoundDriver):
     """One party's side of GG18/GG20 keygen (any 2 <= t <= n).
 
     Args:
@@ -89,20 +90,8 @@ class KeygenProtocol:
         self._preparams, self._pool = preparams, pool
         self.context = {"protocol": self.name, "parties": self.ids, "t": threshold, "bits": modulus_bits}
 
-    def initial_state(self) -> bytes:
-        return dump({"round": 0})
-
-    def run_round(
-        self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
-    ) -> RoundOutput:
-        rng = resolve_rng(rng)
-        st = load(state)
-        if st.get("round") != round_no - 1:
-            raise InvalidInputError("round out of order")
-        step = {1: self._round1, 2: self._round2, 3: self._round3, 4: self._round4}.get(round_no)
-        if step is None:
-            raise InvalidInputError("no such round")
-        return step(st, inbound, rng)
+    def steps(self) -> dict[int, Any]:
+        return {1: self._round1, 2: self._round2, 3: self._round3, 4: self._round4}
 
     # -- round 1 ---------------------------------------------------------------------------------
     def _round1(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:

@@ -31,6 +31,7 @@ from tss.ecdsa.keyshare import KeyShare
 from tss.ecdsa.poly import check_indices, eval_poly, feldman_commit, feldman_eval, feldman_verify, lagrange, random_poly
 from tss.ecdsa.rounds import (
     CONTRIBUTION_BYTES,
+    RoundDriver,
     bcast,
     check_echo,
     collect,
@@ -50,7 +51,7 @@ from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.messages import RoundMessage
 from tss.paillier import MIN_MODULUS_BITS, PaillierPublicKey, PreParams, PreParamsPool, RingPedersenParams
 from tss.protocol import RoundOutput
-from tss.rng import Rng, resolve_rng
+from tss.rng import Rng
 from tss.zk.codec import dec_int, enc_int
 from tss.zk.schnorr import DlogProof, prove_dlog, verify_dlog
 
@@ -63,7 +64,7 @@ def _pts(points: Sequence[Point]) -> bytes:
     return b"".join(p.format() for p in points)
 
 
-class ReshareProtocol:
+class ReshareProtocol(RoundDriver):
     """One participant of a reshare (old dealer, new member, or both).
 
     Args:
@@ -135,20 +136,8 @@ class ReshareProtocol:
             "bits": modulus_bits,
         }
 
-    def initial_state(self) -> bytes:
-        return dump({"round": 0})
-
-    def run_round(
-        self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
-    ) -> RoundOutput:
-        rng = resolve_rng(rng)
-        st = load(state)
-        if st.get("round") != round_no - 1:
-            raise InvalidInputError("round out of order")
-        step = {1: self._r1, 2: self._r2, 3: self._r3, 4: self._r4, 5: self._r5}.get(round_no)
-        if step is None:
-            raise InvalidInputError("no such round")
-        return step(st, inbound, rng)
+    def steps(self) -> dict[int, Any]:
+        return {1: self._r1, 2: self._r2, 3: self._r3, 4: self._r4, 5: self._r5}
 
     def _collect(self, inbound: Sequence[RoundMessage], rnd: int, suffix: str = "", *, broadcast: bool = True,
                  senders: Sequence[int] | None = None) -> dict[int, Any]:  # fmt: skip

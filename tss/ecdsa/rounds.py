@@ -171,3 +171,50 @@ def check_echo(own: str, received: dict[int, Any]) -> None:
 def payload_bytes(inbound: Sequence[RoundMessage], kind: str) -> dict[int, bytes]:
     """Raw payloads of one (already `collect`-validated) broadcast kind, for `echo_digest`."""
     return {m.sender: m.payload for m in inbound if m.kind == kind}
+
+
+class RoundDriver:
+    """Shared `run_round` for the ECDSA adapters.
+
+    The state bytes carry a hash of the adapter's constructor context (protocol, session, parties,
+    key, digest, ...) and the last completed round. A state from another session or protocol, or a
+    round out of order, is refused before any work (the orchestration rebuilds the adapter each
+    round, so this catches a mismatched rebuild).
+    """
+
+    name: str
+    total_rounds: int
+    context: dict[str, Any]
+    me: int
+
+    def steps(self) -> dict[int, Any]:
+        raise NotImplementedError
+
+    def _ctx_hash(self) -> str:
+        session = getattr(self, "session_id", b"").hex()
+        obj = {"ctx": self.context, "me": self.me, "name": self.name, "session": session}
+        return hashlib.sha256(dump(obj)).hexdigest()
+
+    def initial_state(self) -> bytes:
+        return dump({"round": 0, "ctx": self._ctx_hash()})
+
+    def run_round(self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Any = None) -> Any:
+        from dataclasses import replace
+
+        from tss.errors import InvalidInputError
+        from tss.rng import resolve_rng
+
+        rng = resolve_rng(rng)
+        st = load(state)
+        ctx = self._ctx_hash()
+        if not isinstance(st, dict) or st.get("ctx") != ctx:
+            raise InvalidInputError("state belongs to another session or protocol")
+        if st.get("round") != round_no - 1:
+            raise InvalidInputError("round out of order")
+        step = self.steps().get(round_no)
+        if step is None:
+            raise InvalidInputError("no such round")
+        out = step(st, inbound, rng)
+        new = load(out.state)
+        new["ctx"] = ctx
+        return replace(out, state=dump(new))

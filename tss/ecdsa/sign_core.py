@@ -21,6 +21,7 @@ from tss.ecdsa.mta import MtaReply, alice_finish, bob_respond
 from tss.ecdsa.poly import check_indices, lagrange
 from tss.ecdsa.rounds import (
     CONTRIBUTION_BYTES,
+    RoundDriver,
     bcast,
     check_echo,
     collect,
@@ -40,7 +41,7 @@ from tss.ecdsa.signature import r_of
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.messages import RoundMessage
 from tss.protocol import RoundOutput
-from tss.rng import Rng, resolve_rng
+from tss.rng import Rng
 from tss.zk.codec import dec_int, enc_int
 from tss.zk.mta import AliceRangeProof, prove_alice, verify_alice
 from tss.zk.schnorr import DlogProof, prove_dlog, verify_dlog
@@ -58,7 +59,7 @@ def uh(s: str) -> int:
     return int(s, 16)
 
 
-class SignCore:
+class SignCore(RoundDriver):
     """Common constructor, dispatch and rounds 1-5 (+ start of 6) for GG18 sign / GG20 presign."""
 
     name = "gg-core"
@@ -84,23 +85,8 @@ class SignCore:
             "signers": self.signers,
         } | extra
 
-    def initial_state(self) -> bytes:
-        return dump({"round": 0})
-
     def steps(self) -> dict[int, Step]:
         return {1: self._r1, 2: self._r2, 3: self._r3, 4: self._r4, 5: self._r5}
-
-    def run_round(
-        self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Rng | None = None
-    ) -> RoundOutput:
-        rng = resolve_rng(rng)
-        st = load(state)
-        if st.get("round") != round_no - 1:
-            raise InvalidInputError("round out of order")
-        step = self.steps().get(round_no)
-        if step is None:
-            raise InvalidInputError("no such round")
-        return step(st, inbound, rng)
 
     def _w(self) -> int:
         return self.share.x * lagrange(self.me, self.signers) % Q

@@ -81,3 +81,14 @@ def test_round1_takes_preparams_from_pool():
     assert len(p) == 1 and len(out.outbound) == 1 and out.outbound[0].is_broadcast
     with pytest.raises(InvalidInputError):  # rounds must run in order
         proto.run_round(3, out.state, [])
+
+
+def test_state_from_other_session_refused():
+    from tests.tss.ecdsa.fixtures import keygen_protocols
+
+    a = keygen_protocols(2, 3, b"session-A")[1]
+    b = keygen_protocols(2, 3, b"session-B")[1]
+    with pytest.raises(InvalidInputError):
+        b.run_round(1, a.initial_state(), [])
+    with pytest.raises(InvalidInputError):  # another party's state
+        keygen_protocols(2, 3, b"session-A")[2].run_round(1, a.initial_state(), [])

@@ -79,10 +79,9 @@ def test_gg20_presign_and_online(tn, signers):
     for i in signers:
         with pytest.raises(NonceReuseError):
             sign_share(Presignature.from_bytes(pres[i]), shares[i], digest, stores[i])
+        again = GG20SignProtocol(key_share=shares[i], presignature=pres[i], digest=bytes(32), store=stores[i])
         with pytest.raises(NonceReuseError):
-            GG20SignProtocol(key_share=shares[i], presignature=pres[i], digest=bytes(32), store=stores[i]).run_round(
-                1, b'{"round":0}', []
-            )
+            again.run_round(1, again.initial_state(), [])
 
 
 def test_presignature_bound_to_key_and_epoch():

@@ -260,7 +260,7 @@ def test_gg20_online_bad_share_names_signer():
     r1 = []
     for i in SIGNERS:
         r1 += protos[i].run_round(1, protos[i].initial_state(), []).outbound
-    st1 = json.dumps({"round": 1, "s": "1"}).encode()
+    st1 = json.dumps({"round": 1, "s": "1", "ctx": protos[VICTIM]._ctx_hash()}).encode()
     bad = edit(r1, ATTACKER, "gg20/sign/r1", setf(["s"], enc_int(12345)))
     with pytest.raises(ProtocolError) as ei:
         protos[VICTIM].run_round(2, st1, route(bad, VICTIM))
