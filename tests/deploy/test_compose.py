@@ -191,3 +191,43 @@ def test_vault_policy_renders_to_one_key_only(node: str) -> None:
     assert transit and all(p.endswith(f"/mpc-{node}") for p in transit)
     assert not [p for p in paths if "*" in p or "+" in p]
     assert not [p for p in transit if "/export/" in p or (p.startswith("transit/keys/") and "delete" in policy)]
+
+
+_VAR = re.compile(r"\$\{([A-Z_]+)(?::([?-])([^}]*))?\}")
+_DOT_ENV = {"DB_PASSWORD": "x" * 24, "REDIS_PASSWORD": "y" * 24, "PAYLOAD_CODEC_KEY": "cd" * 32}
+
+
+def _interpolate(value: str) -> str:
+    def sub(match: re.Match) -> str:
+        name, kind, rest = match.groups()
+        if name in _DOT_ENV:
+            return _DOT_ENV[name]
+        assert kind == "-", f"${{{name}}} has no default and is not in .env.example"
+        return rest
+    return _VAR.sub(sub, str(value))
+
+
+@pytest.mark.parametrize("service", ["migrate", "node-tokens", "api", "coordinator", *PARTICIPANTS])
+def test_each_mpc_service_environment_loads_with_the_settings(compose, service, tmp_path, monkeypatch) -> None:
+    from mpc.settings import Settings, load_settings
+
+    env = {k: _interpolate(v) for k, v in compose["services"][service]["environment"].items()}
+    for name in {n.upper() for n in Settings.model_fields} | {"MPC_CONFIG"}:
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "config.yaml"
+    empty.write_text("")
+    monkeypatch.setenv("MPC_CONFIG", str(empty))
+    for name, value in env.items():
+        if name.endswith("_FILE"):  # what the entry point reads from the credentials volume
+            monkeypatch.setenv(name.removesuffix("_FILE"), "file-content-" + name.lower())
+        else:
+            monkeypatch.setenv(name, value)
+    settings = load_settings()
+    settings.payload_codec()
+    assert settings.db_host == "postgres" and settings.redis_host == "redis"
+    assert settings.temporal_address == "temporal:7233" and settings.vault_addr == "http://vault:8200"
+    if service in PARTICIPANTS:
+        assert settings.node_type == "participant" and settings.node_id == service
+        assert settings.transit_key_name == f"mpc-{service}"
+        assert settings.coordinator_endpoint == "http://api:8080"
+        assert settings.api_token.get_secret_value() and settings.vault_token.get_secret_value()

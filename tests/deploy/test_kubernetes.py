@@ -81,7 +81,9 @@ def test_every_container_is_non_root_read_only_without_capabilities(k8s_docs) ->
             # secrets are files, never literal env values or env from Secrets
             for env in container.get("env", []):
                 assert "secretKeyRef" not in env.get("valueFrom", {}), f"{where}: {env['name']} from a Secret env"
-                if env["name"] in {"DB_PASSWORD", "REDIS_PASSWORD", "PAYLOAD_CODEC_KEY", "API_TOKEN", "VAULT_TOKEN"}:
+                if env["name"] == "DB_PASSWORD" and env.get("value") == "participants-use-no-database":
+                    assert doc["kind"] == "StatefulSet"  # the stand-in of database-less participants
+                elif env["name"] in {"DB_PASSWORD", "REDIS_PASSWORD", "PAYLOAD_CODEC_KEY", "API_TOKEN", "VAULT_TOKEN"}:
                     pytest.fail(f"{where}: {env['name']} set in the manifest")
 
 
@@ -271,3 +273,42 @@ def test_external_services_are_referenced_not_deployed(k8s_docs) -> None:
     assert set(external) == {"temporal-frontend", "vault", "postgres", "redis"}
     images = {c["image"] for doc in _workloads(load_k8s()) for c in _pod_spec(doc)["containers"]}
     assert all(image.startswith(IMAGE) for image in images)
+
+
+@pytest.mark.parametrize("workload", [("Deployment", "mpc-api"), ("Deployment", "mpc-coordinator"),
+                                      ("StatefulSet", "node"), ("Job", "mpc-migrate")], ids=lambda w: w[1])
+def test_each_workload_environment_loads_with_the_configmap(k8s_by_kind, workload, tmp_path, monkeypatch) -> None:
+    from mpc.settings import Settings
+
+    doc = k8s_by_kind[workload]
+    container = _pod_spec(doc)["containers"][0]
+    config = tmp_path / "config.yaml"
+    config.write_text(k8s_by_kind[("ConfigMap", "mpc-config")]["data"]["config.yaml"])
+    for name in {n.upper() for n in Settings.model_fields} | {"MPC_CONFIG"}:
+        monkeypatch.delenv(name, raising=False)
+    pod_name = "node-1" if workload[0] == "StatefulSet" else f"{workload[1]}-7d9f-abcde"
+    mounted = {m["mountPath"] for m in container["volumeMounts"]}
+    for env in container["env"]:
+        name = env["name"]
+        if "valueFrom" in env:
+            assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+            monkeypatch.setenv(name, pod_name)
+        elif name.endswith("_FILE"):  # the entry point reads the mounted Secret file
+            assert any(env["value"].startswith(path + "/") for path in mounted), f"{name} not mounted"
+            value = "ab" * 32 if name == "PAYLOAD_CODEC_KEY_FILE" else "secret-from-file-" + name.lower()
+            monkeypatch.setenv(name.removesuffix("_FILE"), value)
+        elif name == "MPC_CONFIG":
+            assert env["value"] == "/etc/mpc/config.yaml" and "/etc/mpc" in mounted
+            monkeypatch.setenv(name, str(config))
+        else:
+            monkeypatch.setenv(name, env["value"])
+    monkeypatch.setenv("VAULT_TOKEN", "from-the-vault-login")  # participants: the entry point's login
+    settings = load_settings()
+    settings.payload_codec()
+    assert settings.environment == "production"
+    if workload[0] == "StatefulSet":
+        assert settings.node_id == "node-1" and settings.transit_key_name == "mpc-node-1"
+        # participants get no database credentials: only the payload codec key of mpc-secrets
+        items = [v for v in _pod_spec(doc)["volumes"] if v.get("secret", {}).get("secretName") == "mpc-secrets"]
+        assert [i["key"] for i in items[0]["secret"]["items"]] == ["payload-codec-key"]
+        assert settings.coordinator_endpoint.startswith("http://mpc-api.")
