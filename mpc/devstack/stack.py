@@ -15,6 +15,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _write_secret_file(path: Path, value: str) -> None:
         fh.write(value + "\n")
 
 
-def _read_or_create_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
     value = make()
