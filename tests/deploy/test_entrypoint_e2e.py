@@ -1,5 +1,7 @@
 """The image's entry point and health check driving the real processes, as the containers do.
 
+The compose one-shot deploy/compose/node-tokens.sh issues the participant's API token (role node).
+
 The API and a participant are started through deploy/docker-entrypoint.sh (subcommand dispatch,
 *_FILE secrets, NODE_ID from POD_NAME) against the session's real services; the participant's Vault
 token is limited by deploy/vault/policies/participant.hcl.tmpl to its own transit key, so this also
@@ -55,15 +57,29 @@ def _limited_vault_token(openbao_server, key: str, period: str = "1h") -> str:
         return reply.json()["auth"]["client_token"]
 
 
-def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, payload_codec_key, node_token,
-                                                    admin_token, tmp_path, monkeypatch) -> None:
+def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, payload_codec_key, admin_token,
+                                                    tmp_path, monkeypatch) -> None:
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir(mode=0o700)
     (secrets_dir / "payload-codec-key").write_text(payload_codec_key + "\n")
-    (secrets_dir / "api-token").write_text(node_token + "\n")
     env = {**_container_env(stack_env), "PAYLOAD_CODEC_KEY_FILE": str(secrets_dir / "payload-codec-key"),
            "MPC_VAULT_LOGIN": f"{sys.executable} {ROOT / 'deploy' / 'vault_login.py'}",
            "VAULT_RENEW_MIN_INTERVAL": "1"}
+
+    # the compose one-shot issues the participant's API token (role node) into its credentials dir
+    credentials = tmp_path / "credentials"
+    (credentials / NODE).mkdir(parents=True, mode=0o700)
+    issued = subprocess.run(["/bin/sh", str(ROOT / "deploy" / "compose" / "node-tokens.sh")],
+                            env={**env, "PARTICIPANTS": NODE, "CREDENTIALS_DIR": str(credentials)},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    api_token = credentials / NODE / "api-token"
+    assert oct(api_token.stat().st_mode & 0o777) == "0o400"
+    assert len(api_token.read_text().split()) == 1  # the token alone, no log line
+    again = subprocess.run(["/bin/sh", str(ROOT / "deploy" / "compose" / "node-tokens.sh")],
+                           env={**env, "PARTICIPANTS": NODE, "CREDENTIALS_DIR": str(credentials)},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0 and "keeps its API token" in again.stdout
 
     current = subprocess.run(["/bin/sh", str(ENTRYPOINT), "migrate", "current"], env=env,
                              capture_output=True, text=True, timeout=120, check=False)
@@ -90,7 +106,7 @@ def test_api_and_participant_through_the_entrypoint(stack_env, openbao_server, p
             log_path=tmp_path / "participant.log",
             env={**env, "NODE_TYPE": "participant", "POD_NAME": NODE, "COORDINATOR_ENDPOINT": url,
                  "KEY_SHARE_STORAGE_PATH": str(tmp_path / "shares"),
-                 "API_TOKEN_FILE": str(secrets_dir / "api-token"),
+                 "API_TOKEN_FILE": str(api_token),
                  "VAULT_TOKEN_FILE": str(secrets_dir / "vault-token")})
         participant.start()
         deadline = time.monotonic() + 90
