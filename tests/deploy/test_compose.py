@@ -224,7 +224,11 @@ def test_each_mpc_service_environment_loads_with_the_settings(compose, service, 
             monkeypatch.setenv(name, value)
     settings = load_settings()
     settings.payload_codec()
-    assert settings.db_host == "postgres" and settings.redis_host == "redis"
+    if service in PARTICIPANTS:  # no database or Redis credentials for the share holders
+        assert not {"DB_PASSWORD", "REDIS_PASSWORD", "DB_HOST"} & set(env)
+    else:
+        assert settings.db_host == "postgres" and settings.redis_host == "redis"
+        assert settings.db_password.get_secret_value() == _DOT_ENV["DB_PASSWORD"]
     assert settings.temporal_address == "temporal:7233" and settings.vault_addr == "http://vault:8200"
     if service in PARTICIPANTS:
         assert settings.node_type == "participant" and settings.node_id == service
