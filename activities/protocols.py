@@ -46,11 +46,12 @@ def setup_protocol(name: str, params: dict[str, Any], roster: Roster, services: 
         key_id, epoch = str(params["key_id"]), int(params["epoch"])
         old_public = PublicKeyPackage.from_dict(params["old_public"])
         dealers = [int(d) for d in params["dealers"]]
-        share = KeyShare.from_bytes(services.shares.get_share(key_id, epoch)) if roster.me.party_id in dealers else None
+        dealer_share = (KeyShare.from_bytes(services.shares.get_share(key_id, epoch))
+                        if roster.me.party_id in dealers else None)
         state = FrostReshare.initial_state(
             ssid=ssid, identifier=roster.me.party_id, old_public=old_public, dealers=dealers,
             new_participants=[int(p) for p in params["new_participants"]],
-            new_threshold=int(params["new_threshold"]), key_share=share,
+            new_threshold=int(params["new_threshold"]), key_share=dealer_share,
         )
         return ProtocolSetup(FrostReshare(), state, old_public.suite, int(params["new_threshold"]), epoch + 1)
     invalid_request("unknown_protocol", f"unknown session protocol {name!r}")

@@ -17,7 +17,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def get_state(request: Request) -> AppState:
-    return request.app.state.mpc  # type: ignore[no-any-return]
+    state: AppState = request.app.state.mpc
+    return state
 
 
 State = Annotated[AppState, Depends(get_state)]

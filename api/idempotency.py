@@ -29,7 +29,9 @@ async def remembered_session(redis: aioredis.Redis, principal: Principal, operat
     except RedisError:
         log.warning("redis unavailable for idempotency lookup")
         return None
-    return value.decode() if value else None
+    if not value:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def remember_session(redis: aioredis.Redis, principal: Principal, operation: str, idempotency_key: str | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,12 +30,25 @@ def _uvicorn_server(settings: Settings) -> uvicorn.Server:
     from api.app import create_app
 
     app = create_app(settings, settings.payload_codec())
-    ssl = {}
-    if settings.tls_enabled:
-        ssl = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}
+    tls = settings.tls_enabled
     config = uvicorn.Config(app, host=settings.listen_address, port=settings.http_port, log_config=None,
-                            access_log=False, **ssl)
+                            access_log=False, ssl_certfile=str(settings.tls_cert_file) if tls else None,
+                            ssl_keyfile=str(settings.tls_key_file) if tls else None)
     return uvicorn.Server(config)
+
+
+class _EmbeddedServer:
+    """Uvicorn inside `mpc serve`: signals are handled by the caller, which stops API and worker in order."""
+
+    def __init__(self, server: uvicorn.Server) -> None:
+        self.server = server
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    async def serve(self) -> None:
+        await self.server.serve()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
 
 
 def cmd_api(_: argparse.Namespace) -> int:
@@ -53,12 +67,11 @@ def cmd_serve(_: argparse.Namespace) -> int:
     from workers.coordinator import run_coordinator
 
     async def both(stop: asyncio.Event) -> None:
-        server = _uvicorn_server(settings)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = _EmbeddedServer(_uvicorn_server(settings))
         worker = asyncio.create_task(run_coordinator(settings, settings.payload_codec(), stop))
         api = asyncio.create_task(server.serve())
         await stop.wait()
-        server.should_exit = True
+        server.stop()
         await asyncio.gather(api, worker)
 
     asyncio.run(_run_until_signalled(both))

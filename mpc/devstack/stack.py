@@ -83,7 +83,8 @@ class DevStack:
             db_file=data / "temporal" / "temporal.db",
             codec_endpoint=f"http://{HOST}:{config.http_port}/codec",
         )
-        self.services = [self.postgres, self.redis, self.vault, self.temporal]
+        self.services: list[PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer] = [
+            self.postgres, self.redis, self.vault, self.temporal]
         self.apps: list[ManagedProcess] = []
         self._stopping = False
 
