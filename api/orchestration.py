@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -65,6 +65,20 @@ async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]
     return {n.node_id: n for n in rows}
 
 
+async def _check_capacity(db: AsyncSession, operation: str | None, limit: int, settings: Settings) -> None:
+    """MAX_CONCURRENT_SIGNINGS / MAX_CONCURRENT_SESSIONS: refuse (429) rather than queue without bound.
+
+    Rows older than SESSION_TIMEOUT do not count: their workflow has ended (every round is bounded).
+    """
+    recent = datetime.now(UTC) - timedelta(seconds=settings.session_timeout)
+    query = select(func.count()).select_from(SigningSession).where(
+        SigningSession.status.in_(("pending", "running")), SigningSession.created_at >= recent)
+    if operation:
+        query = query.where(SigningSession.operation == operation)
+    if (await db.execute(query)).scalar_one() >= limit:
+        raise ApiError(429, "too_many_sessions", f"{limit} sessions are already running; retry later")
+
+
 def _party(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
 
@@ -104,6 +118,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     workflow_id = workflow_id_for("keygen", principal, idempotency_key, session_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
         return Started(row.session_id, row.key_id or "", workflow_id, None, replayed=True)
+    await _check_capacity(db, None, settings.max_concurrent_sessions, settings)
 
     online = await _online_nodes(db, settings)
     if body.nodes is not None:
@@ -177,6 +192,7 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
+    await _check_capacity(db, "sign", settings.max_concurrent_signings, settings)
 
     online = await _online_nodes(db, settings)
     if body.signers is not None:
