@@ -42,12 +42,18 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) 
 
 
 def _stop_and_check_no_children(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT, as Ctrl-C would; always stops everything, then asserts nothing was left behind."""
     descendants = psutil.Process(proc.pid).children(recursive=True)
-    assert len(descendants) >= 8  # postgres, redis, openbao, temporal, api, coordinator, 3 participants
     proc.send_signal(signal.SIGINT)
-    proc.wait(90)
+    try:
+        proc.wait(90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     time.sleep(1)
     alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for leftover in alive:  # never leak processes into later tests, even when failing
+        leftover.kill()
+    assert len(descendants) >= 8, descendants  # postgres, redis, openbao, temporal, api, coordinator, 3 nodes
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
 
 
