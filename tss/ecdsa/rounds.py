@@ -18,11 +18,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from tss.ecdsa.curve import Point, decode_point, encode_point
-from tss.errors import EncodingError, ProtocolError
+from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.messages import BROADCAST, RoundMessage
+from tss.rng import resolve_rng
 from tss.zk.transcript import Transcript
 
 __all__ = [
@@ -199,10 +201,6 @@ class RoundDriver:
         return dump({"round": 0, "ctx": self._ctx_hash()})
 
     def run_round(self, round_no: int, state: bytes, inbound: Sequence[RoundMessage], rng: Any = None) -> Any:
-        from dataclasses import replace
-
-        from tss.errors import InvalidInputError
-        from tss.rng import resolve_rng
 
         rng = resolve_rng(rng)
         st = load(state)
