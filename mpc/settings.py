@@ -248,7 +248,10 @@ class Settings(BaseSettings):
         if self.tls_enabled and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("TLS_ENABLED: TLS_CERT_FILE and TLS_KEY_FILE are required when TLS is enabled")
         if self.environment == "production":
-            for name in ("db_password", "payload_codec_key"):
+            # Participants hold no database credentials; every process holds the payload-codec key.
+            needed = ("payload_codec_key",) if self.node_type == NodeType.PARTICIPANT else (
+                "db_password", "payload_codec_key")
+            for name in needed:
                 if getattr(self, name).get_secret_value().lower() in _PLACEHOLDERS:
                     raise ValueError(f"{name.upper()}: a real secret is required in production")
             if not self.vault_addr:

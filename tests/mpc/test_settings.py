@@ -150,3 +150,14 @@ def test_payload_codec_requires_a_key(clean_env: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("24h", 86400), ("500ms", 0.5), (12, 12)])
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_production_participant_needs_no_database_password(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ENVIRONMENT", "production")
+    clean_env.setenv("NODE_TYPE", "participant")
+    clean_env.setenv("VAULT_ADDR", "http://vault:8200")
+    clean_env.setenv("PAYLOAD_CODEC_KEY", "ab" * 32)
+    assert load_settings().db_password.get_secret_value() == ""
+    clean_env.setenv("NODE_TYPE", "coordinator")
+    with pytest.raises(SettingsError, match=r"^DB_PASSWORD"):
+        load_settings()
