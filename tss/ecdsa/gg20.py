@@ -1,12 +1,14 @@
 """GG20 presigning (offline) and one-round online signing (Gennaro-Goldfeder 2020, eprint 2020/540 §3.2,
 §4.1 "one-round online signing"), with identifiable abort for bad proofs and bad signature shares.
 
-Presign (`GG20PresignProtocol`, 7 rounds): rounds 1-5 and the start of 6 are `SignCore`; then
-  6. broadcast R̄_i = k_i·R and S_i = σ_i·R; send each j a proof that R̄_i = k_i·R for the k_i inside
-     c_i = Enc_i(k_i) (range proof with point relation, under j's ring-Pedersen; GG20 phase 6 "PDL
-     with slack" in the form of CGGMP Π^log*).
-  7. verify every proof (naming the sender), then Σ R̄_j = G and Σ S_j = Y (M4): only then is the
-     presignature output. It is bound to the key, its epoch, the signer set and the ssid (N5).
+Presign (`GG20PresignProtocol`, 7 rounds): rounds 1-5 and the start of 6 are `SignCore`; in round 4
+GG20 adds T_i = σ_i·G + l_i·H with a PoK of (σ_i, l_i) (phase 3; H a NUMS generator). Then
+  6. broadcast R̄_i = k_i·R and S_i = σ_i·R with a proof that S_i and T_i share σ_i; send each j a
+     proof that R̄_i = k_i·R for the k_i inside c_i = Enc_i(k_i) (range proof with point relation,
+     under j's ring-Pedersen; GG20 phase 6 "PDL with slack" in the form of CGGMP Π^log*).
+  7. verify every proof (naming the sender: bad R̄_i proof, bad S_i/T_i link), then Σ R̄_j = G and
+     Σ S_j = Y (M4): only then is the presignature output. It is bound to the key id, the share
+     epoch, the signer set and the ssid (N5).
 
 Online (`sign_share` / `combine`, or the `GG20SignProtocol` adapter): s_i = m·k_i + r·σ_i, released only
 after the presignature is durably marked consumed (N2); each s_j is checked with
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tss.ecdsa.curve import G, Point, Q, add, mul, point_eq
+from tss.ecdsa.curve import G, Point, Q, add, base_mul, mul, point_eq
 from tss.ecdsa.keyshare import KeyShare
 from tss.ecdsa.rounds import (
     RoundDriver,
@@ -46,6 +48,15 @@ from tss.protocol import RoundOutput
 from tss.rng import Rng
 from tss.zk.codec import dec_int
 from tss.zk.mta import AliceRangeProof, prove_alice, verify_alice
+from tss.zk.schnorr import (
+    H,
+    SigmaLinkProof,
+    TwoBaseProof,
+    prove_sigma_link,
+    prove_two_base,
+    verify_sigma_link,
+    verify_two_base,
+)
 
 SIGN_KIND = "gg20/sign/r1"
 
@@ -215,6 +226,28 @@ class GG20PresignProtocol(SignCore):
     def steps(self) -> dict[int, Step]:
         return super().steps() | {6: self._r6, 7: self._r7}
 
+    def r4_extra(self, st: dict[str, Any], sigma: int, rng: Rng) -> dict[str, Any]:
+        """GG20 phase 3: T_i = σ_i·G + l_i·H with a PoK of (σ_i, l_i)."""
+        blind = 1 + rng.randbelow(Q - 1)
+        big_t = add(base_mul(sigma), mul(H, blind))
+        assert big_t is not None
+        proof = prove_two_base(blind, sigma, H, bytes.fromhex(st["ssid"]), self.me, rng, tag="gg20/T")
+        st.update(l=h(blind), T_own=pt_hex(big_t))
+        return {"T": pt_hex(big_t), "pok_T": proof.to_wire()}
+
+    def r4_check(self, st: dict[str, Any], r4: dict[int, Any]) -> None:
+        ssid = bytes.fromhex(st["ssid"])
+        ts = {}
+        for j, o in r4.items():
+            try:
+                big_t, pok = pt(o.get("T")), TwoBaseProof.from_wire(o.get("pok_T"))
+            except EncodingError:
+                raise ProtocolError("malformed_payload", (j,)) from None
+            if not verify_two_base(pok, big_t, H, ssid, j, tag="gg20/T"):
+                raise ProtocolError("bad_schnorr_proof", (j,))
+            ts[str(j)] = pt_hex(big_t)
+        st["T"] = ts
+
     def _r6(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
         big_r, _ = self.finish_core(st, inbound)
         echo5 = echo_digest(payload_bytes(inbound, self.kind("r5")) | {self.me: bytes.fromhex(st["own5"])})
@@ -224,7 +257,9 @@ class GG20PresignProtocol(SignCore):
             raise ProtocolError("degenerate_nonce", ())
         ssid = bytes.fromhex(st["ssid"])
         pk = self.share.paillier.public
-        out = [bcast(self.me, 6, self.kind("r6"), {"echo": echo5, "Rbar": pt_hex(r_bar), "S": pt_hex(s_pt)})]
+        link = prove_sigma_link(sigma, uh(st["l"]), big_r, ssid, self.me, rng)
+        payload = {"echo": echo5, "Rbar": pt_hex(r_bar), "S": pt_hex(s_pt), "S_proof": link.to_wire()}
+        out = [bcast(self.me, 6, self.kind("r6"), payload)]
         for j in self.others:
             proof = prove_alice(
                 pk, self.share.ring[j], uh(st["c_k"]), k, uh(st["r_k"]), ssid, self.me, j, rng, point_base=big_r
@@ -248,8 +283,11 @@ class GG20PresignProtocol(SignCore):
             try:
                 r_bar, s_pt = pt(msgs[j].get("Rbar")), pt(msgs[j].get("S"))
                 proof = AliceRangeProof.from_wire(proofs[j].get("proof"), self.share.bits, with_point=True)
+                link = SigmaLinkProof.from_wire(msgs[j].get("S_proof"))
             except EncodingError:
                 raise ProtocolError("malformed_payload", (j,)) from None
+            if not verify_sigma_link(link, big_r, s_pt, pt(st["T"][str(j)]), ssid, j):
+                raise ProtocolError("bad_sigma_proof", (j,))
             c_j = uh(st["cks"][str(j)])
             if not verify_alice(self.share.paillier_keys[j], own_rp, c_j, proof, ssid, j, self.me, stmt=(big_r, r_bar)):
                 raise ProtocolError("bad_rbar_proof", (j,))

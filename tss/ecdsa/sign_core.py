@@ -88,6 +88,13 @@ class SignCore(RoundDriver):
     def steps(self) -> dict[int, Step]:
         return {1: self._r1, 2: self._r2, 3: self._r3, 4: self._r4, 5: self._r5}
 
+    def r4_extra(self, st: dict[str, Any], sigma: int, rng: Rng) -> dict[str, Any]:
+        """Hook: extra fields of the round-4 broadcast (GG20 adds T_i); may record secrets in `st`."""
+        return {}
+
+    def r4_check(self, st: dict[str, Any], r4: dict[int, Any]) -> None:
+        """Hook: verify the extra round-4 fields of every peer (raise `ProtocolError` naming it)."""
+
     def _w(self) -> int:
         return self.share.x * lagrange(self.me, self.signers) % Q
 
@@ -202,12 +209,13 @@ class SignCore(RoundDriver):
             delta += alice_finish(key, own_rp, c_k, rep_g, ssid=ssid, bob=j, alice=self.me, big_x=None)
             sigma += alice_finish(key, own_rp, c_k, rep_w, ssid=ssid, bob=j, alice=self.me, big_x=w_j)
         delta, sigma = delta % Q, sigma % Q
-        msg = bcast(self.me, 4, self.kind("r4"), {"delta": h(delta)})
+        msg = bcast(self.me, 4, self.kind("r4"), {"delta": h(delta)} | self.r4_extra(st, sigma, rng))
         st.update(round=4, delta_i=h(delta), sigma=h(sigma), r4=msg.payload.hex())
         return RoundOutput(dump(st), [msg])
 
     def _r5(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
         r4 = collect(inbound, me=self.me, round_no=4, kind=self.kind("r4"), senders=self.signers, broadcast=True)
+        self.r4_check(st, r4)
         delta = uh(st["delta_i"])
         for j, o in r4.items():
             try:

@@ -230,10 +230,41 @@ def test_gg20_rbar_proof_rejected():
     expect("gg20", 7, plain, "malformed_payload")
 
 
-def test_gg20_bad_s_point_aborts_without_output():
+def test_gg20_bad_s_point_named():
+    """S_i not matching the committed T_i = σ_i·G + l_i·H is attributed (GG20 phase 6 proof)."""
     r6 = trace("gg20")[6][1]
+    expect("gg20", 7, edit(r6, ATTACKER, kind("gg20", "r6"), setf(["S"], pt_hex(base_mul(3)))), "bad_sigma_proof")
+
+    def bump(o):
+        o["S_proof"]["z2"] = enc_int((int(o["S_proof"]["z2"], 16) + 1) % Q)
+        return o
+
+    expect("gg20", 7, edit(r6, ATTACKER, kind("gg20", "r6"), bump), "bad_sigma_proof")
+
+
+def test_gg20_t_commitment_pok():
+    r4 = trace("gg20")[4][1]
+    victim_t = payload(r4, VICTIM, kind("gg20", "r4"))
+    expect("gg20", 5, edit(r4, ATTACKER, kind("gg20", "r4"), setf(["pok_T"], victim_t["pok_T"])), "bad_schnorr_proof")
+    expect("gg20", 5, edit(r4, ATTACKER, kind("gg20", "r4"), setf(["T"], pt_hex(base_mul(4)))), "bad_schnorr_proof")
+
+
+def test_gg20_consistent_wrong_sigma_aborts_without_output():
+    """A signer using σ_i + 1 consistently (T_i, S_i and proofs all match it) fails Σ S_j = Y (M4)."""
+
+    class BadSigma(GG20PresignProtocol):
+        def r4_extra(self, st, sigma, rng):
+            return super().r4_extra(st, (sigma + 1) % Q, rng)
+
+        def _r6(self, st, inbound, rng):
+            st["sigma"] = format((int(st["sigma"], 16) + 1) % Q, "x")
+            return super()._r6(st, inbound, rng)
+
+    protos = gg20_protos()
+    shares, _ = keygen_run(2, 3)
+    protos[ATTACKER] = BadSigma(session_id=b"presign-mal", key_share=shares[ATTACKER], signers=SIGNERS)
     with pytest.raises(ProtocolError) as ei:
-        victim("gg20", 7, edit(r6, ATTACKER, kind("gg20", "r6"), setf(["S"], pt_hex(base_mul(3)))))
+        run(protos)
     assert ei.value.reason == "sigma_check_failed"
 
 

@@ -75,3 +75,18 @@ def test_two_base():
     assert verify_two_base(pr, v, r_point, b"sid", 3)
     assert not verify_two_base(pr, v, r_point, b"sid", 2)
     assert not verify_two_base(pr, add(v, base_mul(1)), r_point, b"sid", 3)
+
+
+def test_sigma_link_proof():
+    from tss.ecdsa.curve import add, mul
+    from tss.zk.schnorr import H, SigmaLinkProof, prove_sigma_link, verify_sigma_link
+
+    rng = SystemRng()
+    r_point = base_mul(random_scalar(rng))
+    sigma, blind = random_scalar(rng), random_scalar(rng)
+    s_pt, t_pt = mul(r_point, sigma), add(base_mul(sigma), mul(H, blind))
+    pr = SigmaLinkProof.from_wire(prove_sigma_link(sigma, blind, r_point, b"sid", 2, rng).to_wire())
+    assert verify_sigma_link(pr, r_point, s_pt, t_pt, b"sid", 2)
+    assert not verify_sigma_link(pr, r_point, s_pt, t_pt, b"sid", 1)
+    assert not verify_sigma_link(pr, r_point, mul(r_point, sigma + 1), t_pt, b"sid", 2)
+    assert not verify_sigma_link(pr, r_point, s_pt, add(t_pt, H), b"sid", 2)
