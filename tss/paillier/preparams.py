@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,12 +201,15 @@ def generate_preparams(
 class PreParamsPool:
     """FIFO pool of ready pre-parameters so keygen never waits on prime generation.
 
-    The participant worker fills it in the background (`put`) and persists it with `dumps`/`loads`
-    (JSON lines, see module docstring). `take` pops one entry; each entry is used exactly once.
+    The participant worker fills it in the background (`put`; generation is CPU-bound, so run
+    `generate_preparams` in a worker process and `put` the result) and persists it with
+    `dumps`/`loads` (JSON lines, see module docstring). `take` pops one entry; each entry is used
+    exactly once, so persist the pool again after every `take`. Methods are thread-safe.
     """
 
     def __init__(self, items: Iterable[PreParams] = (), *, bits: int = DEFAULT_MODULUS_BITS) -> None:
         self.bits = bits
+        self._lock = threading.Lock()
         self._items: deque[PreParams] = deque()
         for item in items:
             self.put(item)
@@ -219,12 +223,14 @@ class PreParamsPool:
     def put(self, item: PreParams) -> None:
         if item.bits != self.bits:
             raise InvalidInputError("pre-parameters of another modulus size")
-        self._items.append(item)
+        with self._lock:
+            self._items.append(item)
 
     def take(self, *, generate_if_empty: bool = False, rng: Rng | None = None) -> PreParams:
         """Pop the oldest entry; if empty, generate one when allowed, else raise."""
-        if self._items:
-            return self._items.popleft()
+        with self._lock:
+            if self._items:
+                return self._items.popleft()
         if generate_if_empty:
             return generate_preparams(self.bits, rng)
         raise InvalidInputError("pre-parameter pool is empty")
@@ -238,7 +244,9 @@ class PreParamsPool:
         return added
 
     def dumps(self) -> str:
-        return "".join(item.to_json() + "\n" for item in self._items)
+        with self._lock:
+            items = list(self._items)
+        return "".join(item.to_json() + "\n" for item in items)
 
     @classmethod
     def loads(cls, text: str, *, bits: int = DEFAULT_MODULUS_BITS) -> PreParamsPool:

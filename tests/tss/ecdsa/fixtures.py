@@ -13,7 +13,8 @@ FIXTURE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "ecdsa"
 
 @functools.cache
 def _preparams() -> tuple[PreParams, ...]:
-    return tuple(PreParamsPool.loads((FIXTURE_DIR / "preparams.jsonl").read_text()).__dict__["_items"])
+    loaded = PreParamsPool.loads((FIXTURE_DIR / "preparams.jsonl").read_text())
+    return tuple(loaded.take() for _ in range(len(loaded)))
 
 
 def preparams(i: int) -> PreParams:
