@@ -34,6 +34,7 @@ from tss.ecdsa.rounds import (
     open_commitment,
     p2p,
     payload_bytes,
+    payload_hash,
     pt,
     pt_hex,
 )
@@ -148,14 +149,19 @@ class KeygenProtocol(RoundDriver):
         } | make_aux(pre, ssid, self.me, rng)
         out = [bcast(self.me, 2, K2, payload)]
         out += [p2p(self.me, j, 2, K2S, {"share": enc_int(eval_poly(coeffs, j))}) for j in self.ids if j != self.me]
-        st.update(round=2, ssid=ssid.hex(), coms={str(j): c.hex() for j, c in coms.items()}, r2=out[0].payload.hex())
+        st.update(
+            round=2,
+            ssid=ssid.hex(),
+            coms={str(j): c.hex() for j, c in coms.items()},
+            r2_hash=payload_hash(out[0].payload),
+            r2_echo=echo,
+        )
         return RoundOutput(dump(st), out)
 
     # -- round 3 ---------------------------------------------------------------------------------
     def _round3(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
         r2 = collect(inbound, me=self.me, round_no=2, kind=K2, senders=self.ids, broadcast=True)
         shares_in = collect(inbound, me=self.me, round_no=2, kind=K2S, senders=self.ids, broadcast=False)
-        own_r2 = load(bytes.fromhex(st["r2"]))
         ssid, base = bytes.fromhex(st["ssid"]), bytes.fromhex(st["base"])
         pre = PreParams.from_json(st["pre"], trusted=True)
         coeffs = [dec_int(c, 256) for c in st["coeffs"]]
@@ -182,13 +188,13 @@ class KeygenProtocol(RoundDriver):
             shares[j] = share
         paillier, ring = verify_aux_set(r2, pre, self.me, self.bits, ssid)
         # Echo last: per-sender faults above name their sender; a view mismatch cannot be attributed.
-        check_echo(own_r2["echo"], r2)
+        check_echo(st["r2_echo"], r2)
         x = sum(shares.values()) % Q
         group_key = add(*(c[0] for c in vss.values()))
         pub = {k: add(*(feldman_eval(c, k) for c in vss.values())) for k in self.ids}
         if group_key is None or x == 0 or any(p is None for p in pub.values()):
             raise ProtocolError("degenerate_key", ())
-        echo = echo_digest(payload_bytes(inbound, K2) | {self.me: bytes.fromhex(st["r2"])})
+        echo = echo_digest(payload_bytes(inbound, K2), {self.me: bytes.fromhex(st["r2_hash"])})
         out = [
             bcast(self.me, 3, K3, {"echo": echo, "pok_x": prove_dlog(x, ssid, self.me, rng, tag="keygen/x").to_wire()})
         ]
@@ -204,7 +210,7 @@ class KeygenProtocol(RoundDriver):
             ring={str(k): [enc_int(v.n), enc_int(v.s), enc_int(v.t)] for k, v in ring.items()},
             r3_echo=echo,
         )
-        for key in ("coeffs", "rand", "coms", "r1", "r2"):
+        for key in ("coeffs", "rand", "coms", "r1", "r2_hash", "r2_echo"):
             st.pop(key, None)
         return RoundOutput(dump(st), out)
 

@@ -44,6 +44,7 @@ from tss.ecdsa.rounds import (
     open_commitment,
     p2p,
     payload_bytes,
+    payload_hash,
     pt,
     pt_hex,
 )
@@ -193,7 +194,7 @@ class ReshareProtocol(RoundDriver):
         if self.is_new:
             payload |= {"aux": make_aux(PreParams.from_json(st["pre"], trusted=True), ssid, self.me, rng)}
         out.insert(0, bcast(self.me, 2, f"{KIND}/r2", payload))
-        st.update(round=2, ssid=ssid.hex(), coms=coms, own2=out[0].payload.hex())
+        st.update(round=2, ssid=ssid.hex(), coms=coms, own2_hash=payload_hash(out[0].payload), echo1=echo)
         return RoundOutput(dump(st), out)
 
     def _r3(self, st: dict[str, Any], inbound: Sequence[RoundMessage], rng: Rng) -> RoundOutput:
@@ -201,13 +202,17 @@ class ReshareProtocol(RoundDriver):
         senders = self.dealers if self.is_new else []
         shares_in = self._collect(inbound, 2, "/share", broadcast=False, senders=senders)
         ssid, base = bytes.fromhex(st["ssid"]), bytes.fromhex(st["base"])
-        own2 = load(bytes.fromhex(st["own2"]))
         vss: dict[int, list[Point]] = {}
         my_shares: dict[int, int] = {}
         for d in self.dealers:
-            obj = own2 if d == self.me else r2[d]
+            obj = r2.get(d, {})
             try:
-                cd = obj["C"]
+                own_c = (
+                    [pt_hex(p) for p in feldman_commit([dec_int(c, 256) for c in st["coeffs"]])]
+                    if d == self.me
+                    else None
+                )
+                cd = own_c if own_c is not None else obj["C"]
                 if not isinstance(cd, list) or len(cd) != self.t_new:  # C3
                     raise ProtocolError("bad_vss_length", (d,))
                 vss[d] = [pt(c) for c in cd]
@@ -260,8 +265,8 @@ class ReshareProtocol(RoundDriver):
                 N={str(k): enc_int(v) for k, v in paillier.items()},
                 ring={str(k): [enc_int(v.n), enc_int(v.s), enc_int(v.t)] for k, v in ring.items()},
             )
-        check_echo(own2["echo"], r2)  # last: per-sender faults above name their sender
-        payload["echo"] = echo_digest(payload_bytes(inbound, f"{KIND}/r2") | {self.me: bytes.fromhex(st["own2"])})
+        check_echo(st["echo1"], r2)  # last: per-sender faults above name their sender
+        payload["echo"] = echo_digest(payload_bytes(inbound, f"{KIND}/r2"), {self.me: bytes.fromhex(st["own2_hash"])})
         out.insert(0, bcast(self.me, 3, f"{KIND}/r3", payload))
         for key in ("coeffs", "rand", "coms", "own1"):
             st.pop(key, None)

@@ -148,12 +148,21 @@ def open_commitment(tag: str, ssid: bytes, pid: int, value: bytes, rand_hex: Any
     return hmac.compare_digest(commit(tag, ssid, pid, value, rand), com)
 
 
-def echo_digest(messages: dict[int, bytes]) -> str:
-    """Hash of one round's broadcasts, every party's included (C5)."""
+def echo_digest(messages: dict[int, bytes], prehashed: dict[int, bytes] | None = None) -> str:
+    """Hash of one round's broadcasts, every party's included (C5).
+
+    Each payload enters as its SHA-256, so a party can keep just the hash of its own (possibly large)
+    broadcast in its state and pass it in `prehashed`.
+    """
+    hashes = {pid: hashlib.sha256(p).digest() for pid, p in messages.items()} | (prehashed or {})
     tr = Transcript("echo")
-    for pid in sorted(messages):
-        tr.int("pid", pid).bytes("payload", messages[pid])
+    for pid in sorted(hashes):
+        tr.int("pid", pid).bytes("payload_hash", hashes[pid])
     return hashlib.sha256(tr.encoded()).hexdigest()
+
+
+def payload_hash(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
 
 
 def check_echo(own: str, received: dict[int, Any]) -> None:
