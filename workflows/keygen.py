@@ -47,10 +47,10 @@ class KeygenWorkflow:
             outputs = await drive_protocol(run, on_round)
             public = agreed_public_result(outputs)
         except SessionFailedError as failed:
+            await db.call("coordinator.finish_key", FinishKeyInput(request.key_id, "failed", failed.failure))
             self._progress.status, self._progress.error = "failed", failed.failure
             set_status("failed")
             await db.update_session(request.session_id, status="failed", error=failed.failure, finished=True)
-            await db.call("coordinator.finish_key", FinishKeyInput(request.key_id, "failed", failed.failure))
             await db.audit("key.generate", actor=request.requested_by, resource_type="key",
                            resource_id=request.key_id, session_id=request.session_id, status="failure",
                            failure=failed.failure)

@@ -119,13 +119,14 @@ class SignWorkflow:
         return signature, used_pool
 
     async def _fail(self, request: SignRequest, failure: SessionFailure) -> None:
-        self._progress.status, self._progress.error = "failed", failure
-        set_status("failed")
-        await db.update_session(request.session_id, status="failed", error=failure, finished=True)
         cheated = failure.code not in REPLACEABLE and failure.node is not None
         if cheated:
             # A signer that sent an invalid share or message: stop using the key until an operator looks.
+            # Flagged before the session reads "failed", so a client never sees the failure with the key usable.
             await db.call("coordinator.finish_key", FinishKeyInput(request.key_id, "flagged", failure))
+        self._progress.status, self._progress.error = "failed", failure
+        set_status("failed")
+        await db.update_session(request.session_id, status="failed", error=failure, finished=True)
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, status="failure", failure=failure, flagged=cheated)
 

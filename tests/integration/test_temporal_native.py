@@ -33,9 +33,9 @@ async def test_search_attributes_and_progress_query(stack: Stack) -> None:
         await asyncio.sleep(0.2)
     assert [w.id for w in found] == [signed["workflow_id"]]
     attributes = found[0].typed_search_attributes
-    assert {p.key.name: p.value for p in attributes} >= {
+    assert {p.key.name: p.value for p in attributes}.items() >= {
         "MpcKeyId": key["key_id"], "MpcProtocol": "frost", "MpcCurve": "secp256k1-tr", "MpcChain": "bitcoin",
-        "MpcOperation": "sign", "MpcStatus": "completed"}
+        "MpcOperation": "sign", "MpcStatus": "completed"}.items()
 
     progress = await client.get_workflow_handle(signed["workflow_id"]).query("progress")
     assert progress["status"] == "completed"
