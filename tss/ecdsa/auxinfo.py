@@ -35,8 +35,8 @@ def make_aux(pre: PreParams, ssid: bytes, me: int, rng: Rng) -> dict[str, Any]:
     return {
         "N": enc_int(pre.paillier.n),
         "ring": [enc_int(rp.n), enc_int(rp.s), enc_int(rp.t)],
-        "mod": prove_mod(pre.paillier, ssid, me, rng).to_wire(),
-        "prm": prove_ring_pedersen(pre.ring, ssid, me, rng).to_wire(),
+        "mod": prove_mod(pre.paillier, ssid, me, rng).to_wire(pre.bits),
+        "prm": prove_ring_pedersen(pre.ring, ssid, me, rng).to_wire(pre.bits),
     }
 
 

@@ -20,7 +20,7 @@ from tss.ct import powmod_secret
 from tss.errors import EncodingError
 from tss.paillier.keys import PaillierPrivateKey
 from tss.rng import Rng, resolve_rng
-from tss.zk.codec import dec_bits, dec_int, dec_int_list, enc_int
+from tss.zk.codec import dec_bits, dec_fixed_list, dec_int, enc_fixed_list, enc_int
 from tss.zk.transcript import Transcript
 
 __all__ = ["MOD_REPS", "ModProof", "prove_mod", "verify_mod"]
@@ -37,25 +37,28 @@ class ModProof:
     b: list[int]
     z: list[int]
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self, n_bits: int) -> dict[str, Any]:
+        """Wire form for an N of `n_bits` bits (x and z as fixed-width base64 vectors)."""
+        nbytes = (n_bits + 7) // 8
         return {
             "w": enc_int(self.w),
-            "x": [enc_int(v) for v in self.x],
+            "x": enc_fixed_list(self.x, nbytes),
             "a": list(self.a),
             "b": list(self.b),
-            "z": [enc_int(v) for v in self.z],
+            "z": enc_fixed_list(self.z, nbytes),
         }
 
     @classmethod
     def from_wire(cls, obj: Any, max_bits: int) -> ModProof:
         if not isinstance(obj, dict):
             raise EncodingError("malformed Π^mod proof")
+        nbytes = (max_bits + 7) // 8
         return cls(
             dec_int(obj.get("w"), max_bits),
-            dec_int_list(obj.get("x"), MOD_REPS, max_bits),
+            dec_fixed_list(obj.get("x"), MOD_REPS, nbytes),
             dec_bits(obj.get("a"), MOD_REPS),
             dec_bits(obj.get("b"), MOD_REPS),
-            dec_int_list(obj.get("z"), MOD_REPS, max_bits),
+            dec_fixed_list(obj.get("z"), MOD_REPS, nbytes),
         )
 
 

@@ -11,6 +11,7 @@ verifier rejects vectors of any length other than `PRM_REPS` (Z4).
 
 from __future__ import annotations
 
+import hmac
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from tss.ct import powmod_secret
 from tss.errors import EncodingError
 from tss.paillier.preparams import RingPedersenParams, RingPedersenSecret
 from tss.rng import Rng, resolve_rng
-from tss.zk.codec import dec_int_list, enc_int
+from tss.zk.codec import dec_bits, dec_fixed_list, enc_fixed_list
 from tss.zk.fixedbase import FixedBase
 from tss.zk.transcript import Transcript
 
@@ -33,17 +34,23 @@ PRM_REPS = 128
 
 @dataclass(frozen=True, slots=True)
 class DlnProof:
-    a: list[int]
+    """One direction in compact Fiat-Shamir form: challenge bits e and responses z.
+
+    The verifier recomputes A_i = base^{z_i} · target^{-e_i} and accepts iff hashing them gives e
+    back; this is the same check as base^{z_i} = A_i · target^{e_i} with the A_i sent, at half the size.
+    """
+
+    e: list[int]
     z: list[int]
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"A": [enc_int(v) for v in self.a], "z": [enc_int(v) for v in self.z]}
+    def to_wire(self, n_bits: int) -> dict[str, Any]:
+        return {"e": list(self.e), "z": enc_fixed_list(self.z, (n_bits + 7) // 8)}
 
     @classmethod
     def from_wire(cls, obj: Any, max_bits: int) -> DlnProof:
-        if not isinstance(obj, dict):
+        if not isinstance(obj, dict) or set(obj) != {"e", "z"}:
             raise EncodingError("malformed DLN proof")
-        return cls(dec_int_list(obj.get("A"), PRM_REPS, max_bits), dec_int_list(obj.get("z"), PRM_REPS, max_bits))
+        return cls(dec_bits(obj.get("e"), PRM_REPS), dec_fixed_list(obj.get("z"), PRM_REPS, (max_bits + 7) // 8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +60,8 @@ class RingPedersenProof:
     s_in_t: DlnProof
     t_in_s: DlnProof
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"s_in_t": self.s_in_t.to_wire(), "t_in_s": self.t_in_s.to_wire()}
+    def to_wire(self, n_bits: int) -> dict[str, Any]:
+        return {"s_in_t": self.s_in_t.to_wire(n_bits), "t_in_s": self.t_in_s.to_wire(n_bits)}
 
     @classmethod
     def from_wire(cls, obj: Any, max_bits: int) -> RingPedersenProof:
@@ -81,7 +88,7 @@ def _prove_one(
         a.append(aq + q * ((ap - aq) * q_inv_p % p))
     e = _challenge(direction, n, base, target, a, ssid, prover)
     z = [(x + bit * exp) % phi for x, bit in zip(a_exp, e, strict=True)]
-    return DlnProof(a, z)
+    return DlnProof(e, z)
 
 
 def prove_ring_pedersen(
@@ -97,20 +104,16 @@ def prove_ring_pedersen(
 
 
 def _verify_one(direction: str, n: int, base: int, target: int, proof: DlnProof, ssid: bytes, prover: int) -> bool:
-    if len(proof.a) != PRM_REPS or len(proof.z) != PRM_REPS:
+    if len(proof.e) != PRM_REPS or len(proof.z) != PRM_REPS or any(b not in (0, 1) for b in proof.e):
         return False
-    for a, z in zip(proof.a, proof.z, strict=True):
-        if not (0 < a < n and 0 <= z < n) or math.gcd(a, n) != 1:
-            return False
-    e = _challenge(direction, n, base, target, proof.a, ssid, prover)
+    if any(not 0 <= z < n for z in proof.z) or math.gcd(target, n) != 1:
+        return False
     nm = gmpy2.mpz(n)
-    tm = gmpy2.mpz(target)
+    target_inv = gmpy2.invert(gmpy2.mpz(target), nm)
     fb = FixedBase(base, n, n.bit_length())
-    for a, z, bit in zip(proof.a, proof.z, e, strict=True):
-        rhs = a * tm % nm if bit else gmpy2.mpz(a)
-        if fb.pow(z) != rhs:
-            return False
-    return True
+    a = [int(fb.pow(z) * target_inv % nm) if bit else int(fb.pow(z)) for z, bit in zip(proof.z, proof.e, strict=True)]
+    e = _challenge(direction, n, base, target, a, ssid, prover)
+    return hmac.compare_digest(bytes(e), bytes(proof.e))
 
 
 def verify_ring_pedersen(params: RingPedersenParams, proof: RingPedersenProof, ssid: bytes, prover: int) -> bool:

@@ -14,7 +14,7 @@ from tests.tss.ecdsa.fixtures import TRACES, keygen_protocols, keygen_run, malic
 from tests.tss.ecdsa.harness import edit, payload, route
 from tss.errors import ProtocolError
 from tss.messages import RoundMessage
-from tss.zk.codec import enc_int
+from tss.zk.codec import dec_fixed_list, enc_fixed_list, enc_int
 
 VICTIM, ATTACKER = 1, 2
 
@@ -130,12 +130,14 @@ def test_one_dln_direction_only_rejected():
 def test_short_proofs_rejected(proof, reps):
     def cut(o):
         if proof == "mod":
-            for k in ("x", "a", "b", "z"):
+            for k in ("x", "z"):
+                o["mod"][k] = enc_fixed_list(dec_fixed_list(o["mod"][k], 128, 256)[:reps], 256)
+            for k in ("a", "b"):
                 o["mod"][k] = o["mod"][k][:reps]
         else:
             for d in ("s_in_t", "t_in_s"):
-                for k in ("A", "z"):
-                    o["prm"][d][k] = o["prm"][d][k][:reps]
+                o["prm"][d]["e"] = o["prm"][d]["e"][:reps]
+                o["prm"][d]["z"] = enc_fixed_list(dec_fixed_list(o["prm"][d]["z"], 128, 256)[:reps], 256)
         return o
 
     expect_reject(3, r2_edit(cut), "malformed_payload")
@@ -145,9 +147,13 @@ def test_short_proofs_rejected(proof, reps):
 def test_one_altered_entry_rejected(proof):
     def alter(o):
         if proof == "mod":
-            o["mod"]["z"][64] = enc_int(int(o["mod"]["z"][64], 16) + 1)
+            z = dec_fixed_list(o["mod"]["z"], 128, 256)
+            z[64] += 1
+            o["mod"]["z"] = enc_fixed_list(z, 256)
         else:
-            o["prm"]["t_in_s"]["z"][127] = enc_int(int(o["prm"]["t_in_s"]["z"][127], 16) + 1)
+            z = dec_fixed_list(o["prm"]["t_in_s"]["z"], 128, 256)
+            z[127] += 1
+            o["prm"]["t_in_s"]["z"] = enc_fixed_list(z, 256)
         return o
 
     expect_reject(3, r2_edit(alter), f"bad_{proof}_proof")

@@ -63,3 +63,19 @@ def test_dec_int_rejects_oversized_before_parsing():
 def test_payload_loader(data):
     with contextlib.suppress(EncodingError):
         load(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=0, max_size=6))
+def test_fixed_list_roundtrip_and_exact_length(values):
+    from tss.zk.codec import dec_fixed_list, enc_fixed_list
+
+    text = enc_fixed_list(values, 8)
+    assert dec_fixed_list(text, len(values), 8) == values
+    for bad_count in (len(values) + 1, max(0, len(values) - 1)):
+        if bad_count != len(values):
+            try:
+                dec_fixed_list(text, bad_count, 8)
+            except EncodingError:
+                continue
+            raise AssertionError("length not enforced")

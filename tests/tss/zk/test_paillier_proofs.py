@@ -35,7 +35,7 @@ def test_prm_valid_and_bound_to_prover():
 
 
 def _truncate(p: DlnProof, n: int) -> DlnProof:
-    return DlnProof(p.a[:n], p.z[:n])
+    return DlnProof(p.e[:n], p.z[:n])
 
 
 @pytest.mark.parametrize("reps", [1, 79, PRM_REPS - 1])
@@ -44,21 +44,24 @@ def test_prm_short_proofs_rejected(reps):
     short = RingPedersenProof(_truncate(pr.s_in_t, reps), _truncate(pr.t_in_s, reps))
     assert not verify_ring_pedersen(pub, short, SSID, 1)
     with pytest.raises(EncodingError):
-        RingPedersenProof.from_wire(short.to_wire(), 2048)
+        RingPedersenProof.from_wire(short.to_wire(2048), 2048)
 
 
 def test_prm_one_altered_entry_rejected():
     pub, pr = preparams(0).ring.public, prm_proof()
     z = list(pr.s_in_t.z)
     z[77] += 1
-    assert not verify_ring_pedersen(pub, RingPedersenProof(DlnProof(pr.s_in_t.a, z), pr.t_in_s), SSID, 1)
-    a = list(pr.t_in_s.a)
-    a[5] = a[5] * 4 % pub.n
-    assert not verify_ring_pedersen(pub, RingPedersenProof(pr.s_in_t, DlnProof(a, pr.t_in_s.z)), SSID, 1)
+    assert not verify_ring_pedersen(pub, RingPedersenProof(DlnProof(pr.s_in_t.e, z), pr.t_in_s), SSID, 1)
+    e = list(pr.t_in_s.e)
+    e[5] ^= 1
+    assert not verify_ring_pedersen(pub, RingPedersenProof(pr.s_in_t, DlnProof(e, pr.t_in_s.z)), SSID, 1)
+    z = list(pr.t_in_s.z)
+    z[9] = pub.n + z[9]  # out of range
+    assert not verify_ring_pedersen(pub, RingPedersenProof(pr.s_in_t, DlnProof(pr.t_in_s.e, z)), SSID, 1)
 
 
 def test_prm_one_direction_only_rejected():
-    wire = prm_proof().to_wire()
+    wire = prm_proof().to_wire(2048)
     del wire["t_in_s"]
     with pytest.raises(EncodingError):
         RingPedersenProof.from_wire(wire, 2048)
@@ -71,7 +74,7 @@ def test_mod_valid_and_bound():
     n = preparams(0).paillier.n
     pr = mod_proof()
     assert verify_mod(n, pr, SSID, 1)
-    assert verify_mod(n, ModProof.from_wire(pr.to_wire(), 2048), SSID, 1)
+    assert verify_mod(n, ModProof.from_wire(pr.to_wire(2048), 2048), SSID, 1)
     assert not verify_mod(n, pr, SSID, 2)
     assert not verify_mod(preparams(1).paillier.n, pr, SSID, 1)
 
@@ -82,7 +85,7 @@ def test_mod_short_rejected(reps):
     short = ModProof(pr.w, pr.x[:reps], pr.a[:reps], pr.b[:reps], pr.z[:reps])
     assert not verify_mod(preparams(0).paillier.n, short, SSID, 1)
     with pytest.raises(EncodingError):
-        ModProof.from_wire(short.to_wire(), 2048)
+        ModProof.from_wire(short.to_wire(2048), 2048)
 
 
 @pytest.mark.parametrize("field", ["x", "z", "a", "b"])
