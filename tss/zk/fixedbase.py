@@ -9,6 +9,8 @@ exponentiations.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gmpy2
 
 __all__ = ["FixedBase"]
@@ -23,7 +25,7 @@ class FixedBase:
         self.m = gmpy2.mpz(modulus)
         self.w = window
         self.max_bits = max_bits
-        self.rows: list[list[object]] = []
+        self.rows: list[list[Any]] = []
         b = gmpy2.mpz(base) % self.m
         for _ in range((max_bits + window - 1) // window):
             row = [gmpy2.mpz(1), b]
@@ -32,7 +34,7 @@ class FixedBase:
             self.rows.append(row)
             b = row[-1] * b % self.m  # b^(2^w)
 
-    def pow(self, e: int) -> object:
+    def pow(self, e: int) -> Any:
         """base^e mod m for 0 <= e < 2^max_bits (else falls back to powmod)."""
         if e <= 0 or e.bit_length() > self.max_bits:
             return gmpy2.powmod(self.rows[0][1], e, self.m)
