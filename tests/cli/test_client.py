@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.cli.conftest import NODES, Stack
+from tests.cli.conftest import NODES
+from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,9 +127,27 @@ def test_usage_error_and_unreachable_api(stack: Stack) -> None:
 
 
 def test_failed_session_exits_1(stack: Stack, created: dict[str, str]) -> None:
-    """A signer that is down: the session fails (exit 1) naming the node. Last: it leaves cli-3 stopped."""
-    stack.participants[NODES[2]].stop()  # still listed online until its heartbeat ages out
-    run = mpc(stack, "sign", created["key_id"], "--digest", "11" * 32, "--signers", f"{NODES[0]},{NODES[2]}")
+    """A signer that is down: the session fails (exit 1) naming the node; the node is restarted afterwards."""
+    down = NODES[2]
+    stack.participants[down].stop()  # still listed online until its heartbeat ages out
+    try:
+        run = mpc(stack, "sign", created["key_id"], "--digest", "11" * 32, "--signers", f"{NODES[0]},{down}")
+    finally:
+        restarted = datetime.now(UTC)
+        stack.participants[down].start()
+        wait_heartbeat_after(stack, down, restarted)
     assert run.returncode == 1, (run.stdout, run.stderr)
     last = run.stderr.strip().splitlines()[-1]
-    assert "failed" in last and f"(node {NODES[2]})" in last, run.stderr
+    assert "failed" in last and f"(node {down})" in last, run.stderr
+
+
+def wait_heartbeat_after(stack: Stack, node: str, moment: datetime, timeout: float = 60) -> None:
+    """Until the restarted node has registered again (a heartbeat newer than `moment`)."""
+    deadline = time.monotonic() + timeout
+    with stack.client(timeout=10) as http:
+        while time.monotonic() < deadline:
+            beat = datetime.fromisoformat(http.get(f"/v1/nodes/{node}").json()["last_heartbeat"])
+            if beat > moment:
+                return
+            time.sleep(0.2)
+    raise TimeoutError(f"{node} did not come back")
