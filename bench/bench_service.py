@@ -224,7 +224,7 @@ def sign_sequentially(target: Target, key: dict[str, Any], count: int, result: R
             row = {"latency": elapsed, "duration": float(session["duration_ms"] or 0),
                    "rounds": session["total_rounds"]}
             if target.temporal_address:
-                workflow_id = f"sign-{session['session_id']}"
+                workflow_id = session.get("workflow_id") or f"sign-{session['session_id']}"
                 wall, busy, tasks, acts = asyncio.run(history_split(target.temporal_address, workflow_id))
                 row.update(wall=wall, busy=busy, tasks=tasks)
                 for name, times in acts.items():
