@@ -158,9 +158,10 @@ def main() -> None:
         _, per, exp = drive(protos)
         record(f"reshare (refresh, {t_} dealers)", setting, [per], [exp])
 
-    print(f"\nPre-parameter generation (2048-bit N and Ñ), {len(gen_times)} runs: "
-          f"mean {statistics.mean(gen_times):.1f} s, stdev {statistics.pstdev(gen_times):.1f} s, "
-          f"min {min(gen_times):.1f} s, max {max(gen_times):.1f} s\n")  # fmt: skip
+    if gen_times:
+        print(f"\nPre-parameter generation (2048-bit N and Ñ), {len(gen_times)} runs: "
+              f"mean {statistics.mean(gen_times):.1f} s, stdev {statistics.pstdev(gen_times):.1f} s, "
+              f"min {min(gen_times):.1f} s, max {max(gen_times):.1f} s\n")  # fmt: skip
     print("| operation | setting | per-party mean (s) | per-party max (s) | modexp share |")
     print("| --- | --- | ---: | ---: | ---: |")
     for op, setting, mean, mx, share in ROWS:
