@@ -239,7 +239,8 @@ class DevStack:
         def _interrupt(signum: int, _frame: object) -> None:
             raise KeyboardInterrupt
 
-        signal.signal(signal.SIGTERM, _interrupt)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may be ignored when started in background
+            signal.signal(sig, _interrupt)
         try:
             self.start()
             self.supervise()
