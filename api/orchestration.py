@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Principal
@@ -81,6 +82,26 @@ async def _check_capacity(db: AsyncSession, operation: str | None, limit: int, s
 
 def _party(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
+
+
+async def _start_then_commit(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
+                             request: Any, workflow_id: str, attributes: TypedSearchAttributes) -> WorkflowHandle:
+    """Start the workflow, then commit the rows added for it; if the start fails, nothing is written."""
+    client: Client = await client_factory()
+    try:
+        handle = await client.start_workflow(
+            run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
+            execution_timeout=timedelta(seconds=settings.session_timeout * 2),  # a backstop: rounds are bounded
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, search_attributes=attributes,
+        )
+    except WorkflowAlreadyStartedError:
+        await db.rollback()
+        raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
+    except BaseException:
+        await db.rollback()
+        raise
+    await db.commit()
+    return handle
 
 
 async def _existing(db: AsyncSession, workflow_id: str) -> SigningSession | None:
@@ -150,19 +171,10 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
                             chain_type=body.chain_type, threshold=body.threshold, parties=parties,
                             policy=policy_from(settings), requested_by=principal.name,
                             pool_target=settings.nonce_pool_target)
-    client: Client = await client_factory()
-    try:
-        handle = await client.start_workflow(
-            KeygenWorkflow.run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
-            execution_timeout=timedelta(seconds=settings.session_timeout),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=initial_attributes(key_id=key_id, protocol=protocol, curve=curve,
-                                                 chain=body.chain_type, operation="keygen"),
-        )
-    except WorkflowAlreadyStartedError:
-        await db.rollback()
-        raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
-    await db.commit()
+    attributes = initial_attributes(key_id=key_id, protocol=protocol, curve=curve, chain=body.chain_type,
+                                    operation="keygen")
+    handle = await _start_then_commit(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
+                                      attributes)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 
@@ -218,17 +230,8 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
                           chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root)
-    client: Client = await client_factory()
-    try:
-        handle = await client.start_workflow(
-            SignWorkflow.run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
-            execution_timeout=timedelta(seconds=settings.session_timeout),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve,
-                                                 chain=key.chain_type, operation="sign"),
-        )
-    except WorkflowAlreadyStartedError:
-        await db.rollback()
-        raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
-    await db.commit()
+    attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
+                                    operation="sign")
+    handle = await _start_then_commit(db, client_factory, settings, SignWorkflow.run, request, workflow_id,
+                                      attributes)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
