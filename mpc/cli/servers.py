@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mpc.log import configure_logging
-from mpc.settings import Settings, load_settings, parse_duration
+from mpc.settings import Settings, SettingsError, load_settings, parse_duration
 
 if TYPE_CHECKING:
     import uvicorn
@@ -29,6 +29,8 @@ def _uvicorn_server(settings: Settings) -> uvicorn.Server:
 
     from api.app import create_app
 
+    if settings.auth_type == "cert":
+        raise SettingsError("AUTH_TYPE: client-certificate auth is not implemented yet; use token")
     app = create_app(settings, settings.payload_codec())
     tls = settings.tls_enabled
     config = uvicorn.Config(app, host=settings.listen_address, port=settings.http_port, log_config=None,
