@@ -1,8 +1,9 @@
 """Starting keygen and signing workflows from validated API requests.
 
 Order of work: every check first (so bad input starts nothing and writes nothing); then the key
-and session rows and the audit entry are added in one transaction, the workflow is started, and
-only then the transaction commits. If the start fails, nothing is written. The workflow id
+and session rows and the audit entry are committed in one transaction, and the workflow is
+started (its first activity updates those rows, so they must exist first). If the start fails,
+the rows are deleted again. The workflow id
 derives from the `Idempotency-Key` when one is given, so Temporal itself refuses a second
 workflow for a retried request even when Redis has forgotten the key.
 """
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
@@ -34,7 +36,7 @@ from workflows.search import initial_attributes
 from workflows.sign import SignWorkflow
 from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest
 
-IMPLEMENTED_PROTOCOLS = ("frost",)
+IMPLEMENTED_PROTOCOLS = ("frost", "gg18", "gg20")
 
 ClientFactory = Callable[[], Awaitable[Client]]
 
@@ -84,24 +86,40 @@ def _party(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
 
 
-async def _start_then_commit(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
-                             request: Any, workflow_id: str, attributes: TypedSearchAttributes) -> WorkflowHandle:
-    """Start the workflow, then commit the rows added for it; if the start fails, nothing is written."""
-    client: Client = await client_factory()
+async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
+                             request: Any, workflow_id: str, attributes: TypedSearchAttributes, *, session_id: str,
+                             new_key_id: str | None = None) -> WorkflowHandle:
+    """Commit the rows, then start the workflow (its first activity updates them, so they must exist).
+
+    If the start fails, the rows are removed again: a request that did not start leaves nothing behind.
+    """
     try:
-        handle = await client.start_workflow(
+        await db.commit()
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key committed first
+        await db.rollback()
+        raise ApiError(409, "duplicate_request", "this Idempotency-Key is being used by a request in flight") from None
+    try:
+        client: Client = await client_factory()
+        return await client.start_workflow(
             run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
             execution_timeout=timedelta(seconds=settings.session_timeout * 2),  # a backstop: rounds are bounded
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, search_attributes=attributes,
         )
     except WorkflowAlreadyStartedError:
-        await db.rollback()
+        await _forget(db, session_id, new_key_id)
         raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
-    except BaseException:
-        await db.rollback()
-        raise
+    except Exception as exc:
+        await _forget(db, session_id, new_key_id)
+        raise ApiError(503, "temporal_unavailable", f"could not start the workflow ({type(exc).__name__}); "
+                                                    "nothing was recorded") from None
+
+
+async def _forget(db: AsyncSession, session_id: str, new_key_id: str | None) -> None:
+    await db.execute(delete(AuditLog).where(AuditLog.session_id == session_id))
+    await db.execute(delete(SigningSession).where(SigningSession.session_id == session_id))
+    if new_key_id:
+        await db.execute(delete(Key).where(Key.key_id == new_key_id))
     await db.commit()
-    return handle
 
 
 async def _existing(db: AsyncSession, workflow_id: str) -> SigningSession | None:
@@ -173,8 +191,8 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
                             pool_target=settings.nonce_pool_target)
     attributes = initial_attributes(key_id=key_id, protocol=protocol, curve=curve, chain=body.chain_type,
                                     operation="keygen")
-    handle = await _start_then_commit(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
-                                      attributes)
+    handle = await _commit_then_start(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
+                                      attributes, session_id=session_id, new_key_id=key_id)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 
@@ -232,6 +250,6 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
-    handle = await _start_then_commit(db, client_factory, settings, SignWorkflow.run, request, workflow_id,
-                                      attributes)
+    handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,
+                                      attributes, session_id=session_id)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
