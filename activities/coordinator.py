@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from mpc.chains import present_frost_key
+from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
 from workflows.types import (
     AuditInput,
@@ -65,7 +65,10 @@ class CoordinatorActivities:
             if key is None:
                 raise ApplicationError(f"unknown key {request.key_id}", type="UnknownKey", non_retryable=True)
             package = request.public_result["package"]
-            forms = present_frost_key(key.curve, key.chain_type, package["group_public_key"])
+            if key.protocol in ("gg18", "gg20"):
+                forms = present_ecdsa_key(key.chain_type, package["group_public_key"])
+            else:
+                forms = present_frost_key(key.curve, key.chain_type, package["group_public_key"])
             key.public_key, key.address = forms["public_key"], forms["address"]
             key.public_data = {"package": package, "verifying_key": forms["verifying_key"]}
             key.epoch = int(package.get("epoch", 0))

@@ -18,6 +18,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.ecdsa_node import SESSION_PREPARAMS, forget_presignature, store_presignature
 from activities.node_services import (
     NodeServices,
     Roster,
@@ -35,7 +36,7 @@ from activities.protocols import setup_protocol
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
 from mpc.keystore import RetryMismatchError
-from tss.errors import InvalidInputError, ProtocolError
+from tss.errors import InvalidInputError, NonceReuseError, ProtocolError
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
 
@@ -127,6 +128,8 @@ class ParticipantRounds:
             ssid, previous_state = bytes.fromhex(previous["ssid"]), bytes.fromhex(previous["state"])
         try:
             setup = setup_protocol(request.protocol, request.params, roster, self.services, ssid)
+        except NonceReuseError as exc:
+            invalid_request("nonce_consumed", f"cannot start {request.protocol}: {exc}")
         except (InvalidInputError, KeyError, ValueError) as exc:
             invalid_request("invalid_parameters", f"cannot start {request.protocol}: {exc}")
         current = setup.initial_state if previous_state is None else previous_state
@@ -134,6 +137,8 @@ class ParticipantRounds:
                                round_no=request.round - 1, messages=request.inbound)
         try:
             result = setup.protocol.run_round(request.round, current, inbound)
+        except NonceReuseError as exc:
+            invalid_request("nonce_consumed", f"{request.protocol} refused: {exc}")
         except ProtocolError as exc:
             raise_protocol_error(exc, roster)
         except InvalidInputError as exc:
@@ -143,6 +148,8 @@ class ParticipantRounds:
         public_result = result.public_result
         if request.round == request.total_rounds:
             public_result = self._store_result(request, setup.epoch, result.result, public_result or {})
+            if request.protocol == "gg20-keygen":  # the pre-parameters now live in the sealed key share
+                self.services.state.delete_session(SESSION_PREPARAMS, ssid.hex())
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,
                                       "protocol": request.protocol, "node_id": self.services.node_id})
         output = ProtocolRoundOutput(node_id=self.services.node_id, outbound=outbound, public_result=public_result)
@@ -152,6 +159,20 @@ class ParticipantRounds:
     def _store_result(self, request: ProtocolRoundInput, epoch: int, secret: bytes | None,
                       public: dict[str, Any]) -> dict[str, Any]:
         """Seal the new share in the keystore; return the public data every party must agree on."""
+        if request.protocol == "gg20-keygen":
+            # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).
+            package: dict[str, Any] = {"package": {**public, "group_public_key": public["group_key"]}}
+            if secret is not None:
+                self.services.shares.put_share(str(request.params["key_id"]), epoch, secret, public=package)
+            return package
+        if request.protocol == "gg20-presign":
+            if secret is not None:
+                store_presignature(self.services.state, str(public["presig_id"]), secret)
+            return {"presig_id": public["presig_id"], "R": public["R"], "signers": list(public["signers"])}
+        if request.protocol in ("gg18-sign", "gg20-sign"):
+            if request.protocol == "gg20-sign":
+                forget_presignature(self.services.state, str(request.params["presig_id"]))
+            return {"signature": public["signature"], "r": public["r"], "s": public["s"], "v": public["v"]}
         agreed = {"package": public["public_key_package"], "ack_digest": public.get("ack_digest")}
         if secret is not None:
             self.services.shares.put_share(str(request.params["key_id"]), epoch, secret, public=agreed)

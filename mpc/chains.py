@@ -137,3 +137,28 @@ def present_frost_key(curve: str, chain_type: str, group_public_key_hex: str) ->
             return {"public_key": x_only.hex(), "verifying_key": output_key.hex(), "address": p2tr_address(output_key)}
         return {"public_key": x_only.hex(), "verifying_key": x_only.hex(), "address": x_only.hex()}
     raise ChainError(f"unknown FROST curve {curve!r}")
+
+
+def ethereum_address(public_key: bytes) -> str:
+    """EIP-55 checksummed address: last 20 bytes of keccak-256 of the uncompressed key (x ‖ y)."""
+    from coincurve import PublicKey
+    from Crypto.Hash import keccak
+
+    uncompressed = PublicKey(public_key).format(compressed=False)[1:]
+    raw = keccak.new(digest_bits=256, data=uncompressed).hexdigest()[-40:]
+    mask = keccak.new(digest_bits=256, data=raw.encode()).hexdigest()
+    return "0x" + "".join(c.upper() if c.isalpha() and int(mask[i], 16) >= 8 else c for i, c in enumerate(raw))
+
+
+def present_ecdsa_key(chain_type: str, group_public_key_hex: str) -> dict[str, str]:
+    """GG18/GG20 keys: compressed SEC1 public key; Ethereum (EIP-55) or Bitcoin P2WPKH address."""
+    from coincurve import PublicKey
+
+    raw = PublicKey(bytes.fromhex(group_public_key_hex)).format(compressed=True)
+    if chain_type == "ethereum":
+        address = ethereum_address(raw)
+    elif chain_type == "bitcoin":
+        address = p2wpkh_address(raw)
+    else:
+        raise ChainError(f"chain {chain_type} has no ECDSA keys")
+    return {"public_key": raw.hex(), "verifying_key": raw.hex(), "address": address}

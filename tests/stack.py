@@ -20,6 +20,20 @@ from mpc.devstack.process import ManagedProcess
 from tests.services import start_api
 
 PARTICIPANTS = [f"p{i}" for i in range(1, 6)]
+PREPARAMS_FIXTURE = Path(__file__).parent / "fixtures" / "ecdsa" / "preparams.jsonl"
+
+
+def seed_preparams(data_dir: Path, nodes: list[str]) -> None:
+    """Give each participant its own committed 2048-bit pre-parameter sets (2 each for p1..p5), so
+    ECDSA keygen in tests never generates primes. The node seals and deletes the file at start."""
+    lines = [line for line in PREPARAMS_FIXTURE.read_text().splitlines() if line.strip()]
+    per_node = len(lines) // len(nodes)
+    for i, node in enumerate(nodes):
+        folder = data_dir / node
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = folder / "preparams.jsonl"
+        target.touch(mode=0o600)
+        target.write_text("".join(line + "\n" for line in lines[i * per_node:(i + 1) * per_node]))
 
 
 @dataclass
@@ -92,6 +106,7 @@ def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_
     s = Stack(url, admin_token, env, log_dir, services_dir / "nodes", api, placeholder)
     try:
         s.start_coordinator()
+        seed_preparams(s.data_dir, PARTICIPANTS)
         for node in PARTICIPANTS:
             openbao_server.ensure_transit_key(f"mpc-{node}")
             s.start_participant(node, node_token)

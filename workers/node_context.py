@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activities.ecdsa_node import PREPARAMS_FILE, import_preparams
 from activities.node_services import NodeServices
 from mpc.identity import NodeIdentity, NodePublic
 from mpc.keystore import KeyWrapper, LocalKeyWrapper, SecretStateStore, ShareStore, VaultTransitWrapper
@@ -42,6 +43,7 @@ class NodeContext:
         shares = ShareStore(root / "keys", wrapper, node_id)
         state = SecretStateStore(root / "state", wrapper, node_id)
         identity = NodeIdentity.load_or_create(state, node_id)
+        import_preparams(state, root / PREPARAMS_FILE)  # seal a dropped-in pre-parameter pool, delete the file
         return cls(settings, NodeServices(node_id, identity, shares, state))
 
     def identity_public(self) -> NodePublic:
@@ -51,7 +53,7 @@ class NodeContext:
         return self.services.identity.sign(message)
 
     def capabilities(self) -> dict[str, Any]:
-        return {"protocols": ["frost"], "curves": ["ed25519", "secp256k1", "secp256k1-tr"]}
+        return {"protocols": ["frost", "gg18", "gg20"], "curves": ["ed25519", "secp256k1", "secp256k1-tr"]}
 
     def activities(self) -> list[Any]:
         return participant_activity_list(self.services)

@@ -12,8 +12,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import set_status
     from workflows.types import FinishKeyInput, KeygenRequest, KeygenResult, KeyRecord, Progress, RecordKeyInput
 
-PROTOCOL_ROUNDS = {"frost-dkg": 3}
+PROTOCOL_ROUNDS = {"frost-dkg": 3, "gg20-keygen": 4}
 """Rounds of each keygen protocol after the hello (checked against tss in tests)."""
+KEYGEN_PROTOCOL = {"frost": "frost-dkg", "gg18": "gg20-keygen", "gg20": "gg20-keygen"}
+"""API protocol -> session protocol: GG18 and GG20 keys come from one keygen (same share format)."""
 
 
 @workflow.defn(name="Keygen")
@@ -28,7 +30,7 @@ class KeygenWorkflow:
 
     @workflow.run
     async def run(self, request: KeygenRequest) -> KeygenResult:
-        protocol = f"{request.protocol}-dkg"
+        protocol = KEYGEN_PROTOCOL.get(request.protocol, f"{request.protocol}-dkg")
         total = PROTOCOL_ROUNDS[protocol]
         self._progress = Progress(request.session_id, "keygen", "running", 0, total)
         set_status("running")
@@ -63,5 +65,6 @@ class KeygenWorkflow:
         await db.audit("key.generate", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, public_key=record.public_key, curve=request.curve,
                        threshold=request.threshold, participants=[p.node_id for p in request.parties])
-        await start_refill(request.key_id, request.parties, request.pool_target, request.policy)
+        if request.protocol == "frost":  # ECDSA keys have no FROST nonce pool
+            await start_refill(request.key_id, request.parties, request.pool_target, request.policy)
         return KeygenResult(record.key_id, record.public_key, record.address)

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import coordinator_calls as db
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
+    from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
         AggregateInput,
@@ -35,6 +36,10 @@ with workflow.unsafe.imports_passed_through():
 
 SIGN_ACTIVITY = "participant.frost_sign"
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
+ECDSA_SIGN_ROUNDS = {"gg18": (("gg18-sign", 11),), "gg20": (("gg20-presign", 7), ("gg20-sign", 2))}
+"""Session protocols (and their rounds after the hello) an ECDSA signature runs, in order: GG18 in
+one 11-round protocol; GG20 as presign (7 rounds, the presignature stays sealed on each signer)
+then online signing (2 rounds) in the same session. Checked against tss in tests."""
 
 
 @workflow.defn(name="Sign")
@@ -48,15 +53,20 @@ class SignWorkflow:
 
     @workflow.run
     async def run(self, request: SignRequest) -> SignResult:
-        self._progress = Progress(request.session_id, "sign", "running", 0, 2)
+        ecdsa = request.protocol in ECDSA_SIGN_ROUNDS
+        total = sum(n for _, n in ECDSA_SIGN_ROUNDS[request.protocol]) if ecdsa else 2
+        self._progress = Progress(request.session_id, "sign", "running", 0, total)
         set_status("running")
-        await db.update_session(request.session_id, status="running", total_rounds=2, started=True)
+        await db.update_session(request.session_id, status="running", total_rounds=total, started=True)
         signers, alternates = list(request.signers), list(request.alternates)
         attempt = 0
         while True:
             attempt += 1
             try:
-                signature, used_pool = await self._sign_once(request, signers, attempt)
+                if ecdsa:
+                    signature, used_pool = await self._ecdsa_sign_once(request, signers, attempt)
+                else:
+                    signature, used_pool = await self._sign_once(request, signers, attempt)
                 break
             except SessionFailedError as failed:
                 failure = failed.failure
@@ -76,8 +86,9 @@ class SignWorkflow:
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
                        used_pool=used_pool)
-        await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
-                           request.pool_target, request.policy)
+        if not ecdsa:
+            await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
+                               request.pool_target, request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool)
 
     async def _set_round(self, request: SignRequest, round_no: int, total: int) -> None:
@@ -117,6 +128,29 @@ class SignWorkflow:
         except ActivityError as err:
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool
+
+    async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
+        """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""
+        attempt_id = f"{request.session_id}.{attempt}"
+        stages = ECDSA_SIGN_ROUNDS[request.protocol]
+        total = sum(n for _, n in stages)
+        params: dict[str, object] = {"key_id": request.key_id, "curve": request.curve, "digest": request.digest,
+                                     "signers": [s.party_id for s in signers], "threshold": len(signers)}
+        done = 0
+        public: dict[str, object] = {}
+        for protocol, rounds in stages:
+
+            async def on_round(round_no: int, offset: int = done) -> None:
+                await self._set_round(request, offset + round_no, total)
+
+            run = ProtocolRun(protocol=protocol, session_id=f"{attempt_id}.{protocol}",
+                              workflow_id=workflow.info().workflow_id, parties=signers, params=dict(params),
+                              total_rounds=rounds, policy=request.policy)
+            public = agreed_public_result(await drive_protocol(run, on_round))
+            if protocol == "gg20-presign":
+                params["presig_id"] = public["presig_id"]
+            done += rounds
+        return str(public["signature"]), False
 
     async def _fail(self, request: SignRequest, failure: SessionFailure) -> None:
         cheated = failure.code not in REPLACEABLE and failure.node is not None
