@@ -10,6 +10,7 @@ never in workflow history.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -32,7 +33,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
-from activities.protocols import setup_protocol
+from activities.protocols import ECDSA_PROTOCOLS, setup_protocol
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
 from mpc.keystore import RetryMismatchError
@@ -109,8 +110,14 @@ class ParticipantRounds:
         roster = Roster(request.parties, self.services.node_id)
         if not 1 <= request.round <= request.total_rounds:
             invalid_request("invalid_round", f"round {request.round} outside 1..{request.total_rounds}")
-        record = self._answer_once(request.session_id, f"round-{request.round}", request,
-                                   lambda: self._run_round(request, roster))
+        name = f"round-{request.round}"
+        if request.protocol in ECDSA_PROTOCOLS:
+            # Seconds of Paillier arithmetic per round: off the event loop, so heartbeats, pings and
+            # other sessions' rounds go on meanwhile.
+            record = await asyncio.to_thread(self._answer_once, request.session_id, name, request,
+                                             lambda: self._run_round(request, roster))
+        else:
+            record = self._answer_once(request.session_id, name, request, lambda: self._run_round(request, roster))
         output = record["output"]
         if request.round == request.total_rounds:
             # Round states hold polynomial coefficients and old shares: gone once the share is stored.
