@@ -9,7 +9,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from mpc.queues import COORDINATOR_TASK_QUEUE
     from workflows.types import AuditInput, SessionFailure, SessionUpdate
 
 DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10),
@@ -18,9 +17,12 @@ DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_int
 
 
 async def call(activity: str, arg: Any, result_type: type | None = None, timeout: float = 30.0) -> Any:
-    return await workflow.execute_activity(
-        activity, arg, result_type=result_type, task_queue=COORDINATOR_TASK_QUEUE,
-        start_to_close_timeout=timedelta(seconds=timeout), retry_policy=DB_RETRY,
+    """Run a coordinator activity as a local activity: on the coordinator worker that runs the workflow,
+    without a task-queue hand-off. These are short database writes and public computations; a signature
+    needs five of them, and as regular activities each cost a full Temporal round trip."""
+    return await workflow.execute_local_activity(
+        activity, arg, result_type=result_type, start_to_close_timeout=timedelta(seconds=timeout),
+        retry_policy=DB_RETRY,
     )
 
 

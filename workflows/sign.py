@@ -10,7 +10,7 @@ is never retried around (SECURITY.md S6).
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import coordinator_calls as db
@@ -125,7 +125,7 @@ class SignWorkflow:
             signature: str = await db.call("coordinator.frost_aggregate", AggregateInput(
                 session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
                 commitments=commitments, shares=[shares[n] for n in nodes]), str)
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:  # a local activity raises its ApplicationError directly
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool
 

@@ -48,6 +48,7 @@ async def test_record_histories(stack, raw_temporal_client) -> None:
         key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
         signed = sign(api, key["key_id"], b"recorded")
         no_pool = sign(api, key["key_id"], b"recorded, no pool", signers=["p2", "p3"])
+    HISTORIES.mkdir(exist_ok=True)
     for name, workflow_id in (("keygen", api_workflow(stack, key["key_id"], "keygen")),
                               ("sign", signed["workflow_id"]), ("sign-2", no_pool["workflow_id"]),
                               ("pool", f"nonce-pool-{key['key_id']}")):
