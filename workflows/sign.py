@@ -1,10 +1,11 @@
-"""SignWorkflow: t participants produce one FROST signature over a 32-byte digest.
+"""SignWorkflow: t participants produce one signature over a 32-byte digest.
 
-With pooled nonce commitments the online part is a single participant round (signature shares);
+FROST: with pooled nonce commitments the online part is a single participant round (signature shares);
 without, a commitment round comes first. Aggregation (public data only) runs on the coordinator and
 verifies every share, so a bad signer is named (identifiable abort). A signer that times out is
 replaced by an online alternate once; a signer that cheats ends the session, flags the key, and
-is never retried around (SECURITY.md S6).
+is never retried around (SECURITY.md S6). ECDSA (GG18, GG20) runs its rounds through the same
+generic round driver (see `ECDSA_SIGN_ROUNDS`), with the same failure handling.
 """
 
 from __future__ import annotations
