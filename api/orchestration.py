@@ -27,7 +27,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import KeyCreate, SignCreate
-from mpc.chains import ChainError, check_chain
+from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import AuditLog, Key, Node, SigningSession
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
@@ -48,6 +48,15 @@ class Started:
     workflow_id: str
     handle: WorkflowHandle | None
     replayed: bool  # an Idempotency-Key repeat: the earlier session is returned, nothing new started
+
+
+def default_protocol_for(settings: Settings, chain_type: str) -> str:
+    """DEFAULT_PROTOCOL where the chain can use it; otherwise the first supported protocol that fits
+    (an Ed25519 chain cannot use threshold ECDSA, so a Solana key defaults to FROST)."""
+    fitting = CHAIN_CURVES.get(chain_type, {})
+    if settings.default_protocol in fitting:
+        return settings.default_protocol
+    return next((p for p in settings.supported_protocols if p in fitting), settings.default_protocol)
 
 
 def policy_from(settings: Settings) -> RoundPolicy:
@@ -129,7 +138,7 @@ async def _existing(db: AsyncSession, workflow_id: str) -> SigningSession | None
 
 async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
                        body: KeyCreate, idempotency_key: str | None) -> Started:
-    protocol = body.protocol or settings.default_protocol
+    protocol = body.protocol or default_protocol_for(settings, body.chain_type)
     if protocol not in settings.supported_protocols:
         raise ApiError(422, "protocol_not_supported", f"protocol {protocol} is not in SUPPORTED_PROTOCOLS")
     if protocol not in IMPLEMENTED_PROTOCOLS:

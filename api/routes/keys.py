@@ -14,7 +14,7 @@ from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from api.idempotency import remember_session, remembered_session
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
-from api.orchestration import Started, start_keygen, start_sign
+from api.orchestration import Started, default_protocol_for, start_keygen, start_sign
 from api.schemas import KeyCreate, KeyList, KeyPublic, SessionPublic, SignCreate
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
@@ -65,7 +65,7 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
     else:
         started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key)
         await remember_session(state.redis, principal, "keygen", idempotency_key, started.session_id)
-    protocol = body.protocol or state.settings.default_protocol
+    protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
     return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")
 
 

@@ -46,7 +46,8 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     members = create.add_mutually_exclusive_group(required=True)
     members.add_argument("--total-nodes", type=int, help="n: the API picks n online nodes")
     members.add_argument("--nodes", type=_csv, help="participant node ids, comma-separated")
-    create.add_argument("--protocol", default="frost", choices=["frost", "gg18", "gg20"], help="(default frost)")
+    create.add_argument("--protocol", default=None, choices=["frost", "gg18", "gg20"],
+                        help="(default: the service's DEFAULT_PROTOCOL where the chain allows it, else frost)")
     create.add_argument("--curve", default=None, help="ed25519, secp256k1 or secp256k1-tr (default: from chain)")
     create.add_argument("--description", default=None)
     create.add_argument("--tag", action="append", default=[], type=_tag, metavar="K=V", help="repeatable")
@@ -117,10 +118,10 @@ def _run(command: Callable[[ApiClient, argparse.Namespace], int]) -> Callable[[a
 # ---- commands ----------------------------------------------------------------------------------
 
 def cmd_keys_create(client: ApiClient, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"protocol": args.protocol, "chain_type": args.chain_type, "threshold": args.threshold,
+    body: dict[str, Any] = {"chain_type": args.chain_type, "threshold": args.threshold,
                             "tags": dict(args.tag)}
-    optional = {"curve": args.curve, "total_nodes": args.total_nodes, "nodes": args.nodes,
-                "description": args.description}
+    optional = {"protocol": args.protocol, "curve": args.curve, "total_nodes": args.total_nodes,
+                "nodes": args.nodes, "description": args.description}
     body.update({k: v for k, v in optional.items() if v is not None})
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     started = client.post("/v1/keys", body, headers=headers)

@@ -51,7 +51,7 @@ def test_api_error_is_one_line() -> None:
 def test_parser_and_formatting() -> None:
     args = build_parser().parse_args(["keys", "create", "--chain-type", "solana", "--threshold", "2", "--nodes",
                                       "a,b,c", "--tag", "k=v", "--tag", "x=y=z"])
-    assert args.nodes == ["a", "b", "c"] and dict(args.tag) == {"k": "v", "x": "y=z"} and args.protocol == "frost"
+    assert args.nodes == ["a", "b", "c"] and dict(args.tag) == {"k": "v", "x": "y=z"} and args.protocol is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["keys", "create", "--chain-type", "solana", "--threshold", "2",
                                    "--nodes", "a", "--total-nodes", "3"])

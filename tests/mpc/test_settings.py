@@ -161,3 +161,11 @@ def test_production_participant_needs_no_database_password(clean_env: pytest.Mon
     clean_env.setenv("NODE_TYPE", "coordinator")
     with pytest.raises(SettingsError, match=r"^DB_PASSWORD"):
         load_settings()
+
+
+@pytest.mark.parametrize(("chain", "expected"), [("ethereum", "gg20"), ("bitcoin", "gg20"), ("solana", "frost"),
+                                                 ("ed25519", "frost"), ("schnorr", "frost")])
+def test_default_protocol_fits_the_chain(clean_env: pytest.MonkeyPatch, chain: str, expected: str) -> None:
+    from api.orchestration import default_protocol_for
+
+    assert default_protocol_for(load_settings(), chain) == expected
