@@ -64,11 +64,21 @@ def policy_from(settings: Settings) -> RoundPolicy:
                        session_timeout_seconds=settings.session_timeout)
 
 
-def workflow_id_for(operation: str, principal: Principal, idempotency_key: str | None, session_id: str) -> str:
+def workflow_id_for(operation: str, principal: Principal, idempotency_key: str | None, session_id: str,
+                    scope: str = "") -> str:
+    """The workflow id; with an Idempotency-Key it derives from (caller, operation, scope, key), so
+    Temporal refuses a second workflow for a retried request. `scope` is the key id for signing: the
+    same Idempotency-Key on two keys is two requests."""
     if idempotency_key:
-        digest = hashlib.sha256(f"{principal.token_id}\x00{operation}\x00{idempotency_key}".encode()).hexdigest()
-        return f"{operation}-idem-{digest[:40]}"
+        material = f"{principal.token_id}\x00{operation}\x00{scope}\x00{idempotency_key}"
+        return f"{operation}-idem-{hashlib.sha256(material.encode()).hexdigest()[:40]}"
     return f"{operation}-{session_id}"
+
+
+def idempotent_workflow_id(operation: str, principal: Principal, idempotency_key: str | None,
+                           scope: str = "") -> str | None:
+    """The workflow id a request with an Idempotency-Key maps to (None without one)."""
+    return workflow_id_for(operation, principal, idempotency_key, "", scope) if idempotency_key else None
 
 
 async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
@@ -228,7 +238,7 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
             raise ApiError(422, "invalid_signers", f"need at least {key.threshold} distinct signers", field="signers")
 
     session_id = str(uuid.uuid4())
-    workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id)
+    workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id, scope=key_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
     await _check_capacity(db, "sign", settings.max_concurrent_signings, settings)

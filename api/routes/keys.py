@@ -14,7 +14,7 @@ from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from api.idempotency import remember_session, remembered_session
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
-from api.orchestration import Started, default_protocol_for, start_keygen, start_sign
+from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
 from api.schemas import KeyCreate, KeyList, KeyPublic, SessionPublic, SignCreate
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
@@ -59,12 +59,13 @@ async def _respond(state: State, db: DbSession, started: Started, wait: bool, ti
 async def create_key(body: KeyCreate, db: DbSession, state: State, principal: CurrentPrincipal,
                      idempotency_key: IdempotencyKey = None, wait: Wait = False,
                      timeout: WaitTimeout = None) -> JSONResponse:
-    known = await remembered_session(state.redis, principal, "keygen", idempotency_key)
+    idem_workflow = idempotent_workflow_id("keygen", principal, idempotency_key)
+    known = await remembered_session(state.redis, idem_workflow)
     if known and (row := await db.get(SigningSession, known)) is not None:
         started = Started(row.session_id, row.key_id or "", row.workflow_id, None, replayed=True)
     else:
         started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key)
-        await remember_session(state.redis, principal, "keygen", idempotency_key, started.session_id)
+        await remember_session(state.redis, idem_workflow, started.session_id)
     protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
     return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")
 
@@ -96,11 +97,12 @@ async def get_key(key_id: str, db: DbSession, _: CurrentPrincipal) -> KeyPublic:
 async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, principal: CurrentPrincipal,
                idempotency_key: IdempotencyKey = None, wait: Wait = False,
                timeout: WaitTimeout = None) -> JSONResponse:
-    known = await remembered_session(state.redis, principal, f"sign:{key_id}", idempotency_key)
+    idem_workflow = idempotent_workflow_id("sign", principal, idempotency_key, scope=key_id)
+    known = await remembered_session(state.redis, idem_workflow)
     if known and (row := await db.get(SigningSession, known)) is not None:
         started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
     else:
         started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key)
-        await remember_session(state.redis, principal, f"sign:{key_id}", idempotency_key, started.session_id)
+        await remember_session(state.redis, idem_workflow, started.session_id)
     key = await db.get(Key, key_id)
     return await _respond(state, db, started, wait, timeout, (key.protocol, key.curve) if key else ("", ""), "sign")

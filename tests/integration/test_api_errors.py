@@ -99,3 +99,16 @@ def test_idempotency_key_returns_the_same_session(stack: Stack, redis_server: Re
         assert third.json()["session_id"] == first.json()["session_id"]
         keys = api.get("/v1/keys", params={"limit": 500}).json()["keys"]
         assert sum(k["key_id"] == first.json()["key_id"] for k in keys) == 1
+
+
+def test_same_idempotency_key_on_two_keys_is_two_requests(stack: Stack, ed_key: dict) -> None:
+    with stack.client() as api:
+        other = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
+        header = {"Idempotency-Key": f"shared-{uuid.uuid4()}"}
+        first = api.post(f"/v1/keys/{ed_key['key_id']}/sign", json={"digest": "01" * 32}, headers=header)
+        second = api.post(f"/v1/keys/{other['key_id']}/sign", json={"digest": "01" * 32}, headers=header)
+        assert first.status_code == second.status_code == 202, (first.text, second.text)
+        assert first.json()["session_id"] != second.json()["session_id"]
+        assert (first.json()["key_id"], second.json()["key_id"]) == (ed_key["key_id"], other["key_id"])
+        repeat = api.post(f"/v1/keys/{other['key_id']}/sign", json={"digest": "01" * 32}, headers=header)
+        assert repeat.json()["session_id"] == second.json()["session_id"]
