@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
+from mpc.envelope import Envelope
 from workflows.types import (
     AuditInput,
     ClaimCommitmentsInput,
@@ -98,8 +99,7 @@ class CoordinatorActivities:
         """Add published commitments to the pool; a commitment seen before for the key is refused."""
         stored = 0
         for wire in request.commitments:
-            body = json.loads(wire.body)
-            payload = json.loads(_b64(body["payload"]))
+            payload = json.loads(Envelope.from_dict(json.loads(wire.body)).payload_bytes())
             if wire.sender != request.node_id or payload.get("key_id") != request.key_id:
                 raise ApplicationError("commitment for another node or key", type="InvalidRequest",
                                        non_retryable=True)
@@ -154,9 +154,3 @@ class CoordinatorActivities:
         levels = {node: 0 for node in request.node_ids}
         levels.update({node: int(count) for node, count in rows if node in levels})
         return levels
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)

@@ -65,7 +65,7 @@ def failure_from(node_id: str, error: BaseException) -> SessionFailure:
         blamed = culprits[0] if culprits else (node_id if cause.type == INVALID_REQUEST else None)
         return SessionFailure(code=code, message=f"{node_id} reported: {cause.message}", node=blamed,
                               nodes=culprits or ([blamed] if blamed else []))
-    if isinstance(cause, TimeoutError) or (isinstance(error, ActivityError) and isinstance(error.cause, TimeoutError)):
+    if isinstance(cause, TimeoutError):
         return SessionFailure(code="node_timeout", message=f"{node_id} did not answer in time", node=node_id,
                               nodes=[node_id])
     return SessionFailure(code="node_failed", message=f"{node_id} failed: {type(cause).__name__}", node=node_id,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from temporalio.client import WorkflowFailureError
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
@@ -15,6 +15,7 @@ from api.errors import ApiError
 from api.idempotency import remember_session, remembered_session
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
+from api.pagination import page
 from api.schemas import KeyCreate, KeyList, KeyPublic, SessionPublic, SignCreate
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
@@ -79,8 +80,7 @@ async def list_keys(db: DbSession, _: CurrentPrincipal, status: str | None = Non
         query = query.where(Key.status == status)
     if chain_type:
         query = query.where(Key.chain_type == chain_type)
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (await db.execute(query.order_by(Key.created_at.desc()).limit(limit).offset(offset))).scalars().all()
+    rows, total = await page(db, query, Key.created_at.desc(), limit, offset)
     return KeyList(keys=[key_view(k) for k in rows], total=total)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, DbSession, require_role
 from api.errors import ApiError
+from api.pagination import page
 from api.schemas import AuditLogList, SessionList, SessionPublic
 from api.views import audit_view, session_view
 from mpc.db.models import AuditLog, SigningSession
@@ -33,9 +34,7 @@ async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None =
         query = query.where(SigningSession.key_id == key_id)
     if status:
         query = query.where(SigningSession.status == status)
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (await db.execute(query.order_by(SigningSession.created_at.desc()).limit(limit).offset(offset))
-            ).scalars().all()
+    rows, total = await page(db, query, SigningSession.created_at.desc(), limit, offset)
     return SessionList(sessions=[session_view(r) for r in rows], total=total)
 
 
@@ -51,6 +50,5 @@ async def audit_logs(db: DbSession, action: str | None = None, resource_id: str 
         query = query.where(AuditLog.resource_id == resource_id)
     if session_id:
         query = query.where(AuditLog.session_id == session_id)
-    total = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (await db.execute(query.order_by(AuditLog.id.desc()).limit(limit).offset(offset))).scalars().all()
+    rows, total = await page(db, query, AuditLog.id.desc(), limit, offset)
     return AuditLogList(entries=[audit_view(r) for r in rows], total=total)
