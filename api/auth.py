@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,15 +31,30 @@ class Principal:
     token_id: str
     name: str
     role: str
+    node_id: str | None = None  # role `node`: the only node this principal may speak for
 
 
-async def create_token(session: AsyncSession, *, name: str, role: str, ttl_seconds: float) -> tuple[str, ApiToken]:
-    """Create a token; the plain value is returned once and never stored."""
+NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+async def create_token(session: AsyncSession, *, name: str, role: str, ttl_seconds: float,
+                       node_id: str | None = None) -> tuple[str, ApiToken]:
+    """Create a token; the plain value is returned once and never stored.
+
+    A `node` token is bound to one node id (SECURITY.md A4): it can register and heartbeat that node
+    only, so one leaked node credential cannot register a sybil node or speak for another.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "node" and not node_id:
+        raise ValueError("a node token needs the node id it is bound to (--node-id)")
+    if role != "node" and node_id:
+        raise ValueError("only node tokens are bound to a node id")
+    if node_id is not None and not NODE_ID_PATTERN.match(node_id):
+        raise ValueError("node id: lower-case letters, digits and dashes, at most 63 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        name=name, role=role, token_hash=hash_token(token),
+        name=name, role=role, token_hash=hash_token(token), node_id=node_id,
         expires_at=datetime.now(UTC) + timedelta(seconds=ttl_seconds),
     )
     session.add(row)
@@ -54,4 +70,14 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     now = datetime.now(UTC)
     if row.revoked_at is not None or row.expires_at <= now:
         return None
-    return Principal(token_id=row.token_id, name=row.name, role=row.role)
+    return Principal(token_id=row.token_id, name=row.name, role=row.role, node_id=row.node_id)
+
+
+async def revoke_token(session: AsyncSession, token_id: str) -> ApiToken | None:
+    """Revoke a token at once (idempotent); None when there is no such token."""
+    row = await session.get(ApiToken, token_id)
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+    return row

@@ -82,8 +82,10 @@ def idempotent_workflow_id(operation: str, principal: Principal, idempotency_key
 
 
 async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
+    """Admitted nodes with a recent heartbeat: the only ones a session may use (DESIGN.md "Node admission")."""
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.node_offline_after)
-    rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff))).scalars().all()
+    rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff, Node.admission == "admitted"))
+            ).scalars().all()
     return {n.node_id: n for n in rows}
 
 
@@ -180,9 +182,14 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
 
     online = await _online_nodes(db, settings)
     if body.nodes is not None:
-        unknown = [n for n in body.nodes if await db.get(Node, n) is None]
+        known = {n: await db.get(Node, n) for n in body.nodes}
+        unknown = [n for n, row in known.items() if row is None]
         if unknown:
             raise ApiError(422, "unknown_nodes", f"unknown nodes: {', '.join(unknown)}", nodes=unknown)
+        pending = [n for n, row in known.items() if row is not None and row.admission != "admitted"]
+        if pending:
+            raise ApiError(409, "node_not_admitted", f"nodes not admitted by an admin: {', '.join(pending)}",
+                           nodes=pending)
         offline = [n for n in body.nodes if n not in online]
         if offline:
             raise ApiError(409, "nodes_offline", f"nodes offline: {', '.join(offline)}", nodes=offline)

@@ -48,6 +48,7 @@ class NodePublic(BaseModel):
     node_type: str
     endpoint: str
     status: str
+    admission: str = Field(description="pending until an admin approves the node; only admitted nodes hold keys")
     signing_public_key: str
     encryption_public_key: str
     capabilities: dict[str, Any]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,7 +113,8 @@ def stack_env(
     return env
 
 
-def make_token(database_url: str, role: str, name: str | None = None, ttl: float = 3600) -> str:
+def make_token(database_url: str, role: str, name: str | None = None, ttl: float = 3600,
+               node_id: str | None = None) -> str:
     """Create an API token directly in the database (what `mpc tokens create` does)."""
     from api.auth import create_token
     from mpc.db import create_engine, session_factory
@@ -122,7 +123,8 @@ def make_token(database_url: str, role: str, name: str | None = None, ttl: float
         engine = create_engine(database_url, pool_size=1)
         try:
             async with session_factory(engine)() as session:
-                token, _ = await create_token(session, name=name or f"test-{role}", role=role, ttl_seconds=ttl)
+                token, _ = await create_token(session, name=name or f"test-{role}", role=role, ttl_seconds=ttl,
+                                              node_id=node_id)
                 await session.commit()
                 return token
         finally:
@@ -145,8 +147,16 @@ def admin_token(migrated_db: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def node_token(migrated_db: str) -> str:
-    return make_token(migrated_db, "node")
+def node_tokens(migrated_db: str) -> Callable[[str], str]:
+    """`node_tokens(node_id)`: a node token bound to that node id (made once per id and session)."""
+    made: dict[str, str] = {}
+
+    def token_for(node_id: str) -> str:
+        if node_id not in made:
+            made[node_id] = make_token(migrated_db, "node", name=f"test-{node_id}", node_id=node_id)
+        return made[node_id]
+
+    return token_for
 
 
 def start_api(env: dict[str, str], log_dir: Path, name: str = "api", port: int | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,15 +54,18 @@ class Stack:
     def client(self, timeout: float = 120) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers=self.headers, timeout=timeout)
 
-    def participant_env(self, node_id: str, node_token: str) -> dict[str, str]:
-        return {**self.env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
+    node_tokens: Callable[[str], str] | None = None
+
+    def participant_env(self, node_id: str) -> dict[str, str]:
+        assert self.node_tokens is not None
+        return {**self.env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": self.node_tokens(node_id),
                 "KEY_SHARE_STORAGE_PATH": str(self.data_dir / node_id), "VAULT_TRANSIT_KEY": f"mpc-{node_id}",
                 "COORDINATOR_ENDPOINT": self.api_url}
 
-    def start_participant(self, node_id: str, node_token: str) -> ManagedProcess:
+    def start_participant(self, node_id: str) -> ManagedProcess:
         process = ManagedProcess(node_id, [sys.executable, "-m", "mpc", "worker", "participant"],
                                  log_path=self.log_dir / f"{node_id}.log",
-                                 env=self.participant_env(node_id, node_token))
+                                 env=self.participant_env(node_id))
         process.start()
         self.participants[node_id] = process
         return process
@@ -89,13 +92,27 @@ class Stack:
             time.sleep(0.2)
         raise TimeoutError(f"nodes not online: {sorted(set(nodes) - online)}")
 
+    def admit(self, nodes: list[str], timeout: float = 60) -> None:
+        """Approve each node once it has registered (a new node is `pending` until an admin admits it)."""
+        deadline = time.monotonic() + timeout
+        waiting = set(nodes)
+        while waiting and time.monotonic() < deadline:
+            for node in sorted(waiting):
+                reply = httpx.post(f"{self.api_url}/v1/nodes/{node}/approve", headers=self.headers, timeout=5)
+                if reply.status_code == 200:
+                    waiting.discard(node)
+            if waiting:
+                time.sleep(0.2)
+        if waiting:
+            raise TimeoutError(f"nodes never registered: {sorted(waiting)}")
+
     def stop(self) -> None:
         for process in [*self.participants.values(), self.coordinator, self.api]:
             process.stop()
 
 
 @pytest.fixture(scope="session")
-def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_token: str,
+def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_tokens: Callable[[str], str],
           openbao_server: OpenBaoServer) -> Iterator[Stack]:
     log_dir = services_dir / "logs"
     env = {**stack_env, "ROUND_TIMEOUT": "5s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
@@ -103,13 +120,14 @@ def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_
     api, url = start_api(env, log_dir, name="api-stack")
     env["COORDINATOR_ENDPOINT"] = url
     placeholder = ManagedProcess("none", ["true"], log_path=log_dir / "none.log")
-    s = Stack(url, admin_token, env, log_dir, services_dir / "nodes", api, placeholder)
+    s = Stack(url, admin_token, env, log_dir, services_dir / "nodes", api, placeholder, node_tokens=node_tokens)
     try:
         s.start_coordinator()
         seed_preparams(s.data_dir, PARTICIPANTS)
         for node in PARTICIPANTS:
             openbao_server.ensure_transit_key(f"mpc-{node}")
-            s.start_participant(node, node_token)
+            s.start_participant(node)
+        s.admit(PARTICIPANTS)
         s.wait_online(PARTICIPANTS)
         yield s
     finally:

@@ -8,6 +8,7 @@ removes the node.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from sqlalchemy import func, select
 
+from api.auth import Principal
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from api.metrics import NODES_ONLINE, NODES_TOTAL
@@ -36,8 +38,26 @@ def _verify(public_hex: str, message: bytes, signature_hex: str) -> None:
 
 
 def _fresh(timestamp: float) -> None:
+    if not math.isfinite(timestamp):
+        raise ApiError(422, "invalid_timestamp", "timestamp must be a finite number of seconds")
     if abs(time.time() - timestamp) > MAX_CLOCK_SKEW:
         raise ApiError(422, "stale_timestamp", "timestamp is more than 5 minutes from the server clock")
+
+
+def _later_than_last(node: Node, timestamp: float) -> None:
+    """Each signed registration or heartbeat must carry a later timestamp than the last one accepted,
+    so a captured heartbeat cannot be replayed to keep a dead node "online"."""
+    if node.heartbeat_timestamp is not None and timestamp <= node.heartbeat_timestamp:
+        raise ApiError(422, "replayed_timestamp", "timestamp is not later than the node's last accepted one",
+                       node=node.node_id)
+
+
+def _speaks_for(principal: Principal, node_id: str) -> None:
+    """A node token is bound to one node id (SECURITY.md A4); admins may act for any node."""
+    if principal.role == "admin":
+        return
+    if principal.node_id != node_id:
+        raise ApiError(403, "wrong_node", f"this token is not bound to node {node_id}", node=node_id)
 
 
 def node_status(node: Node, offline_after: float, now: datetime | None = None) -> tuple[str, float]:
@@ -50,6 +70,7 @@ def to_public(node: Node, offline_after: float) -> NodePublic:
     status, age = node_status(node, offline_after)
     return NodePublic(
         node_id=node.node_id, node_type=node.node_type, endpoint=node.endpoint, status=status,
+        admission=node.admission,
         signing_public_key=node.signing_public_key, encryption_public_key=node.encryption_public_key,
         capabilities=node.capabilities, version=node.version, registered_at=node.registered_at,
         last_heartbeat=node.last_heartbeat, seconds_since_heartbeat=round(age, 3),
@@ -59,6 +80,7 @@ def to_public(node: Node, offline_after: float) -> NodePublic:
 @router.post("/register", response_model=NodePublic, summary="Register a participant node (signed)",
              dependencies=[require_role("node")])
 async def register(reg: NodeRegistration, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
+    _speaks_for(principal, reg.node_id)
     _fresh(reg.timestamp)
     _verify(reg.signing_public_key, registration_message(reg.model_dump()), reg.signature)
     node = await db.get(Node, reg.node_id)
@@ -68,13 +90,16 @@ async def register(reg: NodeRegistration, db: DbSession, state: State, principal
     ):
         raise ApiError(409, "node_key_mismatch",
                        f"node {reg.node_id} is registered with other identity keys", node=reg.node_id)
+    if node is not None:
+        _later_than_last(node, reg.timestamp)
     action = "node.reregister" if node is not None else "node.register"
-    if node is None:
+    if node is None:  # a new node waits for an admin (`POST /v1/nodes/{id}/approve`) before any key uses it
         node = Node(node_id=reg.node_id, signing_public_key=reg.signing_public_key,
-                    encryption_public_key=reg.encryption_public_key)
+                    encryption_public_key=reg.encryption_public_key, admission="pending")
         db.add(node)
     node.endpoint, node.capabilities, node.version = reg.endpoint, reg.capabilities, reg.version
     node.node_type, node.status, node.last_heartbeat = "participant", "online", now
+    node.heartbeat_timestamp = reg.timestamp
     db.add(AuditLog(actor=principal.name, action=action, resource_type="node", resource_id=reg.node_id,
                     details={"endpoint": reg.endpoint, "capabilities": reg.capabilities}))
     await db.commit()
@@ -84,13 +109,17 @@ async def register(reg: NodeRegistration, db: DbSession, state: State, principal
 
 @router.post("/{node_id}/heartbeat", response_model=NodePublic, summary="Heartbeat (signed)",
              dependencies=[require_role("node")])
-async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: State) -> NodePublic:
+async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: State,
+                    principal: CurrentPrincipal) -> NodePublic:
+    _speaks_for(principal, node_id)
     node = await db.get(Node, node_id)
     if node is None:
         raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
     _fresh(beat.timestamp)
     _verify(node.signing_public_key, heartbeat_message(node_id, beat.timestamp), beat.signature)
+    _later_than_last(node, beat.timestamp)
     node.last_heartbeat, node.status = datetime.now(UTC), "online"
+    node.heartbeat_timestamp = beat.timestamp
     await db.commit()
     await db.refresh(node)
     return to_public(node, state.settings.node_offline_after)
@@ -109,6 +138,34 @@ async def get_node(node_id: str, db: DbSession, state: State, _: CurrentPrincipa
     if node is None:
         raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
     return to_public(node, state.settings.node_offline_after)
+
+
+@router.post("/{node_id}/approve", response_model=NodePublic, summary="Admit a pending node (admin)",
+             dependencies=[require_role("admin")])
+async def approve(node_id: str, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
+    node = await db.get(Node, node_id)
+    if node is None:
+        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
+    if node.admission != "admitted":
+        node.admission = "admitted"
+        db.add(AuditLog(actor=principal.name, action="node.approve", resource_type="node", resource_id=node_id,
+                        details={"signing_public_key": node.signing_public_key,
+                                 "encryption_public_key": node.encryption_public_key}))
+        await db.commit()
+        await db.refresh(node)
+    return to_public(node, state.settings.node_offline_after)
+
+
+@router.delete("/{node_id}", status_code=204, summary="Remove a node (admin); it must register and be approved again",
+               dependencies=[require_role("admin")])
+async def remove(node_id: str, db: DbSession, principal: CurrentPrincipal) -> None:
+    node = await db.get(Node, node_id)
+    if node is None:
+        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
+    await db.delete(node)
+    db.add(AuditLog(actor=principal.name, action="node.remove", resource_type="node", resource_id=node_id,
+                    details={"signing_public_key": node.signing_public_key}))
+    await db.commit()
 
 
 async def refresh_node_gauges(state: State) -> None:

@@ -13,7 +13,7 @@ for node in $PARTICIPANTS; do
         echo "node-tokens: $node keeps its API token"
         continue
     fi
-    mpc tokens create --name "$node" --role node --ttl "$NODE_TOKEN_TTL" > "$file.tmp"
+    mpc tokens create --name "$node" --role node --node-id "$node" --ttl "$NODE_TOKEN_TTL" > "$file.tmp"
     mv "$file.tmp" "$file"
     chmod 0400 "$file"
     echo "node-tokens: $node got an API token (role node)"

@@ -80,6 +80,12 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     nodes_sub = nodes.add_subparsers(dest="nodes_cmd", required=True)
     nodes_list = nodes_sub.add_parser("list", parents=[common], help="nodes with online/offline status")
     nodes_list.set_defaults(handler=_run(cmd_nodes_list))
+    nodes_approve = nodes_sub.add_parser("approve", parents=[common], help="admit a pending node (admin)")
+    nodes_approve.add_argument("node_id")
+    nodes_approve.set_defaults(handler=_run(cmd_nodes_approve))
+    nodes_remove = nodes_sub.add_parser("remove", parents=[common], help="remove a node (admin)")
+    nodes_remove.add_argument("node_id")
+    nodes_remove.set_defaults(handler=_run(cmd_nodes_remove))
 
 
 # ---- argument types -------------------------------------------------------------------------
@@ -176,10 +182,20 @@ def cmd_sessions_show(client: ApiClient, args: argparse.Namespace) -> int:
 
 def cmd_nodes_list(client: ApiClient, args: argparse.Namespace) -> int:
     reply = client.get("/v1/nodes")
-    rows = [[n["node_id"], n["status"], f"{n['seconds_since_heartbeat']:.1f}s", n.get("version") or "",
-             n.get("endpoint") or ""] for n in reply["nodes"]]
-    header = ["NODE_ID", "STATUS", "LAST HEARTBEAT", "VERSION", "ENDPOINT"]
+    rows = [[n["node_id"], n["status"], n.get("admission", ""), f"{n['seconds_since_heartbeat']:.1f}s",
+             n.get("version") or "", n.get("endpoint") or ""] for n in reply["nodes"]]
+    header = ["NODE_ID", "STATUS", "ADMISSION", "LAST HEARTBEAT", "VERSION", "ENDPOINT"]
     return _emit(reply, args, lambda r: _table(header, rows) + f"\n{r['online']} of {r['total']} online")
+
+
+def cmd_nodes_approve(client: ApiClient, args: argparse.Namespace) -> int:
+    node = client.post(f"/v1/nodes/{args.node_id}/approve", {})
+    return _emit(node, args, lambda n: f"{n['node_id']} admitted ({n['status']})")
+
+
+def cmd_nodes_remove(client: ApiClient, args: argparse.Namespace) -> int:
+    client.request("DELETE", f"/v1/nodes/{args.node_id}")
+    return _emit({"node_id": args.node_id, "removed": True}, args, lambda _d: f"{args.node_id} removed")
 
 
 # ---- output -----------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ class ApiClient:
             raise ClientError("connection_error", f"{method} {self.settings.api_url}{path}: {exc}") from None
         if reply.status_code >= 400:
             raise _error_from(reply)
+        if reply.status_code == 204:
+            return None
         try:
             return reply.json()
         except json.JSONDecodeError:

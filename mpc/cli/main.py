@@ -47,7 +47,11 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--role", default="operator", choices=["admin", "operator", "node", "viewer"])
     create.add_argument("--ttl", default=None, help="lifetime, e.g. 24h (default TOKEN_TTL)")
+    create.add_argument("--node-id", default=None, help="role node: the one node id the token may register")
     create.set_defaults(handler=servers.cmd_tokens_create)
+    revoke = tokens_sub.add_parser("revoke", help="revoke a token at once, by its token id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=servers.cmd_tokens_revoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -127,13 +127,45 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url, pool_size=1)
         try:
             async with session_factory(engine)() as session:
-                token, _ = await create_token(session, name=args.name, role=args.role, ttl_seconds=ttl)
+                token, _ = await create_token(session, name=args.name, role=args.role, ttl_seconds=ttl,
+                                              node_id=args.node_id)
                 await session.commit()
                 return token
         finally:
             await engine.dispose()
 
-    print(asyncio.run(_create()))
+    try:
+        print(asyncio.run(_create()))
+    except ValueError as exc:
+        print(f"mpc tokens create: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from api.auth import revoke_token
+    from mpc.db import AuditLog, create_engine, session_factory
+
+    settings = load_settings()
+
+    async def _revoke() -> bool:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session:
+                row = await revoke_token(session, args.token_id)
+                if row is None:
+                    return False
+                session.add(AuditLog(actor="cli", action="token.revoke", resource_type="token",
+                                     resource_id=args.token_id, details={"name": row.name, "role": row.role}))
+                await session.commit()
+                return True
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(_revoke()):
+        print(f"mpc tokens revoke: no token {args.token_id}", file=sys.stderr)
+        return 2
+    print(f"revoked {args.token_id}")
     return 0
 
 

@@ -11,7 +11,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,12 +79,17 @@ class Node(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="online")
+    admission: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    """`pending` until an admin approves the node (`admitted`); keygen and signing use admitted nodes only."""
+    heartbeat_timestamp: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The node's own signed timestamp of its last registration or heartbeat: each must be later."""
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         Index("ix_nodes_status", "status"),
         Index("ix_nodes_last_heartbeat", "last_heartbeat"),
+        Index("ix_nodes_admission", "admission"),
     )
 
 
@@ -131,6 +148,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="operator")
+    node_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """For role `node`: the one node this token may register and heartbeat."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -117,7 +117,6 @@ class DevStack:
         self.temporal.start()
         codec_key = _read_or_create_secret(self.config.data_dir / "payload-codec.key", lambda: secrets.token_hex(32))
         admin_token = self._token_file("admin-token", "dev-admin", "admin")
-        node_token = self._token_file("node-token", "dev-participants", "node")
         env = self._base_env(codec_key)
         self._say("starting API, coordinator worker and participants")
         self._spawn("api", ["api"], env)
@@ -126,6 +125,8 @@ class DevStack:
         self._spawn("coordinator", ["worker", "coordinator"], env)
         for node_id in self.config.node_ids():
             node_dir = self.config.data_dir / "nodes" / node_id
+            # Each participant has its own token, bound to its node id (SECURITY.md A4).
+            node_token = self._token_file(f"node-token-{node_id}", f"dev-{node_id}", "node", node_id=node_id)
             node_env = {**env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
                         "KEY_SHARE_STORAGE_PATH": str(node_dir / "shares"), "VAULT_TRANSIT_KEY": f"mpc-{node_id}"}
             self._spawn(node_id, ["worker", "participant"], node_env)
@@ -136,7 +137,7 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://{HOST}:{self.config.http_port}"
 
-    def _token_file(self, filename: str, name: str, role: str) -> str:
+    def _token_file(self, filename: str, name: str, role: str, node_id: str | None = None) -> str:
         """Reuse the token in the data dir if the database still knows it; otherwise make a new one."""
         from api.auth import authenticate, create_token
         from mpc.db import create_engine, session_factory
@@ -149,9 +150,11 @@ class DevStack:
                 async with session_factory(engine)() as session:
                     if path.exists():
                         existing = path.read_text().strip()
-                        if await authenticate(session, existing):
+                        principal = await authenticate(session, existing)
+                        if principal is not None and principal.node_id == node_id:
                             return existing
-                    token, _ = await create_token(session, name=name, role=role, ttl_seconds=365 * 86400)
+                    token, _ = await create_token(session, name=name, role=role, ttl_seconds=365 * 86400,
+                                                  node_id=node_id)
                     await session.commit()
                     return token
             finally:
@@ -190,8 +193,12 @@ class DevStack:
         if httpx.get(f"{self.api_url}/ready", timeout=5).status_code != 200:
             return False
         nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()
+        ours = set(self.config.node_ids())
+        for node in nodes["nodes"]:  # mpc dev admits its own participants; any other node stays pending
+            if node["node_id"] in ours and node.get("admission") == "pending":
+                httpx.post(f"{self.api_url}/v1/nodes/{node['node_id']}/approve", headers=headers, timeout=5)
         online = {n["node_id"] for n in nodes["nodes"] if n["status"] == "online"}
-        return set(self.config.node_ids()) <= online
+        return ours <= online
 
     def _print_summary(self, seconds: float, admin_token: str) -> None:
         c = self.config

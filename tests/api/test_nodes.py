@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -25,6 +26,12 @@ def _registration(node_id: str, key: SigningKey, enc_pub: str, **overrides: obje
 @pytest.fixture
 def node_id() -> str:
     return f"node-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def node_token(node_tokens, node_id: str) -> str:
+    """A node token bound to this test's node id."""
+    return node_tokens(node_id)
 
 
 def test_register_heartbeat_and_list(api_server: str, node_token: str, admin_token: str, node_id: str) -> None:
@@ -105,3 +112,97 @@ def test_health_and_metrics(api_server: str) -> None:
     assert httpx.get(f"{api_server}/health").json() == {"status": "ok"}
     metrics = httpx.get(f"{api_server}/metrics").text
     assert "mpc_nodes_online" in metrics and "mpc_http_requests_total" in metrics
+
+
+def _beat(key: SigningKey, node_id: str, ts: float) -> dict:
+    return {"timestamp": ts, "signature": key.sign(heartbeat_message(node_id, ts)).signature.hex()}
+
+
+def test_a_node_token_speaks_for_its_own_node_only(api_server: str, node_token: str, node_tokens,
+                                                   node_id: str) -> None:
+    key = SigningKey.generate()
+    other = f"node-{uuid.uuid4().hex[:8]}"
+    auth = {"Authorization": f"Bearer {node_token}"}
+    reply = httpx.post(f"{api_server}/v1/nodes/register", json=_registration(other, key, "66" * 32), headers=auth)
+    assert reply.status_code == 403 and reply.json()["error"]["code"] == "wrong_node"
+    # Registered with its own token, the other node still cannot be heartbeaten with ours.
+    other_auth = {"Authorization": f"Bearer {node_tokens(other)}"}
+    assert httpx.post(f"{api_server}/v1/nodes/register", json=_registration(other, key, "66" * 32),
+                      headers=other_auth).status_code == 200
+    reply = httpx.post(f"{api_server}/v1/nodes/{other}/heartbeat", json=_beat(key, other, time.time()), headers=auth)
+    assert reply.status_code == 403 and reply.json()["error"]["code"] == "wrong_node"
+
+
+def test_new_nodes_wait_for_admission(api_server: str, node_token: str, admin_token: str, node_id: str) -> None:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    key = SigningKey.generate()
+    reply = httpx.post(f"{api_server}/v1/nodes/register", json=_registration(node_id, key, "77" * 32),
+                       headers={"Authorization": f"Bearer {node_token}"})
+    assert reply.status_code == 200 and reply.json()["admission"] == "pending"
+    # Only an admin approves; the node's own token cannot.
+    own = httpx.post(f"{api_server}/v1/nodes/{node_id}/approve", headers={"Authorization": f"Bearer {node_token}"})
+    assert own.status_code == 403
+    approved = httpx.post(f"{api_server}/v1/nodes/{node_id}/approve", headers=admin)
+    assert approved.status_code == 200 and approved.json()["admission"] == "admitted"
+    audit = httpx.get(f"{api_server}/v1/audit-logs", headers=admin, params={"resource_id": node_id}).json()
+    assert any(e["action"] == "node.approve" for e in audit["entries"])
+    # Removal: gone, audited; registering again starts pending.
+    assert httpx.delete(f"{api_server}/v1/nodes/{node_id}", headers=admin).status_code == 204
+    assert httpx.get(f"{api_server}/v1/nodes/{node_id}", headers=admin).status_code == 404
+    again = httpx.post(f"{api_server}/v1/nodes/register", json=_registration(node_id, key, "77" * 32),
+                       headers={"Authorization": f"Bearer {node_token}"})
+    assert again.status_code == 200 and again.json()["admission"] == "pending"
+
+
+def test_keygen_names_a_pending_node(api_server: str, node_tokens, admin_token: str) -> None:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    nodes = [f"node-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for i, node in enumerate(nodes):
+        reply = httpx.post(f"{api_server}/v1/nodes/register", json=_registration(node, SigningKey.generate(),
+                                                                                 f"{i + 1}8" * 32),
+                           headers={"Authorization": f"Bearer {node_tokens(node)}"})
+        assert reply.status_code == 200
+    httpx.post(f"{api_server}/v1/nodes/{nodes[0]}/approve", headers=admin)
+    sessions_before = httpx.get(f"{api_server}/v1/sessions", headers=admin).json()["total"]
+    keygen = httpx.post(f"{api_server}/v1/keys", headers=admin,
+                        json={"protocol": "frost", "chain_type": "ed25519", "threshold": 2, "nodes": nodes})
+    assert keygen.status_code == 409, keygen.text
+    error = keygen.json()["error"]
+    assert error["code"] == "node_not_admitted" and nodes[1] in error["message"]
+    assert httpx.get(f"{api_server}/v1/sessions", headers=admin).json()["total"] == sessions_before
+
+
+@pytest.mark.parametrize("when", ["same", "earlier", "nan", "inf"])
+def test_heartbeat_timestamps_must_be_finite_and_increase(api_server: str, node_token: str, node_id: str,
+                                                          when: str) -> None:
+    key = SigningKey.generate()
+    auth = {"Authorization": f"Bearer {node_token}"}
+    registration = _registration(node_id, key, "99" * 32)
+    assert httpx.post(f"{api_server}/v1/nodes/register", json=registration, headers=auth).status_code == 200
+    first = registration["timestamp"] + 0.5
+    assert httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", json=_beat(key, node_id, first),
+                      headers=auth).status_code == 200
+    ts = {"same": first, "earlier": first - 1, "nan": float("nan"), "inf": float("inf")}[when]
+    body = json.dumps(_beat(key, node_id, ts))  # json.dumps writes NaN / Infinity, as a hostile client could
+    reply = httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", content=body,
+                       headers={**auth, "Content-Type": "application/json"})
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["code"] in ("replayed_timestamp", "invalid_timestamp", "validation_error")
+
+
+def test_a_revoked_token_stops_working(api_server: str, migrated_db: str, admin_token: str) -> None:
+    from tests.services import make_token
+
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    name = f"viewer-{uuid.uuid4().hex[:8]}"
+    token = make_token(migrated_db, "viewer", name=name)
+    viewer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{api_server}/v1/nodes", headers=viewer).status_code == 200
+    listed = httpx.get(f"{api_server}/v1/tokens", headers=admin).json()["tokens"]
+    row = next(t for t in listed if t["name"] == name)
+    assert set(row) == {"token_id", "name", "role", "node_id", "created_at", "expires_at", "revoked_at"}
+    assert httpx.get(f"{api_server}/v1/tokens", headers=viewer).status_code == 403
+    revoked = httpx.delete(f"{api_server}/v1/tokens/{row['token_id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert httpx.get(f"{api_server}/v1/nodes", headers=viewer).status_code == 401
+    assert httpx.delete(f"{api_server}/v1/tokens/no-such-token", headers=admin).status_code == 404

@@ -24,14 +24,15 @@ def _register(api: str, token: str, node_id: str) -> None:
 
 
 def test_temporal_down_means_503_and_nothing_recorded(stack_env: dict[str, str], admin_token: str,
-                                                      node_token: str, tmp_path: Path) -> None:
+                                                      node_tokens, tmp_path: Path) -> None:
     env = {**stack_env, "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "NODE_OFFLINE_AFTER": "60s"}
     api, url = start_api(env, tmp_path / "logs", name="api-no-temporal")
     headers = {"Authorization": f"Bearer {admin_token}"}
     try:
         nodes = [f"nt-{uuid.uuid4().hex[:6]}" for _ in range(2)]
         for node in nodes:
-            _register(url, node_token, node)
+            _register(url, node_tokens(node), node)
+            assert httpx.post(f"{url}/v1/nodes/{node}/approve", headers=headers).status_code == 200
         before = (httpx.get(f"{url}/v1/keys", headers=headers).json()["total"],
                   httpx.get(f"{url}/v1/sessions", headers=headers).json()["total"],
                   httpx.get(f"{url}/v1/audit-logs", headers=headers).json()["total"])

@@ -57,12 +57,12 @@ def test_temporal_restart_with_state_file_completes_running_session(stack: Stack
         assert httpx.get(f"{stack.api_url}/ready", timeout=10).status_code == 200
 
 
-def test_participant_restart_keeps_shares_and_identity(stack: Stack, node_token: str) -> None:
+def test_participant_restart_keeps_shares_and_identity(stack: Stack) -> None:
     with stack.client() as api:
         key = create_key(api, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=["p1", "p2", "p3"])
         before = api.get("/v1/nodes/p3").json()
         stack.participants["p3"].stop()
-        stack.start_participant("p3", node_token)
+        stack.start_participant("p3")
         stack.wait_online(["p3"])
         after = api.get("/v1/nodes/p3").json()
         # The same identity keys: a new identity would have been refused (node_key_mismatch) at registration.

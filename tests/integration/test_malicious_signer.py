@@ -48,7 +48,7 @@ class CheatingSigning(FrostSigning):
 
 
 @pytest.fixture
-async def evil_node(stack: Stack, node_token: str, openbao_server, tmp_path: Path) -> AsyncIterator[str]:
+async def evil_node(stack: Stack, node_tokens, openbao_server, tmp_path: Path) -> AsyncIterator[str]:
     openbao_server.ensure_transit_key(f"mpc-{EVIL}")
     settings = load_settings(node_id=EVIL, node_type="participant")
     wrapper = VaultTransitWrapper(stack.env["VAULT_ADDR"], stack.env["VAULT_TOKEN"], f"mpc-{EVIL}")
@@ -57,7 +57,7 @@ async def evil_node(stack: Stack, node_token: str, openbao_server, tmp_path: Pat
     cheat = CheatingSigning(node.services)
     activities = [a for a in honest if getattr(a, "__name__", "") != "sign_share"] + [cheat.sign_share]
     public = node.identity_public()
-    registrar = Registrar(api_url=stack.api_url, api_token=node_token, node_id=EVIL,
+    registrar = Registrar(api_url=stack.api_url, api_token=node_tokens(EVIL), node_id=EVIL,
                           signing_public_key=public.ed25519, encryption_public_key=public.x25519, sign=node.sign,
                           capabilities=node.capabilities())
     client = await connect(stack.env["TEMPORAL_ADDRESS"], "default", load_settings(
@@ -66,6 +66,7 @@ async def evil_node(stack: Stack, node_token: str, openbao_server, tmp_path: Pat
     async with Worker(client, task_queue=participant_task_queue(EVIL), activities=activities):
         beats = asyncio.create_task(registrar.run(0.5, stop))
         try:
+            await asyncio.to_thread(stack.admit, [EVIL])
             await asyncio.to_thread(stack.wait_online, [EVIL])
             yield EVIL
         finally:

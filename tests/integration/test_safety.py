@@ -243,7 +243,7 @@ async def test_retry_returns_same_output_and_nonce_is_single_use(stack: Stack, c
 # ---- rule 5 -------------------------------------------------------------------------------------------
 
 
-def test_killed_signer_is_replaced_or_named(stack: Stack, node_token: str) -> None:
+def test_killed_signer_is_replaced_or_named(stack: Stack) -> None:
     with stack.client() as api:
         key = create_key(api, curve="ed25519", chain_type="solana", threshold=2, nodes=["p1", "p2", "p3"])
         stack.participants["p2"].kill()
@@ -264,5 +264,5 @@ def test_killed_signer_is_replaced_or_named(stack: Stack, node_token: str) -> No
             assert any(e["action"] == "sign.replace_signer" and e["details"]["node"] == "p2" for e in audit)
             assert api.get(f"/v1/keys/{key['key_id']}").json()["status"] == "active"  # a timeout is no cheat
         finally:
-            stack.start_participant("p2", node_token)
+            stack.start_participant("p2")
             stack.wait_online(["p2"])
