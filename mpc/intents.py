@@ -31,6 +31,7 @@ QUORUM_OPERATIONS = ("sign", "reshare", "export", "disable")
 """Operations a policy may put under a human quorum (`refresh` counts as `reshare`)."""
 MAX_INTENT_BYTES = 256 * 1024
 MAX_APPROVERS = 32
+MAX_DEPTH = 18  # the intent object, its details, then at most 16 levels inside them
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -121,8 +122,11 @@ class Intent:
         """Strict: the tag, the version, the fields and the canonical encoding, or `IntentRefused`."""
         if len(raw) > MAX_INTENT_BYTES or not raw.startswith(INTENT_TAG):
             raise IntentRefused("unauthorized", "not an intent of this platform (tag or size)")
+        text = raw[len(INTENT_TAG):]
+        if _nesting_depth(text) > MAX_DEPTH:  # before json.loads: its C scanner can overflow the stack
+            raise IntentRefused("unauthorized", "malformed intent: nested too deeply")
         try:
-            body = json.loads(raw[len(INTENT_TAG):])
+            body = json.loads(text)
             if not isinstance(body, dict) or set(body) != {"version", "intent_id", "operation", "key_id", "epoch",
                                                            "not_after", "details"}:
                 raise ValueError("unexpected fields")
@@ -194,10 +198,34 @@ def check_intent(signed: SignedIntent, *, policy: KeyPolicy, api_keys: Iterable[
     return intent
 
 
+def _nesting_depth(text: bytes) -> int:
+    """Deepest bracket nesting outside JSON strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
     """Details hold only strings, integers, booleans, null, lists and string-keyed objects (no floats:
     they have no single canonical encoding), at most 16 levels deep."""
-    if depth > 16:
+    if depth > MAX_DEPTH - 2:
         raise ValueError(f"{where} is nested too deeply")
     if value is None or isinstance(value, bool | str):
         return
