@@ -247,6 +247,8 @@ class Settings(BaseSettings):
             raise ValueError(f"DEFAULT_PROTOCOL: {self.default_protocol!r} is not in SUPPORTED_PROTOCOLS")
         if self.tls_enabled and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("TLS_ENABLED: TLS_CERT_FILE and TLS_KEY_FILE are required when TLS is enabled")
+        if self.auth_type == AuthType.NONE and self.environment not in ("development", "test"):
+            raise ValueError(f"AUTH_TYPE: 'none' is only allowed in development or test, not {self.environment}")
         if self.environment == "production":
             # Participants hold no database credentials; every process holds the payload-codec key.
             needed = ("payload_codec_key",) if self.node_type == NodeType.PARTICIPANT else (

@@ -169,3 +169,20 @@ def test_default_protocol_fits_the_chain(clean_env: pytest.MonkeyPatch, chain: s
     from api.orchestration import default_protocol_for
 
     assert default_protocol_for(load_settings(), chain) == expected
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_auth_type_none_allowed_in_development_and_test(clean_env: pytest.MonkeyPatch, environment: str) -> None:
+    clean_env.setenv("ENVIRONMENT", environment)
+    clean_env.setenv("AUTH_TYPE", "none")
+    assert load_settings().auth_type == "none"
+
+
+def test_auth_type_none_refused_in_production(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ENVIRONMENT", "production")
+    clean_env.setenv("AUTH_TYPE", "none")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("AUTH_TYPE:"), message
+    assert "\n" not in message
