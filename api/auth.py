@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mpc.db.models import ApiToken
+from api.schemas import NODE_ID_PATTERN
+from mpc.db.models import ApiToken, AuditLog
 
 TOKEN_PREFIX = "mpc_"  # noqa: S105 - a public prefix, not a secret
 ROLES = ("admin", "operator", "node", "viewer")
@@ -34,7 +35,7 @@ class Principal:
     node_id: str | None = None  # role `node`: the only node this principal may speak for
 
 
-NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_NODE_ID = re.compile(NODE_ID_PATTERN)  # the one node-id rule of registration (api.schemas)
 
 
 async def create_token(session: AsyncSession, *, name: str, role: str, ttl_seconds: float,
@@ -50,7 +51,7 @@ async def create_token(session: AsyncSession, *, name: str, role: str, ttl_secon
         raise ValueError("a node token needs the node id it is bound to (--node-id)")
     if role != "node" and node_id:
         raise ValueError("only node tokens are bound to a node id")
-    if node_id is not None and not NODE_ID_PATTERN.match(node_id):
+    if node_id is not None and not _NODE_ID.match(node_id):
         raise ValueError("node id: lower-case letters, digits and dashes, at most 63 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
@@ -73,11 +74,13 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     return Principal(token_id=row.token_id, name=row.name, role=row.role, node_id=row.node_id)
 
 
-async def revoke_token(session: AsyncSession, token_id: str) -> ApiToken | None:
-    """Revoke a token at once (idempotent); None when there is no such token."""
+async def revoke_token(session: AsyncSession, token_id: str, *, actor: str) -> ApiToken | None:
+    """Revoke a token at once and audit it (idempotent); None when there is no such token. The caller commits."""
     row = await session.get(ApiToken, token_id)
     if row is None:
         return None
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+    session.add(AuditLog(actor=actor, action="token.revoke", resource_type="token", resource_id=token_id,
+                         details={"name": row.name, "role": row.role, "node_id": row.node_id}))
     return row

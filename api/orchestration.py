@@ -28,7 +28,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import KeyCreate, SignCreate
 from mpc.chains import CHAIN_CURVES, ChainError, check_chain
-from mpc.db.models import AuditLog, Key, Node, SigningSession
+from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
@@ -84,7 +84,7 @@ def idempotent_workflow_id(operation: str, principal: Principal, idempotency_key
 async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
     """Admitted nodes with a recent heartbeat: the only ones a session may use (DESIGN.md "Node admission")."""
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.node_offline_after)
-    rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff, Node.admission == "admitted"))
+    rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff, Node.admission == Admission.ADMITTED))
             ).scalars().all()
     return {n.node_id: n for n in rows}
 
@@ -186,7 +186,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
         unknown = [n for n, row in known.items() if row is None]
         if unknown:
             raise ApiError(422, "unknown_nodes", f"unknown nodes: {', '.join(unknown)}", nodes=unknown)
-        pending = [n for n, row in known.items() if row is not None and row.admission != "admitted"]
+        pending = [n for n, row in known.items() if row is not None and row.admission != Admission.ADMITTED]
         if pending:
             raise ApiError(409, "node_not_admitted", f"nodes not admitted by an admin: {', '.join(pending)}",
                            nodes=pending)

@@ -227,9 +227,7 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     they have no single canonical encoding), at most 16 levels deep."""
     if depth > MAX_DEPTH - 2:
         raise ValueError(f"{where} is nested too deeply")
-    if value is None or isinstance(value, bool | str):
-        return
-    if isinstance(value, int):
+    if value is None or isinstance(value, bool | str | int):
         return
     if isinstance(value, list | tuple):
         for item in value:

@@ -22,7 +22,7 @@ from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from api.metrics import NODES_ONLINE, NODES_TOTAL
 from api.schemas import NodeHeartbeat, NodeList, NodePublic, NodeRegistration
-from mpc.db.models import AuditLog, Node
+from mpc.db.models import Admission, AuditLog, Node
 from mpc.node_auth import heartbeat_message, registration_message
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
@@ -95,7 +95,7 @@ async def register(reg: NodeRegistration, db: DbSession, state: State, principal
     action = "node.reregister" if node is not None else "node.register"
     if node is None:  # a new node waits for an admin (`POST /v1/nodes/{id}/approve`) before any key uses it
         node = Node(node_id=reg.node_id, signing_public_key=reg.signing_public_key,
-                    encryption_public_key=reg.encryption_public_key, admission="pending")
+                    encryption_public_key=reg.encryption_public_key, admission=Admission.PENDING)
         db.add(node)
     node.endpoint, node.capabilities, node.version = reg.endpoint, reg.capabilities, reg.version
     node.node_type, node.status, node.last_heartbeat = "participant", "online", now
@@ -146,8 +146,8 @@ async def approve(node_id: str, db: DbSession, state: State, principal: CurrentP
     node = await db.get(Node, node_id)
     if node is None:
         raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
-    if node.admission != "admitted":
-        node.admission = "admitted"
+    if node.admission != Admission.ADMITTED:
+        node.admission = Admission.ADMITTED
         db.add(AuditLog(actor=principal.name, action="node.approve", resource_type="node", resource_id=node_id,
                         details={"signing_public_key": node.signing_public_key,
                                  "encryption_public_key": node.encryption_public_key}))

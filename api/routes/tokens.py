@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api.auth import revoke_token
 from api.deps import CurrentPrincipal, DbSession, require_role
 from api.errors import ApiError
-from mpc.db.models import ApiToken, AuditLog
+from mpc.db.models import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], dependencies=[require_role("admin")])
 
@@ -45,11 +45,9 @@ async def list_tokens(db: DbSession) -> TokenList:
 
 @router.delete("/{token_id}", response_model=TokenPublic, summary="Revoke a token at once (admin)")
 async def revoke(token_id: str, db: DbSession, principal: CurrentPrincipal) -> TokenPublic:
-    row = await revoke_token(db, token_id)
+    row = await revoke_token(db, token_id, actor=principal.name)
     if row is None:
         raise ApiError(404, "token_not_found", f"token {token_id} does not exist")
-    db.add(AuditLog(actor=principal.name, action="token.revoke", resource_type="token", resource_id=token_id,
-                    details={"name": row.name, "role": row.role, "node_id": row.node_id}))
     await db.commit()
     await db.refresh(row)
     return _public(row)

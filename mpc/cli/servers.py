@@ -144,7 +144,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     from api.auth import revoke_token
-    from mpc.db import AuditLog, create_engine, session_factory
+    from mpc.db import create_engine, session_factory
 
     settings = load_settings()
 
@@ -152,11 +152,8 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url, pool_size=1)
         try:
             async with session_factory(engine)() as session:
-                row = await revoke_token(session, args.token_id)
-                if row is None:
+                if await revoke_token(session, args.token_id, actor="cli") is None:
                     return False
-                session.add(AuditLog(actor="cli", action="token.revoke", resource_type="token",
-                                     resource_id=args.token_id, details={"name": row.name, "role": row.role}))
                 await session.commit()
                 return True
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -68,6 +69,13 @@ class Key(Base):
     )
 
 
+class Admission(StrEnum):
+    """Whether an admin let a node take part in keys (DESIGN.md "Node admission")."""
+
+    PENDING = "pending"
+    ADMITTED = "admitted"
+
+
 class Node(Base):
     __tablename__ = "nodes"
 
@@ -79,7 +87,7 @@ class Node(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="online")
-    admission: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    admission: Mapped[str] = mapped_column(String(16), default=Admission.PENDING, server_default=Admission.PENDING)
     """`pending` until an admin approves the node (`admitted`); keygen and signing use admitted nodes only."""
     heartbeat_timestamp: Mapped[float | None] = mapped_column(Float, nullable=True)
     """The node's own signed timestamp of its last registration or heartbeat: each must be later."""

@@ -192,10 +192,12 @@ class DevStack:
         headers = {"Authorization": f"Bearer {(self.config.data_dir / 'admin-token').read_text().strip()}"}
         if httpx.get(f"{self.api_url}/ready", timeout=5).status_code != 200:
             return False
+        from mpc.db.models import Admission
+
         nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()
         ours = set(self.config.node_ids())
         for node in nodes["nodes"]:  # mpc dev admits its own participants; any other node stays pending
-            if node["node_id"] in ours and node.get("admission") == "pending":
+            if node["node_id"] in ours and node.get("admission") == Admission.PENDING:
                 httpx.post(f"{self.api_url}/v1/nodes/{node['node_id']}/approve", headers=headers, timeout=5)
         online = {n["node_id"] for n in nodes["nodes"] if n["status"] == "online"}
         return ours <= online
