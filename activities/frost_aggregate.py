@@ -14,8 +14,16 @@ from mpc.db.models import Key
 from mpc.envelope import Envelope
 from mpc.identity import NodePublic
 from mpc.verify import verify_signature
-from tss.errors import EncodingError, ProtocolError
-from tss.frost import PublicKeyPackage, SignatureShare, SigningCommitments, TaprootTweak, aggregate, get_ciphersuite
+from tss.errors import EncodingError, InvalidInputError, ProtocolError
+from tss.frost import (
+    PublicKeyPackage,
+    SignatureShare,
+    SigningCommitments,
+    TaprootTweak,
+    aggregate,
+    get_ciphersuite,
+    taproot_output_key,
+)
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import AggregateInput, Party, WireMessage
 
@@ -42,6 +50,26 @@ def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, pr
                                                                                               round_no, kind):
         raise _violation("wrong_context", [party.node_id], f"{party.node_id} signed a message for another context")
     return envelope.payload_bytes()
+
+
+def _taproot(request: AggregateInput, key: Key) -> TaprootTweak | None:
+    """The signers' tweak (the same fields as their `FrostSignRequest`), checked against the key.
+
+    A mismatch is the request's fault, never a signer's: refused as `InvalidRequest`, naming nobody.
+    """
+    if request.taproot_tweak != uses_taproot_tweak(key.chain_type, key.curve):
+        raise ApplicationError(f"key {request.key_id} {'needs' if not request.taproot_tweak else 'takes no'} "
+                               "taproot tweak", type=INVALID_REQUEST, non_retryable=True)
+    if not request.taproot_tweak:
+        if request.taproot_merkle_root:
+            raise ApplicationError("a taproot merkle root needs the taproot tweak", type=INVALID_REQUEST,
+                                   non_retryable=True)
+        return None
+    try:
+        return TaprootTweak(bytes.fromhex(request.taproot_merkle_root) if request.taproot_merkle_root else None)
+    except (ValueError, InvalidInputError):
+        raise ApplicationError("taproot merkle root must be 32 bytes of hex", type=INVALID_REQUEST,
+                               non_retryable=True) from None
 
 
 class FrostAggregation:
@@ -77,7 +105,7 @@ class FrostAggregation:
                 raise _violation("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
             shares.append(share)
         message = bytes.fromhex(request.digest)
-        taproot = TaprootTweak(None) if uses_taproot_tweak(key.chain_type, key.curve) else None
+        taproot = _taproot(request, key)
         try:
             signature = aggregate(suite, public, message, sorted(commitments, key=lambda c: c.identifier), shares,
                                   taproot=taproot)
@@ -85,6 +113,9 @@ class FrostAggregation:
             culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
             raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
         verifying_key = bytes.fromhex(key.public_data["verifying_key"])
+        if taproot is not None and taproot.merkle_root is not None:
+            # A script-path commitment: the output key the signers signed under is tweaked with the root.
+            verifying_key, _parity = taproot_output_key(public.group_public_key, taproot.merkle_root)
         if not verify_signature(public.suite, verifying_key, message, signature):
             raise ApplicationError("aggregate signature failed independent verification", type="VerificationFailed",
                                    non_retryable=True)

@@ -125,7 +125,8 @@ class SignWorkflow:
         try:
             signature: str = await db.call("coordinator.frost_aggregate", AggregateInput(
                 session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
-                commitments=commitments, shares=[shares[n] for n in nodes]), str)
+                commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
+                taproot_merkle_root=sign_input.taproot_merkle_root), str)
         except (ActivityError, ApplicationError) as err:  # a local activity raises its ApplicationError directly
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool

@@ -191,6 +191,8 @@ class AggregateInput:
     signers: list[Party]
     commitments: list[WireMessage]
     shares: list[WireMessage]
+    taproot_tweak: bool = False  # as the signers' FrostSignRequest: shares are checked under the same tweak
+    taproot_merkle_root: str | None = None
 
 
 # ---- workflows ---------------------------------------------------------------------------
