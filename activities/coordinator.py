@@ -6,7 +6,6 @@ public (public keys, commitments, signatures) or a sealed envelope it cannot ope
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -17,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
-from mpc.envelope import Envelope
+from mpc.envelope import Envelope, EnvelopeError, json_object
 from workflows.types import (
     AuditInput,
     ClaimCommitmentsInput,
@@ -99,14 +98,22 @@ class CoordinatorActivities:
         """Add published commitments to the pool; a commitment seen before for the key is refused."""
         stored = 0
         for wire in request.commitments:
-            payload = json.loads(Envelope.from_dict(json.loads(wire.body)).payload_bytes())
+            try:
+                payload = json_object(Envelope.from_json(wire.body).payload_bytes(), max_bytes=64 * 1024,
+                                      what="commitment")
+                nonce_id, epoch = str(payload["nonce_id"]), int(payload.get("epoch", 0))
+                commitment = str(payload["commitment"])
+            except (EnvelopeError, ValueError, TypeError, KeyError):
+                # The node's own published commitment is garbage: its fault, and a retry cannot help.
+                raise ApplicationError(f"malformed commitment envelope from {request.node_id}",
+                                       {"code": "malformed_commitment", "culprits": [request.node_id]},
+                                       type="ProtocolViolation", non_retryable=True) from None
             if wire.sender != request.node_id or payload.get("key_id") != request.key_id:
                 raise ApplicationError("commitment for another node or key", type="InvalidRequest",
                                        non_retryable=True)
             async with self.sessions() as db:
                 db.add(NonceCommitment(key_id=request.key_id, node_id=request.node_id,
-                                       nonce_id=str(payload["nonce_id"]), epoch=int(payload.get("epoch", 0)),
-                                       commitment=str(payload["commitment"]), envelope=wire.body))
+                                       nonce_id=nonce_id, epoch=epoch, commitment=commitment, envelope=wire.body))
                 try:
                     await db.commit()
                     stored += 1

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, commitment_ssid, share_ssid
+from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
 from mpc.db.models import Key
-from mpc.envelope import Envelope
+from mpc.envelope import EnvelopeError, json_object
 from mpc.identity import NodePublic
 from mpc.verify import verify_signature
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.frost import (
+    Ciphersuite,
     PublicKeyPackage,
     SignatureShare,
     SigningCommitments,
@@ -35,21 +35,36 @@ def _violation(code: str, culprits: list[str], message: str) -> ApplicationError
 
 def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, protocol: str, round_no: int,
                       kind: str) -> bytes:
-    """Check a broadcast envelope's signature and header (the coordinator holds no identity key)."""
+    """Check a broadcast envelope's signature and header (the coordinator holds no identity key).
+
+    Whatever does not parse or check is a non-retryable `ProtocolViolation` (SECURITY.md A5): a
+    parse failure names the sender, a bad signature names nobody (the relay may have altered it).
+    """
     if party is None:
         raise _violation("unknown_sender", [wire.sender], f"{wire.sender} is not a signer of this session")
+    envelope = from_wire(wire)  # a ProtocolViolation naming the sender if it does not parse
     try:
-        envelope = Envelope.from_dict(json.loads(wire.body))
         signature = bytes.fromhex(envelope.signature)
-    except (ValueError, TypeError, KeyError):
-        raise _violation("malformed_message", [wire.sender], f"unparseable message from {wire.sender}") from None
-    public = NodePublic(party.node_id, party.signing_public_key, party.encryption_public_key)
-    if envelope.sender != party.node_id or not public.verify(envelope.signed_bytes(), signature):
+        public = NodePublic(party.node_id, party.signing_public_key, party.encryption_public_key)
+        signed = public.verify(envelope.signed_bytes(), signature)
+        context = (bytes.fromhex(envelope.ssid), envelope.protocol, envelope.round, envelope.kind)
+        payload = envelope.payload_bytes()
+    except (EnvelopeError, ValueError, TypeError):
+        raise _violation("malformed_message", [wire.sender], f"malformed message from {wire.sender}") from None
+    if not signed:
         raise _violation("bad_signature", [], f"message labelled {wire.sender} is not signed by it")
-    if (bytes.fromhex(envelope.ssid), envelope.protocol, envelope.round, envelope.kind) != (ssid, protocol,
-                                                                                              round_no, kind):
+    if context != (ssid, protocol, round_no, kind):
         raise _violation("wrong_context", [party.node_id], f"{party.node_id} signed a message for another context")
-    return envelope.payload_bytes()
+    return payload
+
+
+def _commitment(suite: Ciphersuite, wire: WireMessage, payload: bytes) -> SigningCommitments:
+    """A signer's signed commitment payload; any fault in it is the signer's (never retried)."""
+    try:
+        body = json_object(payload, max_bytes=64 * 1024, what="commitment")
+        return SigningCommitments.from_bytes(suite, bytes.fromhex(body["commitment"]))
+    except (EnvelopeError, EncodingError, ValueError, TypeError, KeyError):
+        raise _violation("malformed_commitment", [wire.sender], f"malformed commitment from {wire.sender}") from None
 
 
 def _taproot(request: AggregateInput, key: Key) -> TaprootTweak | None:
@@ -89,9 +104,9 @@ class FrostAggregation:
         node_of = {p.party_id: p.node_id for p in request.signers}
         commitments = []
         for wire in request.commitments:
-            payload = json.loads(_verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(request.key_id),
-                                                   protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment"))
-            commitments.append(SigningCommitments.from_bytes(suite, bytes.fromhex(payload["commitment"])))
+            payload = _verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(request.key_id),
+                                        protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment")
+            commitments.append(_commitment(suite, wire, payload))
         ssid = share_ssid(request.session_id, request.key_id, request.digest, request.commitments)
         shares = []
         for wire in request.shares:

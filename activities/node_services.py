@@ -73,9 +73,10 @@ def raise_protocol_error(error: ProtocolError, roster: Roster) -> NoReturn:
 
 
 def raise_envelope_error(error: EnvelopeError) -> NoReturn:
-    # A bad signature may be the relay's doing, so only attributable faults name the sender.
-    culprits = [error.sender] if getattr(error, "attributable", False) or error.reason == "equivocation" else []
-    violation(error.reason, culprits, f"message from {error.sender} rejected: {error.reason}")
+    # A bad signature may be the relay's doing, so it names nobody; a message that does not parse or
+    # check is a protocol violation of its sender (SECURITY.md A5), as are attributable faults.
+    named = error.attributable or error.reason in ("equivocation", "malformed")
+    violation(error.reason, [error.sender] if named else [], f"message from {error.sender} rejected: {error.reason}")
 
 
 def canonical_request(value: Any) -> bytes:
@@ -95,10 +96,14 @@ def to_wire(envelope: Envelope) -> WireMessage:
 
 
 def from_wire(message: WireMessage) -> Envelope:
+    """The relayed envelope; one that does not parse (garbage, wrong shape, nested 100,000 deep) is a
+    protocol violation naming the sender the relay gave, never an unhandled error (SECURITY.md A5)."""
+    sender = str(message.sender)[:128]
     try:
-        envelope = Envelope.from_dict(json.loads(message.body))
-    except (ValueError, TypeError, KeyError) as exc:
-        violation("malformed_message", [message.sender], f"unparseable message from {message.sender}: {exc}")
+        envelope = Envelope.from_json(message.body)
+    except (EnvelopeError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        detail = exc.detail if isinstance(exc, EnvelopeError) else type(exc).__name__
+        violation("malformed_message", [sender], f"unparseable message from {sender}: {detail}")
     if envelope.sender != message.sender:
         violation("sender_mismatch", [], f"relay labelled a message of {envelope.sender} as {message.sender}")
     return envelope

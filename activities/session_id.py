@@ -11,6 +11,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 
+from activities.node_services import violation
 from workflows.types import Party
 
 SSID_TAG = b"mpc-signer/ssid"
@@ -48,7 +49,8 @@ def session_id_hash(
     parts.append(_lp(workflow_id.encode()))
     for party in ordered:
         contribution = contributions[party.node_id]
-        if len(contribution) != CONTRIBUTION_BYTES:
-            raise ValueError(f"contribution of {party.node_id} has {len(contribution)} bytes")
+        if len(contribution) != CONTRIBUTION_BYTES:  # a signed hello of the wrong size: its sender's fault (A5)
+            violation("malformed_hello", [party.node_id],
+                      f"contribution of {party.node_id} has {len(contribution)} bytes, not {CONTRIBUTION_BYTES}")
         parts.append(contribution)
     return hashlib.sha256(b"".join(parts)).digest()

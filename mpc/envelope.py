@@ -165,15 +165,9 @@ class Envelope:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
-        if len(text) > 2 * MAX_PAYLOAD_BYTES:
-            raise EnvelopeError("malformed", "?", "envelope too large")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise EnvelopeError("malformed", "?", "envelope is not JSON") from None
-        if not isinstance(data, dict):
-            raise EnvelopeError("malformed", "?", "envelope is not a JSON object")
-        return cls.from_dict(data)
+        """Parse a relayed envelope; anything but a flat JSON object of the envelope's fields is
+        `EnvelopeError("malformed")`, never another exception."""
+        return cls.from_dict(json_object(text, max_bytes=2 * MAX_PAYLOAD_BYTES, what="envelope"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Envelope:
@@ -186,6 +180,55 @@ class Envelope:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise EnvelopeError("malformed", sender, f"{k} must be an integer")
         return cls(**{k: data[k] for k in (*text_fields, "round")}, version=data.get("version", VERSION))
+
+
+def json_object(text: str | bytes, *, max_bytes: int, max_depth: int = 1, what: str = "message") -> dict[str, Any]:
+    """A JSON object from an untrusted peer, or `EnvelopeError("malformed")`.
+
+    Size and nesting are checked before `json.loads`: its C scanner recurses once per level, and
+    100,000 levels overflow the stack of a worker thread instead of raising (SECURITY.md A5).
+    """
+    if not isinstance(text, str | bytes | bytearray):
+        raise EnvelopeError("malformed", "?", f"{what} is not text")
+    if len(text) > max_bytes:
+        raise EnvelopeError("malformed", "?", f"{what} too large")
+    if _nesting_depth(text.encode() if isinstance(text, str) else bytes(text), max_depth) > max_depth:
+        raise EnvelopeError("malformed", "?", f"{what} is nested too deeply")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise EnvelopeError("malformed", "?", f"{what} is not JSON") from None
+    if not isinstance(data, dict):
+        raise EnvelopeError("malformed", "?", f"{what} is not a JSON object")
+    return data
+
+
+def _nesting_depth(text: bytes, limit: int) -> int:
+    """Deepest bracket nesting outside JSON strings, as far as it matters: at most `limit` means within
+    it (0 when there are too few brackets to exceed it); the scan stops at `limit` + 1 levels."""
+    if text.count(b"[") + text.count(b"{") <= limit:  # fast path (C speed): every honest envelope
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _ssid_hex(ssid: bytes | str) -> str:
@@ -346,4 +389,4 @@ def echo_digest(envelopes: Iterable[Envelope]) -> bytes:
 
 
 __all__ = ["BROADCAST", "Envelope", "EnvelopeError", "EquivocationError", "InboxGuard", "echo_digest",
-           "open_envelope", "seal"]
+           "json_object", "open_envelope", "seal"]

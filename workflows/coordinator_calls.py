@@ -11,7 +11,10 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from workflows.types import AuditInput, SessionFailure, SessionUpdate
 
+# Bounded (about a minute of backoff): a coordinator activity that keeps failing fails the session instead of
+# retrying forever (SECURITY.md A5, table row 21).
 DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10),
+                       maximum_attempts=10,
                        non_retryable_error_types=["UnknownSession", "UnknownKey", "InvalidRequest",
                                                   "ProtocolViolation", "VerificationFailed"])
 
@@ -33,7 +36,8 @@ async def update_session(session_id: str, **changes: Any) -> None:
 async def audit(action: str, *, actor: str, resource_type: str, resource_id: str | None, session_id: str | None,
                 status: str = "success", failure: SessionFailure | None = None, **details: Any) -> None:
     if failure is not None:
-        details.update({"error_code": failure.code, "node": failure.node, "message": failure.message})
+        details.update({"error_code": failure.code, "node": failure.node, "message": failure.message,
+                        "reported_by": failure.reported_by})
     await call("coordinator.audit", AuditInput(actor=actor, action=action, resource_type=resource_type,
                                                resource_id=resource_id, session_id=session_id, status=status,
                                                details=details))

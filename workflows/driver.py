@@ -49,27 +49,40 @@ def activity_options(policy: RoundPolicy, node_id: str) -> dict[str, Any]:
             initial_interval=timedelta(milliseconds=200),
             backoff_coefficient=2.0,
             maximum_interval=timedelta(seconds=5),
-            maximum_attempts=policy.max_attempts,
+            maximum_attempts=max(1, policy.max_attempts),  # 0 would mean "retry forever"
             non_retryable_error_types=[PROTOCOL_VIOLATION, INVALID_REQUEST],
         ),
     }
 
 
 def failure_from(node_id: str, error: BaseException) -> SessionFailure:
-    """Name the node at fault for one failed participant activity."""
+    """Name the node at fault for one failed participant activity (SECURITY.md A5).
+
+    Only a protocol violation names a node, the culprit the reporter proved; a refused request
+    (`InvalidRequest`: bad intent, unknown key, consumed nonce) names nobody, whatever its details
+    claim, so it can never flag a key. Every failure records `reported_by`, which lets the sign
+    workflow replace a node whose own condition (no nonce, no share, timeout) stopped it.
+    """
     cause = error.cause if isinstance(error, ActivityError) else error
-    if isinstance(cause, ApplicationError) and cause.type in (PROTOCOL_VIOLATION, INVALID_REQUEST):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        culprits = [str(n) for n in details.get("culprits", [])]
-        code = str(details.get("code", "protocol_violation" if cause.type == PROTOCOL_VIOLATION else "invalid_request"))
-        blamed = culprits[0] if culprits else (node_id if cause.type == INVALID_REQUEST else None)
-        return SessionFailure(code=code, message=f"{node_id} reported: {cause.message}", node=blamed,
-                              nodes=culprits or ([blamed] if blamed else []))
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_REQUEST:
+        code = _detail(cause).get("code", "invalid_request")
+        return SessionFailure(code=str(code), message=f"{node_id} refused: {cause.message}", reported_by=node_id)
+    if isinstance(cause, ApplicationError) and cause.type == PROTOCOL_VIOLATION:
+        details = _detail(cause)
+        raw = details.get("culprits", [])
+        culprits = [str(n) for n in raw] if isinstance(raw, list) else []
+        code = str(details.get("code", "protocol_violation"))
+        return SessionFailure(code=code, message=f"{node_id} reported: {cause.message}",
+                              node=culprits[0] if culprits else None, nodes=culprits, reported_by=node_id)
     if isinstance(cause, TimeoutError):
         return SessionFailure(code="node_timeout", message=f"{node_id} did not answer in time", node=node_id,
-                              nodes=[node_id])
+                              nodes=[node_id], reported_by=node_id)
     return SessionFailure(code="node_failed", message=f"{node_id} failed: {type(cause).__name__}", node=node_id,
-                          nodes=[node_id])
+                          nodes=[node_id], reported_by=node_id)
+
+
+def _detail(error: ApplicationError) -> dict[str, Any]:
+    return error.details[0] if error.details and isinstance(error.details[0], dict) else {}
 
 
 async def run_on_nodes(
@@ -89,7 +102,7 @@ async def run_on_nodes(
     if failures:
         # A reported protocol violation names the cheater: prefer it over timeouts of other nodes.
         named = [failure_from(node, err) for node, err in failures]
-        named.sort(key=lambda f: (f.code in ("node_timeout", "node_failed"), f.node or ""))
+        named.sort(key=lambda f: (f.code in ("node_timeout", "node_failed"), f.node is None, f.node or ""))
         first = named[0]
         first.nodes = sorted({n for f in named for n in f.nodes})
         raise SessionFailedError(first)

@@ -71,12 +71,14 @@ class SignWorkflow:
                 break
             except SessionFailedError as failed:
                 failure = failed.failure
-                if failure.code in REPLACEABLE and failure.node in {s.node_id for s in signers} and alternates:
+                # A node-local condition (no nonce, no share, timeout): replace the node it happened on.
+                stuck = (failure.reported_by or failure.node) if failure.code in REPLACEABLE else None
+                if stuck in {s.node_id for s in signers} and alternates:
                     replacement = alternates.pop(0)
                     await db.audit("sign.replace_signer", actor="coordinator", resource_type="key",
                                    resource_id=request.key_id, session_id=request.session_id, status="failure",
                                    failure=failure, replacement=replacement.node_id)
-                    signers = [replacement if s.node_id == failure.node else s for s in signers]
+                    signers = [replacement if s.node_id == stuck else s for s in signers]
                     signers.sort(key=lambda p: p.party_id)
                     continue
                 await self._fail(request, failure)

@@ -68,8 +68,9 @@ class SessionFailure:
 
     code: str
     message: str
-    node: str | None = None
+    node: str | None = None  # the node at fault: only a proven protocol violation names one (SECURITY.md A5)
     nodes: list[str] = field(default_factory=list)
+    reported_by: str | None = None  # whose activity failed; names no culprit (None in older histories)
 
 
 @dataclass
