@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api import idempotency
 from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import KeyCreate, SignCreate
@@ -209,7 +210,8 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
                           protocol=protocol, status="pending", participants=chosen))
     db.add(AuditLog(actor=principal.name, action="key.create", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted",
-                    details={"protocol": protocol, "curve": curve, "threshold": body.threshold, "nodes": chosen}))
+                    details={"protocol": protocol, "curve": curve, "threshold": body.threshold, "nodes": chosen,
+                             idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = KeygenRequest(session_id=session_id, key_id=key_id, protocol=protocol, curve=curve,
                             chain_type=body.chain_type, threshold=body.threshold, parties=parties,
@@ -268,7 +270,9 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
                           protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
     db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key", resource_id=key_id,
-                    session_id=session_id, status="accepted", details={"digest": body.digest, "signers": chosen}))
+                    session_id=session_id, status="accepted",
+                    details={"digest": body.digest, "signers": chosen,
+                             idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
                           chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,

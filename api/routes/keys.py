@@ -12,7 +12,7 @@ from temporalio.client import WorkflowFailureError
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
-from api.idempotency import remember_session, remembered_session
+from api.idempotency import refuse_changed_request, remember_session, remembered_session
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
 from api.pagination import page
@@ -25,6 +25,12 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Wait = Annotated[bool, Query(description="block until the session completes or fails")]
 WaitTimeout = Annotated[float | None, Query(gt=0, le=600, description="seconds to wait (default SESSION_TIMEOUT)")]
+
+
+async def _same_request(db: DbSession, started: Started, body: KeyCreate | SignCreate) -> None:
+    """An Idempotency-Key repeat is answered with the earlier session only for the same body (A6)."""
+    if started.replayed and (row := await db.get(SigningSession, started.session_id)) is not None:
+        await refuse_changed_request(db, row, body)
 
 
 async def _respond(state: State, db: DbSession, started: Started, wait: bool, timeout: float | None,
@@ -67,6 +73,7 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
     else:
         started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key)
         await remember_session(state.redis, idem_workflow, started.session_id)
+    await _same_request(db, started, body)
     protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
     return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")
 
@@ -104,5 +111,6 @@ async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, princ
     else:
         started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key)
         await remember_session(state.redis, idem_workflow, started.session_id)
+    await _same_request(db, started, body)
     key = await db.get(Key, key_id)
     return await _respond(state, db, started, wait, timeout, (key.protocol, key.curve) if key else ("", ""), "sign")

@@ -112,3 +112,35 @@ def test_same_idempotency_key_on_two_keys_is_two_requests(stack: Stack, ed_key: 
         assert (first.json()["key_id"], second.json()["key_id"]) == (ed_key["key_id"], other["key_id"])
         repeat = api.post(f"/v1/keys/{other['key_id']}/sign", json={"digest": "01" * 32}, headers=header)
         assert repeat.json()["session_id"] == second.json()["session_id"]
+
+
+def test_idempotency_key_reused_with_another_body_is_refused(stack: Stack, ed_key: dict,
+                                                             redis_server: RedisServer) -> None:
+    """SECURITY.md A6: a repeat with another body is 422 `idempotency_key_reused`, never the earlier session
+    (from Redis or, once Redis forgot, from the database); the same body in another key order still is."""
+    header = {"Idempotency-Key": f"reused-{uuid.uuid4()}"}
+    sign_path = f"/v1/keys/{ed_key['key_id']}/sign"
+    keygen = {"protocol": "frost", "chain_type": "ed25519", "threshold": 2, "nodes": ["p1", "p2", "p3"]}
+    with stack.client() as api:
+        first_sign = api.post(sign_path, json={"digest": "02" * 32}, headers=header)
+        first_key = api.post("/v1/keys", json=keygen, headers=header)
+        assert first_sign.status_code == first_key.status_code == 202, (first_sign.text, first_key.text)
+        before = _counts(stack)
+        for forgotten in (False, True):
+            if forgotten:
+                redis.Redis(host=redis_server.host, port=redis_server.port).flushall()
+            changed = [
+                api.post(sign_path, json={"digest": "03" * 32}, headers=header),  # another digest
+                api.post(sign_path, json={"digest": "02" * 32, "signers": ["p2", "p3"]}, headers=header),
+                api.post("/v1/keys", json={**keygen, "threshold": 3}, headers=header),
+                api.post("/v1/keys", json={**keygen, "description": "other"}, headers=header),
+            ]
+            for reply in changed:
+                assert reply.status_code == 422, reply.text
+                assert reply.json()["error"]["code"] == "idempotency_key_reused"
+                assert first_sign.json()["session_id"] not in reply.text
+            same_sign = api.post(sign_path, json={"digest": "02" * 32}, headers=header)
+            same_key = api.post("/v1/keys", json=dict(reversed(list(keygen.items()))), headers=header)
+            assert same_sign.json()["session_id"] == first_sign.json()["session_id"]
+            assert same_key.json()["session_id"] == first_key.json()["session_id"]
+        assert _counts(stack)[:2] == before[:2]  # no key or session was added (the first two still audit)
