@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 
 from temporalio.worker import Worker
 
@@ -21,7 +22,14 @@ log = logging.getLogger("mpc.worker.participant")
 API_VERSION = "0.1.0"
 
 
+def disable_core_dumps() -> None:
+    """RLIMIT_CORE = 0, soft and hard, so a crash never writes the process memory (key shares, nonces,
+    the keystore's unwrapped keys) to a core file; the hard limit keeps any later code from raising it."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None) -> None:
+    disable_core_dumps()  # before any share or identity key is loaded
     stop = stop or asyncio.Event()
     node = NodeContext.open(settings)
     public = node.identity_public()
