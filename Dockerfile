@@ -48,10 +48,13 @@ COPY --from=build /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/mpc-entrypoint
 COPY --chmod=0755 deploy/healthcheck.py /usr/local/bin/mpc-healthcheck
 COPY --chmod=0755 deploy/vault_login.py /usr/local/bin/mpc-vault-login
-# no setting is fixed here: an ENV would override the config file (settings: env > file > default)
+# no setting is fixed here: an ENV would override the config file (settings: env > file > default).
+# MPC_REQUIRE_ENVIRONMENT is no setting: it makes every process refuse to start unless the deployment
+# sets ENVIRONMENT (environment variable or config file) explicitly (SECURITY.md A6).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPC_REQUIRE_ENVIRONMENT=1
 WORKDIR /var/lib/mpc
 USER 10001:10001
 EXPOSE 8080 9090

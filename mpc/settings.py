@@ -51,6 +51,9 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
 
+REQUIRE_ENVIRONMENT = "MPC_REQUIRE_ENVIRONMENT"
+"""Set (to anything but 0) by the container image: then ENVIRONMENT has no default (SECURITY.md A6)."""
+
 
 class SettingsError(ValueError):
     """Invalid configuration; `str()` is one line naming the setting and the problem."""
@@ -243,6 +246,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        # The image sets MPC_REQUIRE_ENVIRONMENT=1: a deployment must say which environment it is (A6),
+        # from the environment or the config file, instead of silently getting the development default.
+        required = os.environ.get(REQUIRE_ENVIRONMENT, "").strip() not in ("", "0")
+        if required and "environment" not in self.model_fields_set:
+            raise ValueError(f"ENVIRONMENT: must be set explicitly (development, test or production) where "
+                             f"{REQUIRE_ENVIRONMENT} is set, as in the container image")
         if self.default_protocol not in self.supported_protocols:
             raise ValueError(f"DEFAULT_PROTOCOL: {self.default_protocol!r} is not in SUPPORTED_PROTOCOLS")
         if self.tls_enabled and not (self.tls_cert_file and self.tls_key_file):

@@ -209,7 +209,7 @@ def _interpolate(value: str) -> str:
 
 @pytest.mark.parametrize("service", ["migrate", "node-tokens", "api", "coordinator", *PARTICIPANTS])
 def test_each_mpc_service_environment_loads_with_the_settings(compose, service, tmp_path, monkeypatch) -> None:
-    from mpc.settings import Settings, load_settings
+    from mpc.settings import REQUIRE_ENVIRONMENT, Settings, load_settings
 
     env = {k: _interpolate(v) for k, v in compose["services"][service]["environment"].items()}
     for name in {n.upper() for n in Settings.model_fields} | {"MPC_CONFIG"}:
@@ -217,6 +217,8 @@ def test_each_mpc_service_environment_loads_with_the_settings(compose, service, 
     empty = tmp_path / "config.yaml"
     empty.write_text("")
     monkeypatch.setenv("MPC_CONFIG", str(empty))
+    monkeypatch.setenv(REQUIRE_ENVIRONMENT, "1")  # as the image sets it: ENVIRONMENT must come from here
+    assert env["ENVIRONMENT"] == "development"
     for name, value in env.items():
         if name.endswith("_FILE"):  # what the entry point reads from the credentials volume
             monkeypatch.setenv(name.removesuffix("_FILE"), "file-content-" + name.lower())

@@ -219,6 +219,16 @@ def test_image_sets_no_setting_that_would_shadow_the_config_file() -> None:
             assert not assigned & names, assigned & names
 
 
+def test_image_requires_an_explicit_environment() -> None:
+    """SECURITY.md A6: the image sets the marker, so a container without ENVIRONMENT refuses to start."""
+    from mpc.settings import REQUIRE_ENVIRONMENT
+
+    assigned = {name: value for word, rest in _runtime_stage() if word == "ENV"
+                for name, value in re.findall(r"([A-Z_]+)=(\S+)", rest)}
+    assert assigned.get(REQUIRE_ENVIRONMENT) == "1", assigned
+    assert "ENVIRONMENT" not in assigned  # the deployment says it, never the image
+
+
 def test_scripts_are_executable_and_parse() -> None:
     for script in [DEPLOY / "docker-entrypoint.sh", *DEPLOY.rglob("*.sh")]:
         assert os.access(script, os.X_OK), f"{script} is not executable"

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mpc.settings import YAML_SECTIONS, load_settings
+from mpc.settings import REQUIRE_ENVIRONMENT, YAML_SECTIONS, load_settings
 from tests.deploy.conftest import K8S, load_k8s
 
 # the oldest release with StatefulSet spec.ordinals (GA in 1.31) and the newest kubernetes-validate ships
@@ -267,6 +267,23 @@ def test_configmap_with_placeholder_secrets_is_refused_in_production(k8s_by_kind
         load_settings()
 
 
+def test_configmap_without_environment_is_refused_by_the_image(k8s_by_kind, tmp_path, monkeypatch) -> None:
+    """The manifests' explicit `environment: production` is what lets the image's processes start (A6)."""
+    from mpc.settings import Settings, SettingsError
+
+    raw = yaml.safe_load(k8s_by_kind[("ConfigMap", "mpc-config")]["data"]["config.yaml"])
+    assert raw.pop("environment") == "production"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    for name in {n.upper() for n in Settings.model_fields}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPC_CONFIG", str(path))
+    monkeypatch.setenv("PAYLOAD_CODEC_KEY", "ab" * 32)
+    monkeypatch.setenv(REQUIRE_ENVIRONMENT, "1")
+    with pytest.raises(SettingsError, match=r"^ENVIRONMENT:"):
+        load_settings()
+
+
 def test_external_services_are_referenced_not_deployed(k8s_docs) -> None:
     external = {doc["metadata"]["name"]: doc["spec"]["externalName"] for _, doc in k8s_docs
                 if doc["kind"] == "Service" and doc["spec"].get("type") == "ExternalName"}
@@ -303,6 +320,7 @@ def test_each_workload_environment_loads_with_the_configmap(k8s_by_kind, workloa
         else:
             monkeypatch.setenv(name, env["value"])
     monkeypatch.setenv("VAULT_TOKEN", "from-the-vault-login")  # participants: the entry point's login
+    monkeypatch.setenv(REQUIRE_ENVIRONMENT, "1")  # as the image sets it: ENVIRONMENT must come from the manifests
     settings = load_settings()
     settings.payload_codec()
     assert settings.environment == "production"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mpc.settings import Settings, SettingsError, load_settings, parse_duration
+from mpc.settings import REQUIRE_ENVIRONMENT, Settings, SettingsError, load_settings, parse_duration
 
 GUIDE_CONFIG = """
 node:
@@ -53,6 +53,7 @@ performance:
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.delenv(REQUIRE_ENVIRONMENT, raising=False)  # set inside the container image
     monkeypatch.setenv("MPC_CONFIG", str(tmp_path / "none.yaml"))
     (tmp_path / "none.yaml").write_text("")
     return monkeypatch
@@ -186,3 +187,34 @@ def test_auth_type_none_refused_in_production(clean_env: pytest.MonkeyPatch) -> 
     message = str(info.value)
     assert message.startswith("AUTH_TYPE:"), message
     assert "\n" not in message
+
+
+def test_image_marker_refuses_a_missing_environment(clean_env: pytest.MonkeyPatch) -> None:
+    """SECURITY.md A6: where the image's MPC_REQUIRE_ENVIRONMENT is set, no development default."""
+    clean_env.setenv(REQUIRE_ENVIRONMENT, "1")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("ENVIRONMENT:") and "\n" not in message, message
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_image_marker_accepts_an_explicit_environment(clean_env: pytest.MonkeyPatch, tmp_path: Path,
+                                                      environment: str) -> None:
+    clean_env.setenv(REQUIRE_ENVIRONMENT, "1")
+    clean_env.setenv("PAYLOAD_CODEC_KEY", "ab" * 32)
+    clean_env.setenv("DB_PASSWORD", "a" * 32)
+    clean_env.setenv("VAULT_ADDR", "http://vault:8200")
+    clean_env.setenv("ENVIRONMENT", environment)
+    assert load_settings().environment == environment
+    clean_env.delenv("ENVIRONMENT")
+    config = tmp_path / "explicit.yaml"
+    config.write_text(f"environment: {environment}\n")  # the config file counts as explicit too
+    clean_env.setenv("MPC_CONFIG", str(config))
+    assert load_settings().environment == environment
+
+
+@pytest.mark.parametrize("marker", ["", "0"])
+def test_without_the_marker_development_stays_the_default(clean_env: pytest.MonkeyPatch, marker: str) -> None:
+    clean_env.setenv(REQUIRE_ENVIRONMENT, marker)
+    assert load_settings().environment == "development"
