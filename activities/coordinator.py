@@ -70,7 +70,8 @@ class CoordinatorActivities:
             else:
                 forms = present_frost_key(key.curve, key.chain_type, package["group_public_key"])
             key.public_key, key.address = forms["public_key"], forms["address"]
-            key.public_data = {"package": package, "verifying_key": forms["verifying_key"]}
+            key.public_data = {**(key.public_data or {}), "package": package,
+                               "verifying_key": forms["verifying_key"]}
             key.epoch = int(package.get("epoch", 0))
             key.status = "active"
             await db.commit()

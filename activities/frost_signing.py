@@ -16,6 +16,7 @@ from dataclasses import asdict
 
 from temporalio import activity
 
+from activities.authorisation import Pinned, calling_workflow
 from activities.node_services import (
     NodeServices,
     Roster,
@@ -28,6 +29,7 @@ from activities.node_services import (
     violation,
 )
 from mpc.envelope import EnvelopeError, open_envelope, seal
+from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -123,8 +125,12 @@ class FrostSigning:
         suite = get_ciphersuite(key_share.suite)
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
+        intent = self._authorise(request)
         own_nonce_id, commitment_list = self._open_commitments(request, roster, suite)
         taproot = self._taproot(request, suite.name)
+        # Every check passed: the intent id is now bound to this workflow and signer set (durably, once).
+        self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
+                                     slot="frost-sign:" + ",".join(sorted(p.node_id for p in request.signers)))
         # The nonce is marked used on disk before the share exists (SECURITY.md N2).
         try:
             nonces = SigningNonces.from_bytes(self.services.state.consume(NONCES, own_nonce_id))
@@ -142,6 +148,20 @@ class FrostSigning:
                         ssid=share_ssid(request.session_id, request.key_id, request.digest, request.commitments),
                         protocol=SIGN_PROTOCOL, round=2, kind="share", payload=share.to_bytes(suite))
         return json.dumps(asdict(to_wire(envelope))).encode()
+
+    def _authorise(self, request: FrostSignRequest) -> Intent:
+        """The node's own verdict (SECURITY.md A1-A3): a valid intent for this key, epoch, digest and
+        signer set, and signers that are the holders pinned at keygen with their identity keys."""
+        meta = self.services.shares.get_meta(request.key_id)
+        pinned = Pinned.from_public(meta.public)
+        if pinned is not None:
+            pinned.check_parties(request.signers)
+        gate = self.services.intents
+        intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
+                             policy=pinned.policy if pinned else KeyPolicy())
+        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root)
+        gate.expect_signers(intent, request.signers)
+        return intent
 
     @staticmethod
     def _taproot(request: FrostSignRequest, suite_name: str) -> TaprootTweak | None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.exceptions import ApplicationError
 
@@ -26,6 +26,9 @@ from tss.messages import RoundMessage
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import BROADCAST, Party, WireMessage
 
+if TYPE_CHECKING:
+    from activities.authorisation import IntentGate
+
 
 @dataclass
 class NodeServices:
@@ -33,6 +36,7 @@ class NodeServices:
     identity: NodeIdentity
     shares: ShareStore
     state: SecretStateStore
+    intents: IntentGate
 
 
 class Roster:

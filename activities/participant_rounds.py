@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.authorisation import Pinned, calling_workflow, roster_of
 from activities.ecdsa_node import SESSION_PREPARAMS, forget_presignature, store_presignature
 from activities.node_services import (
     NodeServices,
@@ -36,7 +37,8 @@ from activities.node_services import (
 from activities.protocols import ECDSA_PROTOCOLS, setup_protocol
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
-from mpc.keystore import RetryMismatchError
+from mpc.intents import Intent, KeyPolicy
+from mpc.keystore import KeystoreError, RetryMismatchError
 from tss.errors import InvalidInputError, NonceReuseError, ProtocolError
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
@@ -44,6 +46,9 @@ from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
 log = logging.getLogger("mpc.participant.rounds")
 
 NAMESPACE = "sessions"
+KEYGEN_PROTOCOLS = ("frost-dkg", "gg20-keygen")
+SIGN_PROTOCOLS = {"gg18-sign": "gg18", "gg20-presign": "gg20", "gg20-sign": "gg20"}
+"""ECDSA session protocols that use a share to sign, and the key protocol their intent names."""
 
 
 class ParticipantRounds:
@@ -63,9 +68,44 @@ class ParticipantRounds:
         return json.loads(self.services.state.stored_answer(NAMESPACE, session_id, name))
 
     # ---- round 0: hello -------------------------------------------------------------------
+    def _authorise(self, request: HelloInput | ProtocolRoundInput) -> Intent:
+        """Check the session's intent before anything is answered or touched (DESIGN.md "Trust model").
+
+        Keygen: an API-signed keygen intent naming this exact roster, threshold and curve (its policy
+        is then pinned with the share). Signing: an intent for this key, epoch, digest and signers,
+        whose roster is the pinned one. Then the intent id is bound to this workflow (once, durably).
+        """
+        gate, params = self.services.intents, request.params
+        key_id = str(params.get("key_id", ""))
+        if request.protocol in KEYGEN_PROTOCOLS:
+            intent = gate.verify(request.intent, operation="keygen", key_id=key_id, epoch=0, policy=KeyPolicy())
+            gate.expect(intent, protocol=request.protocol, curve=params.get("curve"),
+                        threshold=params.get("threshold"), roster=roster_of(request.parties))
+            slot = "keygen"
+        elif request.protocol in SIGN_PROTOCOLS:
+            try:
+                meta = self.services.shares.get_meta(key_id)
+            except (KeystoreError, ValueError):
+                invalid_request("share_unavailable", f"no share of key {key_id} on {self.services.node_id}")
+            pinned = Pinned.from_public(meta.public)
+            if pinned is not None:
+                pinned.check_parties(request.parties)
+            intent = gate.verify(request.intent, operation="sign", key_id=key_id, epoch=meta.epoch,
+                                 policy=pinned.policy if pinned else KeyPolicy())
+            gate.expect(intent, protocol=SIGN_PROTOCOLS[request.protocol], digest=params.get("digest"))
+            gate.expect_signers(intent, request.parties)
+            slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
+        else:
+            # Refresh and reshare are authorised with the reshare workflow (issue 10); until then a
+            # node refuses them, since their parameters (old_public, new roster) would come from the caller.
+            invalid_request("unauthorized", f"{request.protocol} sessions are not authorised on this node")
+        gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
+        return intent
+
     @activity.defn(name="participant.session_hello")
     async def session_hello(self, request: HelloInput) -> WireMessage:
         Roster(request.parties, self.services.node_id)  # refuses a session this node is not part of
+        self._authorise(request)
 
         def produce() -> dict[str, Any]:
             envelope = seal(self.services.identity,
@@ -111,13 +151,15 @@ class ParticipantRounds:
         if not 1 <= request.round <= request.total_rounds:
             invalid_request("invalid_round", f"round {request.round} outside 1..{request.total_rounds}")
         name = f"round-{request.round}"
+        intent = self._authorise(request)
         if request.protocol in ECDSA_PROTOCOLS:
             # Seconds of Paillier arithmetic per round: off the event loop, so heartbeats, pings and
             # other sessions' rounds go on meanwhile.
             record = await asyncio.to_thread(self._answer_once, request.session_id, name, request,
-                                             lambda: self._run_round(request, roster))
+                                             lambda: self._run_round(request, roster, intent))
         else:
-            record = self._answer_once(request.session_id, name, request, lambda: self._run_round(request, roster))
+            record = self._answer_once(request.session_id, name, request,
+                                       lambda: self._run_round(request, roster, intent))
         output = record["output"]
         if request.round == request.total_rounds:
             # Round states hold polynomial coefficients and old shares: gone once the share is stored.
@@ -126,7 +168,7 @@ class ParticipantRounds:
         return ProtocolRoundOutput(node_id=output["node_id"], outbound=[WireMessage(**m) for m in output["outbound"]],
                                    public_result=output["public_result"])
 
-    def _run_round(self, request: ProtocolRoundInput, roster: Roster) -> dict[str, Any]:
+    def _run_round(self, request: ProtocolRoundInput, roster: Roster, intent: Intent) -> dict[str, Any]:
         if request.round == 1:
             ssid = self._derive_ssid(request, roster)
             previous_state = None
@@ -154,7 +196,7 @@ class ParticipantRounds:
                                  messages=result.outbound)
         public_result = result.public_result
         if request.round == request.total_rounds:
-            public_result = self._store_result(request, setup.epoch, result.result, public_result or {})
+            public_result = self._store_result(request, setup.epoch, result.result, public_result or {}, intent)
             if request.protocol == "gg20-keygen":  # the pre-parameters now live in the sealed key share
                 self.services.state.delete_session(SESSION_PREPARAMS, ssid.hex())
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,
@@ -164,13 +206,18 @@ class ParticipantRounds:
         return {"output": asdict(output), "ssid": ssid.hex(), "state": "" if final else result.state.hex()}
 
     def _store_result(self, request: ProtocolRoundInput, epoch: int, secret: bytes | None,
-                      public: dict[str, Any]) -> dict[str, Any]:
-        """Seal the new share in the keystore; return the public data every party must agree on."""
+                      public: dict[str, Any], intent: Intent) -> dict[str, Any]:
+        """Seal the new share in the keystore; return the public data every party must agree on.
+
+        A keygen share is sealed with what the keygen intent fixed (`pinned`: roster, threshold,
+        policy), so every later session is checked against it by this node alone.
+        """
         if request.protocol == "gg20-keygen":
             # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).
             package: dict[str, Any] = {"package": {**public, "group_public_key": public["group_key"]}}
             if secret is not None:
-                self.services.shares.put_share(str(request.params["key_id"]), epoch, secret, public=package)
+                self.services.shares.put_share(str(request.params["key_id"]), epoch, secret,
+                                               public={**package, "pinned": _pinned(request, intent)})
             return package
         if request.protocol == "gg20-presign":
             if secret is not None:
@@ -182,5 +229,12 @@ class ParticipantRounds:
             return {"signature": public["signature"], "r": public["r"], "s": public["s"], "v": public["v"]}
         agreed = {"package": public["public_key_package"], "ack_digest": public.get("ack_digest")}
         if secret is not None:
-            self.services.shares.put_share(str(request.params["key_id"]), epoch, secret, public=agreed)
+            self.services.shares.put_share(str(request.params["key_id"]), epoch, secret,
+                                           public={**agreed, "pinned": _pinned(request, intent)})
         return agreed
+
+
+def _pinned(request: ProtocolRoundInput, intent: Intent) -> dict[str, Any]:
+    """What a keygen fixes for the key's life: its roster, threshold and the intent's policy."""
+    return Pinned(tuple(roster_of(request.parties)), int(request.params["threshold"]),
+                  KeyPolicy.from_dict(intent.details.get("policy"))).to_public()

@@ -27,15 +27,18 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api import idempotency
 from api.auth import Principal
 from api.errors import ApiError
+from api.intent_issuer import issue
 from api.schemas import KeyCreate, SignCreate
 from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
+from mpc.intent_keys import IntentSigner
+from mpc.intents import KeyPolicy
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
-from workflows.keygen import KeygenWorkflow
+from workflows.keygen import KEYGEN_PROTOCOL, KeygenWorkflow
 from workflows.search import initial_attributes
 from workflows.sign import SignWorkflow
-from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest
+from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest, roster_of
 
 IMPLEMENTED_PROTOCOLS = ("frost", "gg18", "gg20")
 
@@ -150,7 +153,7 @@ async def _existing(db: AsyncSession, workflow_id: str) -> SigningSession | None
 
 
 async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
-                       body: KeyCreate, idempotency_key: str | None) -> Started:
+                       body: KeyCreate, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
     protocol = body.protocol or default_protocol_for(settings, body.chain_type)
     if protocol not in settings.supported_protocols:
         raise ApiError(422, "protocol_not_supported", f"protocol {protocol} is not in SUPPORTED_PROTOCOLS")
@@ -201,10 +204,15 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
         chosen = sorted(online)[:total]
     parties = [_party(online[n], i) for i, n in enumerate(chosen, start=1)]
     key_id = str(uuid.uuid4())
+    policy = KeyPolicy.from_dict(body.policy.as_policy_dict() if body.policy else None)
+    # The keygen intent fixes the roster (with identity keys), threshold and policy every node pins.
+    intent = await issue(signer, operation="keygen", key_id=key_id, epoch=0, ttl=settings.intent_ttl, details={
+        "protocol": KEYGEN_PROTOCOL[protocol], "curve": curve, "threshold": body.threshold,
+        "roster": roster_of(parties), "policy": policy.to_dict(), "chain_type": body.chain_type})
 
     db.add(Key(key_id=key_id, protocol=protocol, curve=curve, threshold=body.threshold, total_nodes=total,
                participants=chosen, chain_type=body.chain_type, status="pending", description=body.description,
-               tags=body.tags, public_data={}))
+               tags=body.tags, public_data={"policy": policy.to_dict()}))
     await db.flush()
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="keygen",
                           protocol=protocol, status="pending", participants=chosen))
@@ -216,7 +224,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     request = KeygenRequest(session_id=session_id, key_id=key_id, protocol=protocol, curve=curve,
                             chain_type=body.chain_type, threshold=body.threshold, parties=parties,
                             policy=policy_from(settings), requested_by=principal.name,
-                            pool_target=settings.nonce_pool_target)
+                            pool_target=settings.nonce_pool_target, intent=intent)
     attributes = initial_attributes(key_id=key_id, protocol=protocol, curve=curve, chain=body.chain_type,
                                     operation="keygen")
     handle = await _commit_then_start(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
@@ -225,7 +233,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
 
 
 async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
-                     key_id: str, body: SignCreate, idempotency_key: str | None) -> Started:
+                     key_id: str, body: SignCreate, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
     key = await db.get(Key, key_id)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
@@ -266,6 +274,9 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         chosen, alternates = available[: key.threshold], available[key.threshold:]
     signers = [_party(online[n], party_ids[n]) for n in chosen]
     spares = [_party(online[n], party_ids[n]) for n in alternates]
+    intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch, ttl=settings.intent_ttl, details={
+        "protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
+        "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type})
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
                           protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
@@ -277,7 +288,7 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
                           chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
-                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root)
+                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,

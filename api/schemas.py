@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mpc.intents import KeyPolicy
 
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
@@ -70,6 +72,44 @@ PROTOCOLS = ("frost", "gg18", "gg20")
 CHAINS = ("bitcoin", "ethereum", "solana", "schnorr", "ed25519")
 
 
+class ApproverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    public_key: str = Field(description="Ed25519 public key, 64 hex characters")
+
+    _key = field_validator("public_key")(_hex32)
+
+
+class QuorumIn(BaseModel):
+    """Distinct listed approvers needed per operation on top of the API (left out: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sign: int | None = Field(default=None, ge=0)
+    reshare: int | None = Field(default=None, ge=0, description="also covers refresh")
+    export: int | None = Field(default=None, ge=0)
+    disable: int | None = Field(default=None, ge=0)
+
+
+class KeyPolicyIn(BaseModel):
+    """Who must approve each operation of the key; pinned with every share at keygen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approvers: list[ApproverIn] = Field(default_factory=list, max_length=32)
+    quorum: QuorumIn = Field(default_factory=QuorumIn)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KeyPolicyIn:
+        KeyPolicy.from_dict(self.as_policy_dict())  # distinct names and keys, quorum <= approvers
+        return self
+
+    def as_policy_dict(self) -> dict[str, Any]:
+        quorum = {op: n for op, n in self.quorum.model_dump().items() if n is not None}
+        return {"approvers": [a.model_dump() for a in self.approvers], "quorum": quorum}
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +121,7 @@ class KeyCreate(BaseModel):
     nodes: list[str] | None = Field(default=None, description="participant node ids (default: online nodes)")
     description: str | None = Field(default=None, max_length=1000)
     tags: dict[str, str] = Field(default_factory=dict)
+    policy: KeyPolicyIn | None = Field(default=None, description="approvers and quorums (default: the API alone)")
 
     @field_validator("protocol")
     @classmethod
@@ -119,6 +160,7 @@ class KeyPublic(BaseModel):
     epoch: int
     description: str | None
     tags: dict[str, str]
+    policy: dict[str, Any] = Field(description="approvers and quorum per operation, pinned on every node")
     created_at: datetime
 
 

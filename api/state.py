@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from mpc.codec import EncryptionCodec
 from mpc.db import create_engine, session_factory
+from mpc.intent_keys import IntentSigner, signer_from
 from mpc.settings import Settings
 from mpc.temporal_client import connect
 
@@ -23,6 +24,7 @@ class AppState:
     redis: aioredis.Redis
     codec: EncryptionCodec
     _temporal: Client | None = None
+    _intent_signer: IntentSigner | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -44,6 +46,13 @@ class AppState:
                     connect(self.settings.temporal_address, self.settings.temporal_namespace, self.codec), 5
                 )
             return self._temporal
+
+    @property
+    def intent_signer(self) -> IntentSigner:
+        """Built on first use (the local fallback writes its key file then; Vault is asked per signature)."""
+        if self._intent_signer is None:
+            self._intent_signer = signer_from(self.settings)
+        return self._intent_signer
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.schemas import AuditLogPublic, KeyPublic, SessionError, SessionPublic
 from mpc.db.models import AuditLog, Key, SigningSession
+from mpc.intents import KeyPolicy
 
 
 def key_view(key: Key) -> KeyPublic:
@@ -11,7 +12,8 @@ def key_view(key: Key) -> KeyPublic:
         key_id=key.key_id, public_key=key.public_key, verifying_key=(key.public_data or {}).get("verifying_key"),
         protocol=key.protocol, curve=key.curve, threshold=key.threshold, total_nodes=key.total_nodes,
         participants=list(key.participants), chain_type=key.chain_type, address=key.address, status=key.status,
-        epoch=key.epoch, description=key.description, tags=dict(key.tags or {}), created_at=key.created_at,
+        epoch=key.epoch, description=key.description, tags=dict(key.tags or {}),
+        policy=KeyPolicy.from_dict((key.public_data or {}).get("policy")).to_dict(), created_at=key.created_at,
     )
 
 

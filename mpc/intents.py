@@ -157,6 +157,12 @@ class SignedIntent:
     api_signature: str
     approvals: Sequence[Approval] = ()
 
+    @classmethod
+    def of(cls, wire: Any) -> SignedIntent:
+        """From the session's wire form (workflows.types.SessionIntent: the same fields)."""
+        return cls(str(wire.intent), str(wire.api_signature),
+                   tuple(Approval(str(a.public_key), str(a.signature)) for a in wire.approvals))
+
     @property
     def raw(self) -> bytes:
         try:

@@ -43,6 +43,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
                  "payload_codec_key": "payload_codec_key", "codec_cors_origins": "codec_cors_origins"},
     "vault": {"addr": "vault_addr", "address": "vault_addr", "token": "vault_token",
               "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
+    "intents": {"key_name": "intent_key_name", "key_file": "intent_key_file", "trusted_keys": "intent_trusted_keys",
+                "ttl": "intent_ttl"},
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
@@ -176,6 +178,12 @@ class Settings(BaseSettings):
     vault_transit_key: str = ""
     vault_transit_mount: str = "transit"
 
+    # The API's intent key (mpc/intent_keys.py): a transit ed25519 key where VAULT_ADDR is set.
+    intent_key_name: str = "mpc-api-intent"
+    intent_key_file: Path = Path("/var/lib/mpc/api-intent-key.pem")  # fallback without Vault only
+    intent_trusted_keys: Annotated[list[str], NoDecode] = []  # participants: hex Ed25519 keys; default: Vault's
+    intent_ttl: float = 900.0  # seconds an intent stays valid after the API signs it
+
     max_concurrent_sessions: int = Field(100, ge=1)
     max_concurrent_signings: int = Field(50, ge=1)
     session_timeout: float = 300.0
@@ -215,8 +223,18 @@ class Settings(BaseSettings):
         items = value.split(",") if isinstance(value, str) else list(value)
         return [str(o).strip().rstrip("/") for o in items if str(o).strip()]
 
-    @field_validator("token_ttl", "session_timeout", "round_timeout", "heartbeat_interval", "node_offline_after",
-                     mode="before")
+    @field_validator("intent_trusted_keys", mode="before")
+    @classmethod
+    def _intent_keys(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        keys = [str(k).strip().lower() for k in items if str(k).strip()]
+        bad = [k for k in keys if not re.fullmatch(r"[0-9a-f]{64}", k)]
+        if bad:
+            raise ValueError("each key must be an Ed25519 public key as 64 hex characters")
+        return keys
+
+    @field_validator("token_ttl", "intent_ttl", "session_timeout", "round_timeout", "heartbeat_interval",
+                     "node_offline_after", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

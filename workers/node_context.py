@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activities.authorisation import IntentGate
 from activities.ecdsa_node import PREPARAMS_FILE, import_preparams
 from activities.node_services import NodeServices
 from mpc.identity import NodeIdentity, NodePublic
+from mpc.intent_keys import trusted_from
 from mpc.keystore import KeyWrapper, LocalKeyWrapper, SecretStateStore, ShareStore, VaultTransitWrapper
 from mpc.settings import Settings, SettingsError
 from workers.registry import participant_activity_list
@@ -44,7 +46,8 @@ class NodeContext:
         state = SecretStateStore(root / "state", wrapper, node_id)
         identity = NodeIdentity.load_or_create(state, node_id)
         import_preparams(state, root / PREPARAMS_FILE)  # seal a dropped-in pre-parameter pool, delete the file
-        return cls(settings, NodeServices(node_id, identity, shares, state))
+        gate = IntentGate(trusted_from(settings), state)
+        return cls(settings, NodeServices(node_id, identity, shares, state, gate))
 
     def identity_public(self) -> NodePublic:
         return self.services.identity.public()

@@ -42,7 +42,7 @@ class KeygenWorkflow:
 
         run = ProtocolRun(
             protocol=protocol, session_id=request.session_id, workflow_id=workflow.info().workflow_id,
-            parties=request.parties, total_rounds=total, policy=request.policy,
+            parties=request.parties, total_rounds=total, policy=request.policy, intent=request.intent,
             params={"key_id": request.key_id, "curve": request.curve, "threshold": request.threshold, "epoch": 0},
         )
         try:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         ProtocolRoundOutput,
         RoundPolicy,
         SessionFailure,
+        SessionIntent,
         WireMessage,
     )
 
@@ -32,6 +33,7 @@ class HelloInput:
     protocol: str
     parties: list[Party]
     params: dict[str, Any]
+    intent: SessionIntent | None = None
 
 
 @dataclass
@@ -44,6 +46,7 @@ class ProtocolRun:
     total_rounds: int
     policy: RoundPolicy
     executors: list[str] = field(default_factory=list)  # nodes that run rounds (default: all parties)
+    intent: SessionIntent | None = None
 
 
 async def drive_protocol(
@@ -51,7 +54,7 @@ async def drive_protocol(
 ) -> dict[str, ProtocolRoundOutput]:
     """Run the handshake and every round; return the last round's output per node."""
     nodes: Sequence[str] = run.executors or [p.node_id for p in run.parties]
-    hello = HelloInput(run.session_id, run.workflow_id, run.protocol, run.parties, run.params)
+    hello = HelloInput(run.session_id, run.workflow_id, run.protocol, run.parties, run.params, run.intent)
     hellos: dict[str, WireMessage] = await run_on_nodes(HELLO_ACTIVITY, nodes, lambda _n: hello, WireMessage,
                                                         run.policy)
     # Every party receives every signed contribution, its own included, and derives the same ssid.
@@ -70,6 +73,7 @@ async def drive_protocol(
             return ProtocolRoundInput(
                 session_id=run.session_id, workflow_id=run.workflow_id, protocol=run.protocol, round=round_no,
                 total_rounds=run.total_rounds, parties=run.parties, params=params, inbound=inboxes[node],
+                intent=run.intent,
             )
 
         outputs = await run_on_nodes(ROUND_ACTIVITY, nodes, make_input, ProtocolRoundOutput, run.policy)

@@ -120,7 +120,7 @@ class SignWorkflow:
         sign_input = FrostSignRequest(
             session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
             commitments=commitments, taproot_tweak=request.chain_type == "bitcoin" and request.curve == "secp256k1-tr",
-            taproot_merkle_root=request.taproot_merkle_root,
+            taproot_merkle_root=request.taproot_merkle_root, intent=request.intent,
         )
         shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
                                                             request.policy)
@@ -149,7 +149,7 @@ class SignWorkflow:
 
             run = ProtocolRun(protocol=protocol, session_id=f"{attempt_id}.{protocol}",
                               workflow_id=workflow.info().workflow_id, parties=signers, params=dict(params),
-                              total_rounds=rounds, policy=request.policy)
+                              total_rounds=rounds, policy=request.policy, intent=request.intent)
             public = agreed_public_result(await drive_protocol(run, on_round))
             if protocol == "gg20-presign":
                 params["presig_id"] = public["presig_id"]

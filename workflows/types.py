@@ -15,6 +15,21 @@ BROADCAST = "*"
 
 
 @dataclass
+class IntentApproval:
+    public_key: str  # the approver's Ed25519 key, 64 hex characters
+    signature: str  # over the intent bytes, 128 hex characters
+
+
+@dataclass
+class SessionIntent:
+    """A signed intent as it travels with a session (mpc.intents.SignedIntent is the node's view)."""
+
+    intent: str  # the canonical intent bytes, hex
+    api_signature: str
+    approvals: list[IntentApproval] = field(default_factory=list)
+
+
+@dataclass
 class Party:
     """One participant of a session, as pinned at registration."""
 
@@ -22,6 +37,16 @@ class Party:
     party_id: int  # protocol index (1-based), fixed at keygen (SECURITY.md I2)
     signing_public_key: str
     encryption_public_key: str
+
+    def roster_entry(self) -> dict[str, Any]:
+        """The form an intent and a pinned share name a holder in."""
+        return {"party_id": self.party_id, "node_id": self.node_id, "ed25519": self.signing_public_key,
+                "x25519": self.encryption_public_key}
+
+
+def roster_of(parties: list[Party]) -> list[dict[str, Any]]:
+    """A session's roster in canonical form (sorted by party id), as intents and pinned shares hold it."""
+    return [p.roster_entry() for p in sorted(parties, key=lambda p: p.party_id)]
 
 
 @dataclass
@@ -53,6 +78,7 @@ class ProtocolRoundInput:
     parties: list[Party]
     params: dict[str, Any]
     inbound: list[WireMessage] = field(default_factory=list)
+    intent: SessionIntent | None = None  # what authorises the session; every node checks it (activities/authorisation)
 
 
 @dataclass
@@ -182,6 +208,7 @@ class FrostSignRequest:
     commitments: list[WireMessage]  # one signed commitment per signer
     taproot_tweak: bool = False  # Bitcoin key-path spend: sign under the BIP-341 tweaked output key
     taproot_merkle_root: str | None = None
+    intent: SessionIntent | None = None
 
 
 @dataclass
@@ -211,6 +238,7 @@ class KeygenRequest:
     policy: RoundPolicy = field(default_factory=RoundPolicy)
     requested_by: str = "api"
     pool_target: int = 0  # nonce commitments per node to preprocess after keygen (0: none)
+    intent: SessionIntent | None = None  # the API-signed keygen intent: roster, threshold, policy
 
 
 @dataclass
@@ -235,6 +263,7 @@ class SignRequest:
     policy: RoundPolicy = field(default_factory=RoundPolicy)
     requested_by: str = "api"
     taproot_merkle_root: str | None = None
+    intent: SessionIntent | None = None  # the signed sign intent (digest, signers and alternates)
 
 
 @dataclass

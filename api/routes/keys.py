@@ -71,7 +71,8 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
     if known and (row := await db.get(SigningSession, known)) is not None:
         started = Started(row.session_id, row.key_id or "", row.workflow_id, None, replayed=True)
     else:
-        started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key)
+        started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key,
+                                     signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
     protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
@@ -109,7 +110,8 @@ async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, princ
     if known and (row := await db.get(SigningSession, known)) is not None:
         started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
     else:
-        started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key)
+        started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
+                                   signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
     key = await db.get(Key, key_id)

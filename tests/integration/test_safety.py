@@ -30,6 +30,7 @@ from mpc.keystore import SecretStateStore, ShareStore, VaultTransitWrapper
 from mpc.queues import participant_task_queue
 from mpc.temporal_client import connect
 from tests.integration.helpers import create_key, sign, wait_session
+from tests.integration.intents import make_intent, mint, sign_details
 from tests.integration.probe import ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
 from tests.services import _run_coroutine
 from tests.stack import Stack
@@ -225,14 +226,20 @@ async def test_retry_returns_same_output_and_nonce_is_single_use(stack: Stack, c
 
     session = f"probe-sign-{uuid.uuid4()}"
     digest = hashlib.sha256(b"one nonce, one message").hexdigest()
+    intent = mint(stack, make_intent(operation="sign", key_id=key["key_id"],
+                                     details=sign_details(digest, ["p1", "p2"])))
     signing = asdict(FrostSignRequest(session_id=session, key_id=key["key_id"], digest=digest, signers=parties,
-                                      commitments=commitments))
+                                      commitments=commitments, intent=intent))
     other_digest = hashlib.sha256(b"a second message").hexdigest()
+    other_intent = asdict(mint(stack, make_intent(operation="sign", key_id=key["key_id"],
+                                                  details=sign_details(other_digest, ["p1", "p2"]))))
     out = await run_probe(client, probe, [
         ProbeCall("participant.frost_sign", q1, signing),
         ProbeCall("participant.frost_sign", q1, signing),  # retry: the same share, the nonce is not used again
-        ProbeCall("participant.frost_sign", q1, {**signing, "digest": other_digest}),  # same session, other message
-        ProbeCall("participant.frost_sign", q1, {**signing, "session_id": f"{session}-b", "digest": other_digest}),
+        ProbeCall("participant.frost_sign", q1, {**signing, "digest": other_digest,  # same session, other message
+                                                 "intent": other_intent}),
+        ProbeCall("participant.frost_sign", q1, {**signing, "session_id": f"{session}-b", "digest": other_digest,
+                                                 "intent": other_intent}),
     ])
     share, share_retry, same_session_other_message, new_session_same_nonce = out.answers
     assert share.ok and share_retry.ok and share.result == share_retry.result
