@@ -29,6 +29,7 @@ from mpc.keystore import RetryMismatchError, SecretStateStore
 from workflows.types import Party, SessionIntent, roster_of
 
 INTENT_RECORDS = "intents"
+MAX_CACHED_RECORDS = 100_000
 __all__ = ["INTENT_RECORDS", "IntentGate", "Pinned", "calling_workflow", "roster_of"]
 
 
@@ -75,6 +76,7 @@ class IntentGate:
         self.trusted = trusted
         self.state = state
         self.clock = clock
+        self._recorded: dict[tuple[str, str], str] = {}  # what this process recorded or read back already
 
     def verify(self, wire: SessionIntent | None, *, operation: str, key_id: str, epoch: int,
                policy: KeyPolicy) -> Intent:
@@ -120,11 +122,16 @@ class IntentGate:
         """
         slot_name = "slot-" + hashlib.sha256(slot.encode()).hexdigest()[:32]
         for name, value in (("workflow", workflow_id), (slot_name, session_id)):
+            if self._recorded.get((intent.intent_id, name)) == value:
+                continue  # every round of a session checks again; the sealed record is read once per process
             try:
                 self.state.answer_once(INTENT_RECORDS, intent.intent_id, name, value.encode(), lambda: b"")
             except RetryMismatchError:
                 invalid_request("intent_reused", f"intent {intent.intent_id} was already used by another "
                                                  f"{'workflow' if name == 'workflow' else 'session'}")
+            if len(self._recorded) > MAX_CACHED_RECORDS:
+                self._recorded.clear()
+            self._recorded[(intent.intent_id, name)] = value
 
     def was_used(self, intent_id: str) -> bool:
         return self.state.exists(INTENT_RECORDS, intent_id, "workflow")

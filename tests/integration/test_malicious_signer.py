@@ -50,7 +50,8 @@ class CheatingSigning(FrostSigning):
 @pytest.fixture
 async def evil_node(stack: Stack, node_tokens, openbao_server, tmp_path: Path) -> AsyncIterator[str]:
     openbao_server.ensure_transit_key(f"mpc-{EVIL}")
-    settings = load_settings(node_id=EVIL, node_type="participant")
+    settings = load_settings(node_id=EVIL, node_type="participant", vault_addr=stack.env["VAULT_ADDR"],
+                             vault_token=stack.env["VAULT_TOKEN"])
     wrapper = VaultTransitWrapper(stack.env["VAULT_ADDR"], stack.env["VAULT_TOKEN"], f"mpc-{EVIL}")
     node = NodeContext.open_at(EVIL, tmp_path / EVIL, wrapper, settings=settings)
     honest = participant_activity_list(node.services)
