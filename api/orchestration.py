@@ -113,7 +113,7 @@ def _party(node: Node, party_id: int) -> Party:
 
 async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
                              request: Any, workflow_id: str, attributes: TypedSearchAttributes, *, session_id: str,
-                             new_key_id: str | None = None) -> WorkflowHandle:
+                             new_key_id: str | None = None, waits_for: float = 0.0) -> WorkflowHandle:
     """Commit the rows, then start the workflow (its first activity updates them, so they must exist).
 
     If the start fails, the rows are removed again: a request that did not start leaves nothing behind.
@@ -127,7 +127,8 @@ async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, se
         client: Client = await client_factory()
         return await client.start_workflow(
             run, request, id=workflow_id, task_queue=COORDINATOR_TASK_QUEUE,
-            execution_timeout=timedelta(seconds=settings.session_timeout * 2),  # a backstop: rounds are bounded
+            # A backstop: rounds are bounded, and so is the wait for approvers (`waits_for`).
+            execution_timeout=timedelta(seconds=settings.session_timeout * 2 + waits_for),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, search_attributes=attributes,
         )
     except WorkflowAlreadyStartedError:
@@ -274,9 +275,12 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         chosen, alternates = available[: key.threshold], available[key.threshold:]
     signers = [_party(online[n], party_ids[n]) for n in chosen]
     spares = [_party(online[n], party_ids[n]) for n in alternates]
-    intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch, ttl=settings.intent_ttl, details={
-        "protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
-        "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type})
+    approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
+    waits_for = settings.approval_timeout if approvals_needed else 0.0
+    details = {"protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
+               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type}
+    intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
+                         ttl=settings.intent_ttl + waits_for, details=details)
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
                           protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
@@ -288,9 +292,10 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
                           chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
-                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent)
+                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
+                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id)
+                                      attributes, session_id=session_id, waits_for=waits_for)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)

@@ -215,6 +215,8 @@ class SessionPublic(BaseModel):
     duration_ms: int | None
     created_at: datetime
     completed_at: datetime | None
+    approvals: list[dict[str, Any]] = Field(default_factory=list,
+                                            description="approver decisions (GET of one session only)")
 
 
 class SessionList(BaseModel):

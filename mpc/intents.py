@@ -25,6 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 INTENT_TAG = b"mpc-signer/intent/v1\x00"
+REJECTION_TAG = b"mpc-signer/reject/v1\x00"
+"""An approver rejects by signing REJECTION_TAG + the intent bytes (never a valid approval)."""
 INTENT_VERSION = 1
 OPERATIONS = ("keygen", "sign", "presign", "reshare", "refresh", "export", "disable", "enable")
 QUORUM_OPERATIONS = ("sign", "reshare", "export", "disable")
@@ -248,5 +250,17 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     raise ValueError(f"{where} holds a {type(value).__name__}; only JSON strings, integers, lists and objects")
 
 
-__all__ = ["INTENT_TAG", "OPERATIONS", "QUORUM_OPERATIONS", "Approval", "Approver", "Intent", "IntentRefused",
-           "KeyPolicy", "SignedIntent", "check_intent", "verify_ed25519"]
+__all__ = [
+    "INTENT_TAG",
+    "OPERATIONS",
+    "QUORUM_OPERATIONS",
+    "REJECTION_TAG",
+    "Approval",
+    "Approver",
+    "Intent",
+    "IntentRefused",
+    "KeyPolicy",
+    "SignedIntent",
+    "check_intent",
+    "verify_ed25519",
+]

@@ -44,7 +44,7 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "vault": {"addr": "vault_addr", "address": "vault_addr", "token": "vault_token",
               "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
     "intents": {"key_name": "intent_key_name", "key_file": "intent_key_file", "trusted_keys": "intent_trusted_keys",
-                "ttl": "intent_ttl"},
+                "ttl": "intent_ttl", "approval_timeout": "approval_timeout"},
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
@@ -183,6 +183,7 @@ class Settings(BaseSettings):
     intent_key_file: Path = Path("/var/lib/mpc/api-intent-key.pem")  # fallback without Vault only
     intent_trusted_keys: Annotated[list[str], NoDecode] = []  # participants: hex Ed25519 keys; default: Vault's
     intent_ttl: float = 900.0  # seconds an intent stays valid after the API signs it
+    approval_timeout: float = 3600.0  # how long a session waits for its human approvers
 
     max_concurrent_sessions: int = Field(100, ge=1)
     max_concurrent_signings: int = Field(50, ge=1)
@@ -233,8 +234,8 @@ class Settings(BaseSettings):
             raise ValueError("each key must be an Ed25519 public key as 64 hex characters")
         return keys
 
-    @field_validator("token_ttl", "intent_ttl", "session_timeout", "round_timeout", "heartbeat_interval",
-                     "node_offline_after", mode="before")
+    @field_validator("token_ttl", "intent_ttl", "approval_timeout", "session_timeout", "round_timeout",
+                     "heartbeat_interval", "node_offline_after", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -10,6 +10,9 @@ generic round driver (see `ECDSA_SIGN_ROUNDS`), with the same failure handling.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -21,10 +24,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import set_status
     from workflows.types import (
         AggregateInput,
+        ApprovalSignal,
+        ApprovalState,
         ClaimCommitmentsInput,
         ClaimCommitmentsResult,
         FinishKeyInput,
         FrostSignRequest,
+        IntentApproval,
         Party,
         PreprocessRequest,
         PreprocessResult,
@@ -47,13 +53,33 @@ then online signing (2 rounds) in the same session. Checked against tss in tests
 class SignWorkflow:
     def __init__(self) -> None:
         self._progress = Progress(session_id="", operation="sign", status="pending", current_round=0, total_rounds=0)
+        self._approvals: dict[str, IntentApproval] = {}
+        self._rejected_by: str | None = None
+        self._intent = ""
+        self._needed = 0
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         return self._progress
 
+    @workflow.query(name="approval_state")
+    def approval_state(self) -> ApprovalState:
+        return ApprovalState(self._intent, self._needed, list(self._approvals.values()), self._rejected_by)
+
+    @workflow.signal(name="approve")
+    def approve(self, decision: ApprovalSignal) -> None:
+        """One approver's decision; counted while the session waits (each approver once)."""
+        if self._progress.status != "awaiting_approval" or self._rejected_by is not None:
+            return
+        if decision.reject:
+            self._rejected_by = decision.public_key
+        else:
+            self._approvals[decision.public_key] = IntentApproval(decision.public_key, decision.signature)
+
     @workflow.run
     async def run(self, request: SignRequest) -> SignResult:
+        if request.approvals_needed > 0:
+            request = await self._await_approvals(request)
         ecdsa = request.protocol in ECDSA_SIGN_ROUNDS
         total = sum(n for _, n in ECDSA_SIGN_ROUNDS[request.protocol]) if ecdsa else 2
         self._progress = Progress(request.session_id, "sign", "running", 0, total)
@@ -93,6 +119,30 @@ class SignWorkflow:
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool)
+
+    async def _await_approvals(self, request: SignRequest) -> SignRequest:
+        """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
+        assert request.intent is not None
+        self._intent, self._needed = request.intent.intent, request.approvals_needed
+        self._progress = Progress(request.session_id, "sign", "awaiting_approval", 0, 0)
+        set_status("awaiting_approval")
+        await db.update_session(request.session_id, status="awaiting_approval")
+        try:
+            await workflow.wait_condition(
+                lambda: self._rejected_by is not None or len(self._approvals) >= request.approvals_needed,
+                timeout=timedelta(seconds=request.approval_timeout_seconds))
+        except TimeoutError:
+            failure = SessionFailure("approval_timeout", f"{len(self._approvals)} of {request.approvals_needed} "
+                                                         f"approvals within {request.approval_timeout_seconds:g} s")
+            await self._fail(request, failure)
+            raise session_failed_error(failure) from None
+        if self._rejected_by is not None:
+            failure = SessionFailure("rejected", f"approver {self._rejected_by[:16]} rejected the request")
+            await self._fail(request, failure)
+            raise session_failed_error(failure) from None
+        intent = dataclasses.replace(request.intent, approvals=sorted(self._approvals.values(),
+                                                                       key=lambda a: a.public_key))
+        return dataclasses.replace(request, intent=intent)
 
     async def _set_round(self, request: SignRequest, round_no: int, total: int) -> None:
         self._progress.current_round, self._progress.total_rounds = round_no, total

@@ -264,6 +264,27 @@ class SignRequest:
     requested_by: str = "api"
     taproot_merkle_root: str | None = None
     intent: SessionIntent | None = None  # the signed sign intent (digest, signers and alternates)
+    approvals_needed: int = 0  # the key's policy quorum for sign: wait in awaiting_approval for so many
+    approval_timeout_seconds: float = 3600.0
+
+
+@dataclass
+class ApprovalSignal:
+    """An approver's decision, relayed by the API after it checked the signature (nodes check again)."""
+
+    public_key: str
+    signature: str
+    reject: bool = False
+
+
+@dataclass
+class ApprovalState:
+    """What the `approval_state` query returns: the bytes to sign and who approved so far."""
+
+    intent: str
+    needed: int
+    approvals: list[IntentApproval] = field(default_factory=list)
+    rejected_by: str | None = None
 
 
 @dataclass

@@ -22,7 +22,14 @@ async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> Se
     row = await db.get(SigningSession, session_id)
     if row is None:
         raise ApiError(404, "session_not_found", f"session {session_id} does not exist")
-    return session_view(row)
+    decisions = (await db.execute(select(AuditLog).where(
+        AuditLog.session_id == session_id, AuditLog.action.in_(("session.approve", "session.reject")))
+        .order_by(AuditLog.id))).scalars().all()
+    view = session_view(row)
+    view.approvals = [{"approver": d.details.get("approver"), "public_key": d.details.get("public_key"),
+                       "decision": d.action.removeprefix("session."), "at": d.timestamp.isoformat()}
+                      for d in decisions]
+    return view
 
 
 @router.get("/sessions", response_model=SessionList, summary="Sessions, newest first")

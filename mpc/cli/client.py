@@ -51,6 +51,8 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--curve", default=None, help="ed25519, secp256k1 or secp256k1-tr (default: from chain)")
     create.add_argument("--description", default=None)
     create.add_argument("--tag", action="append", default=[], type=_tag, metavar="K=V", help="repeatable")
+    create.add_argument("--policy", default=None, type=_json_file, metavar="FILE",
+                        help='JSON: {"approvers": [{"name": ..., "public_key": ...}], "quorum": {"sign": 2, ...}}')
     create.set_defaults(handler=_run(cmd_keys_create))
 
     listing = keys_sub.add_parser("list", parents=[common], help="list keys, newest first")
@@ -76,6 +78,12 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     session_show.add_argument("session_id")
     session_show.set_defaults(handler=_run(cmd_sessions_show))
 
+    approve = sub.add_parser("approve", parents=[common], help="approve (or reject) a session's intent")
+    approve.add_argument("session_id")
+    approve.add_argument("--key", required=True, help="the approver's private key file (mpc approvers keygen)")
+    approve.add_argument("--reject", action="store_true", help="reject: the session ends `rejected`")
+    approve.set_defaults(handler=_run(cmd_approve))
+
     nodes = sub.add_parser("nodes", help="participant nodes")
     nodes_sub = nodes.add_subparsers(dest="nodes_cmd", required=True)
     nodes_list = nodes_sub.add_parser("list", parents=[common], help="nodes with online/offline status")
@@ -95,6 +103,16 @@ def _csv(value: str) -> list[str]:
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list")
     return items
+
+
+def _json_file(value: str) -> Any:
+    try:
+        with open(value) as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value} is not JSON: {exc}") from None
 
 
 def _tag(value: str) -> tuple[str, str]:
@@ -127,7 +145,7 @@ def cmd_keys_create(client: ApiClient, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"chain_type": args.chain_type, "threshold": args.threshold,
                             "tags": dict(args.tag)}
     optional = {"protocol": args.protocol, "curve": args.curve, "total_nodes": args.total_nodes,
-                "nodes": args.nodes, "description": args.description}
+                "nodes": args.nodes, "description": args.description, "policy": args.policy}
     body.update({k: v for k, v in optional.items() if v is not None})
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     started = client.post("/v1/keys", body, headers=headers)
@@ -177,7 +195,30 @@ def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
 
 def cmd_sessions_show(client: ApiClient, args: argparse.Namespace) -> int:
     session = client.get(f"/v1/sessions/{args.session_id}")
-    return _emit(session, args, lambda s: _fields(s, SESSION_FIELDS) + _error_text(s))
+    return _emit(session, args, lambda s: _fields(s, SESSION_FIELDS) + _approvals_text(s) + _error_text(s))
+
+
+def _approvals_text(session: dict[str, Any]) -> str:
+    lines = [f"\n{a['decision']}d by {a['approver']} ({a['public_key'][:16]}) at {a['at']}"
+             for a in session.get("approvals") or []]
+    return "".join(lines)
+
+
+def cmd_approve(client: ApiClient, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mpc.cli.approver_keys import ApproverKeyError, decide, load_key, public_hex
+    from mpc.cli.client_api import ClientError
+
+    try:
+        key = load_key(Path(args.key))
+    except ApproverKeyError as exc:
+        raise ClientError("approver_key", str(exc)) from None
+    intent = client.get(f"/v1/sessions/{args.session_id}/intent")
+    body = {"public_key": public_hex(key), "signature": decide(key, bytes.fromhex(intent["intent"]),
+                                                               reject=args.reject), "reject": args.reject}
+    reply = client.post(f"/v1/sessions/{args.session_id}/approvals", body)
+    return _emit(reply, args, lambda r: f"{r['decision']}d session {r['session_id']} as {r['approver']}")
 
 
 def cmd_nodes_list(client: ApiClient, args: argparse.Namespace) -> int:

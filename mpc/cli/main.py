@@ -53,6 +53,25 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=servers.cmd_tokens_revoke)
 
+    approvers = sub.add_parser("approvers", help="approver keys (kept by each approver, never by the service)")
+    approvers_sub = approvers.add_subparsers(dest="approvers_cmd", required=True)
+    keygen = approvers_sub.add_parser("keygen", help="write a new Ed25519 approver key; print its public key")
+    keygen.add_argument("--out", required=True, help="private key file to create (mode 0600)")
+    keygen.set_defaults(handler=_cmd_approvers_keygen)
+
+
+def _cmd_approvers_keygen(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mpc.cli.approver_keys import ApproverKeyError, write_new_key
+
+    try:
+        print(write_new_key(Path(args.out)))
+    except ApproverKeyError as exc:
+        print(f"mpc: error approver_key: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpc", description="Threshold-signing (MPC) platform")

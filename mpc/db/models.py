@@ -109,7 +109,7 @@ class SigningSession(Base):
     workflow_id: Mapped[str] = mapped_column(String(256), unique=True)
     operation: Mapped[str] = mapped_column(String(16))
     protocol: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(32), default="pending")
     message_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     participants: Mapped[list[str]] = mapped_column(JsonType, default=list)
     current_round: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,6 +17,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -30,7 +31,7 @@ from tests.integration.helpers import check_signature, create_key, sign
 from tests.integration.intents import forge, make_intent, mint, sign_details
 from tests.integration.probe import ProbeAnswer, ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
 from tests.stack import Stack
-from workflows.types import FrostSignRequest, Party, PreprocessRequest, WireMessage
+from workflows.types import FrostSignRequest, IntentApproval, Party, PreprocessRequest, WireMessage
 
 INVALID_REQUEST = "InvalidRequest"
 
@@ -240,3 +241,33 @@ def test_keygen_pins_roster_threshold_and_policy_in_every_share(stack: Stack, ke
         pinned = store.get_meta(key["key_id"]).public["pinned"]
         assert pinned["roster"] == expected and pinned["threshold"] == 2
         assert pinned["policy"] == {"approvers": [], "quorum": {}}
+
+
+async def test_nodes_enforce_the_pinned_quorum_themselves(stack: Stack, client: Client, probe: str) -> None:
+    """The API's signature alone does not sign for a key whose policy needs an approver (A2)."""
+    approver = Ed25519PrivateKey.generate()
+    approver_hex = approver.public_key().public_bytes_raw().hex()
+    with stack.client() as api:
+        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"],
+                         policy={"approvers": [{"name": "dana", "public_key": approver_hex}], "quorum": {"sign": 1}})
+    key_id, signers = key["key_id"], parties(stack, ["p1", "p2"])
+    digest = hashlib.sha256(b"needs dana").hexdigest()
+    intent = mint(stack, make_intent(operation="sign", key_id=key_id, details=sign_details(digest, ["p1", "p2"])))
+    commitments = await fresh_commitments(client, probe, key_id, ["p1", "p2"])
+    request = FrostSignRequest(session_id=f"quorum-{uuid.uuid4()}", key_id=key_id, digest=digest, signers=signers,
+                               commitments=commitments, intent=intent)
+    outsider = Ed25519PrivateKey.generate()
+    raw = bytes.fromhex(intent.intent)
+    not_listed = replace(intent, approvals=[IntentApproval(outsider.public_key().public_bytes_raw().hex(),
+                                                           outsider.sign(raw).hex())])
+    bad_signature = replace(intent, approvals=[IntentApproval(approver_hex, approver.sign(b"other").hex())])
+    approved = replace(intent, approvals=[IntentApproval(approver_hex, approver.sign(raw).hex())])
+    queue = participant_task_queue("p1")
+    answers = await run_probe(client, probe, [
+        ProbeCall("participant.frost_sign", queue, asdict(replace(request, intent=signed)))
+        for signed in (intent, not_listed, bad_signature)])
+    for answer in answers:
+        refused(answer, "unauthorized")
+    answers = await run_probe(client, probe, [
+        ProbeCall("participant.frost_sign", queue, asdict(replace(request, intent=approved)))])
+    assert answers[0].ok, answers[0].message
