@@ -8,6 +8,8 @@
 #      (/credentials/node-N/vault-token, owner 10001 = the mpc image's user, mode 0400), reusing a
 #      token that is still valid. The token is periodic (24 h): the image's entry point renews it
 #      while the participant runs; one that expired while the stack was down is replaced here.
+#   4. creates the API's ed25519 intent key mpc-api-intent and a token for the API that may only sign
+#      with it (/credentials/api/vault-token, policies/api.hcl.tmpl); participants may read its public key.
 # Production: Vault is its own cluster, unsealed by its operators; see deploy/vault/k8s-setup.sh.
 set -eu
 : "${BAO_ADDR:=http://vault:8200}"
@@ -18,6 +20,7 @@ set -eu
 : "${INIT_DIR:=/vault-init}"
 : "${CREDENTIALS_DIR:=/credentials}"
 : "${POLICY_TEMPLATE:=/deploy/vault/policies/participant.hcl.tmpl}"
+: "${API_POLICY_TEMPLATE:=$(dirname "$POLICY_TEMPLATE")/api.hcl.tmpl}"
 INIT_FILE="$INIT_DIR/init.json"
 export BAO_ADDR
 
@@ -82,4 +85,25 @@ for node in $PARTICIPANTS; do
     chmod 0700 "$dir"
     chmod 0400 "$token_file"
 done
+# the API's intent key (ed25519, never leaves Vault) and a token that may only sign with it
+if ! bao read "$TRANSIT_MOUNT/keys/mpc-api-intent" >/dev/null 2>&1; then
+    bao write -f "$TRANSIT_MOUNT/keys/mpc-api-intent" type=ed25519 >/dev/null
+    echo "vault-bootstrap: transit key mpc-api-intent created"
+fi
+sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" "$API_POLICY_TEMPLATE" | bao policy write mpc-api - >/dev/null
+dir="$CREDENTIALS_DIR/api"
+mkdir -p "$dir"
+token_file="$dir/vault-token"
+if [ -s "$token_file" ] && BAO_TOKEN=$(cat "$token_file") bao token lookup >/dev/null 2>&1; then
+    echo "vault-bootstrap: the API keeps its token"
+else
+    umask 077
+    bao token create -orphan -policy=mpc-api -no-default-policy -period="$TOKEN_PERIOD" \
+        -display-name=mpc-api -field=token > "$token_file.tmp"
+    mv "$token_file.tmp" "$token_file"
+    echo "vault-bootstrap: the API got a token limited to signing intents"
+fi
+chown "$MPC_UID:$MPC_UID" "$dir" "$token_file"
+chmod 0700 "$dir"
+chmod 0400 "$token_file"
 echo "vault-bootstrap: done"

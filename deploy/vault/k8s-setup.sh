@@ -11,6 +11,8 @@
 #   - one templated policy (policies/participant-k8s.hcl.tmpl): a pod reaches only mpc-<pod name>
 #   - role $ROLE binding the two; the StatefulSet sets VAULT_AUTH_ROLE=$ROLE, and the image's entry
 #     point logs in at every container start (deploy/vault_login.py)
+#   - the API's ed25519 intent key mpc-api-intent, policy mpc-api (sign with it, nothing else) and role
+#     $API_ROLE for the service account mpc-api; participants may only read its public key
 set -eu
 CLI="${VAULT_CLI:-vault}"
 : "${NAMESPACE:=mpc}"
@@ -18,6 +20,7 @@ CLI="${VAULT_CLI:-vault}"
 : "${TRANSIT_MOUNT:=transit}"
 : "${AUTH_MOUNT:=k8s-jwt}"
 : "${ROLE:=mpc-participant}"
+: "${API_ROLE:=mpc-api}"
 : "${TOKEN_PERIOD:=24h}"  # periodic tokens: the pod renews its token while it runs
 # The cluster's OIDC issuer discovery URL (`kubectl get --raw /.well-known/openid-configuration`);
 # or set JWT_VALIDATION_PUBKEYS_FILE to a PEM file with the issuer's public key(s).
@@ -52,4 +55,17 @@ sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" -e "s|@ACCESSOR@|$accessor|g" "$HERE/policie
     token_policies=mpc-participant \
     token_no_default_policy=true \
     token_period="$TOKEN_PERIOD"
+# The API's intent key and its own role: only the API's service account may sign intents.
+"$CLI" read "$TRANSIT_MOUNT/keys/mpc-api-intent" >/dev/null 2>&1 \
+    || "$CLI" write -f "$TRANSIT_MOUNT/keys/mpc-api-intent" type=ed25519
+sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" "$HERE/policies/api.hcl.tmpl" | "$CLI" policy write mpc-api -
+"$CLI" write "auth/$AUTH_MOUNT/role/$API_ROLE" \
+    role_type=jwt \
+    bound_audiences=vault \
+    bound_subject="system:serviceaccount:$NAMESPACE:mpc-api" \
+    user_claim=sub \
+    token_policies=mpc-api \
+    token_no_default_policy=true \
+    token_period="$TOKEN_PERIOD"
 echo "k8s-setup: role $ROLE ready; each participant pod reaches only transit key mpc-<pod name>"
+echo "k8s-setup: role $API_ROLE ready; only the API signs intents (transit key mpc-api-intent)"

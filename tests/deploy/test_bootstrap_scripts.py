@@ -251,3 +251,19 @@ def test_temporal_setup_registers_the_search_attributes(tmp_path) -> None:
 
 def test_sh_is_available() -> None:
     assert shutil.which("sh")
+
+
+def test_compose_bootstrap_lets_only_the_api_sign_intents(openbao) -> None:
+    _bootstrap(openbao)
+    addr = openbao["addr"]
+    api = (openbao["work"] / "credentials" / "api" / "vault-token").read_text().strip()
+    node = (openbao["work"] / "credentials" / NODES[0] / "vault-token").read_text().strip()
+    message = {"input": base64.b64encode(b"an intent").decode()}
+    signed = httpx.post(f"{addr}/v1/transit/sign/mpc-api-intent", headers={"X-Vault-Token": api}, json=message,
+                        timeout=10)
+    assert signed.status_code == 200 and signed.json()["data"]["signature"].startswith("vault:v1:")
+    assert httpx.post(f"{addr}/v1/transit/sign/mpc-api-intent", headers={"X-Vault-Token": node}, json=message,
+                      timeout=10).status_code == 403  # a participant can never make an intent
+    read = httpx.get(f"{addr}/v1/transit/keys/mpc-api-intent", headers={"X-Vault-Token": node}, timeout=10)
+    assert read.status_code == 200 and read.json()["data"]["type"] == "ed25519"  # but may verify one
+    assert _datakey(addr, api, f"mpc-{NODES[0]}") == 403  # and the API cannot touch a node's share key
