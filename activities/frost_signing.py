@@ -28,7 +28,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
-from mpc.envelope import EnvelopeError, open_envelope, seal
+from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
@@ -49,6 +49,7 @@ SIGN_RECORDS = "frost-sign"
 COMMIT_PROTOCOL = "frost-commit"
 SIGN_PROTOCOL = "frost-sign"
 MAX_PREPROCESS = 1000
+MAX_COMMITMENT_BYTES = 4096  # a signed commitment payload: ids and two points, a few hundred bytes
 
 
 def commitment_ssid(key_id: str) -> bytes:
@@ -189,9 +190,10 @@ class FrostSigning:
             except EnvelopeError as exc:
                 raise_envelope_error(exc)
             try:
-                body = json.loads(payload)
+                body = json_object(payload, max_bytes=MAX_COMMITMENT_BYTES, what="commitment")
                 commitments = SigningCommitments.from_bytes(suite, bytes.fromhex(body["commitment"]))
-            except (ValueError, KeyError, TypeError, EncodingError):
+                nonce_id = str(body["nonce_id"])
+            except (ValueError, KeyError, TypeError, EncodingError, EnvelopeError):
                 violation("malformed_commitment", [envelope.sender], f"bad commitment from {envelope.sender}")
             party = roster.by_node[envelope.sender]
             if body.get("key_id") != request.key_id or commitments.identifier != party.party_id:
@@ -199,7 +201,7 @@ class FrostSigning:
                           f"commitment of {envelope.sender} is for another key or identifier")
             if envelope.sender in by_signer:
                 violation("duplicate_commitment", [envelope.sender], f"two commitments from {envelope.sender}")
-            by_signer[envelope.sender] = {"nonce_id": str(body["nonce_id"]), "commitments": commitments}
+            by_signer[envelope.sender] = {"nonce_id": nonce_id, "commitments": commitments}
         missing = sorted(set(roster.by_node) - set(by_signer))
         if missing:
             invalid_request("missing_commitments", f"no commitment from {', '.join(missing)}")

@@ -143,3 +143,23 @@ def test_store_commitments_refuses_garbage_without_retrying(body: Any) -> None:
 def test_envelope_from_json_round_trips() -> None:
     env = seal(IDS["p2"], ssid=SSID, protocol="frost-dkg", round=1, kind="commit", payload=b"x")
     assert Envelope.from_json(env.to_json()) == env
+
+
+# ---- a signer opening its peers' commitments (before any nonce is touched) -----------------------
+
+
+@pytest.mark.parametrize("payload", [DEEP.encode(), b"garbage", b"[]", b'{"commitment": "00"}',
+                                     b'{"commitment": "zz", "nonce_id": "n"}', b"{}"],
+                         ids=["deep", "garbage", "list", "no-nonce-id", "bad-point", "empty"])
+def test_signer_names_the_sender_of_a_bad_commitment(payload: bytes) -> None:
+    from activities.frost_signing import COMMIT_PROTOCOL, FrostSigning, commitment_ssid
+    from workflows.types import FrostSignRequest
+
+    envelope = seal(IDS["p2"], ssid=commitment_ssid("k"), protocol=COMMIT_PROTOCOL, round=1, kind="commitment",
+                    payload=payload)
+    request = FrostSignRequest(session_id="s", key_id="k", digest="00" * 32, signers=PARTIES[:2],
+                               commitments=[_wire(envelope.to_json())])
+    signing = FrostSigning(SimpleNamespace(identity=IDS["p1"], node_id="p1"))  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as caught:
+        signing._open_commitments(request, Roster(PARTIES[:2], "p1"), get_ciphersuite("ed25519"))
+    _violation_of(caught.value, "p2")
