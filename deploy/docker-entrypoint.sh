@@ -42,6 +42,12 @@ if [ -n "${VAULT_AUTH_ROLE:-}" ] && [ -z "${VAULT_TOKEN:-}" ]; then
     VAULT_TOKEN=$($VAULT_HELPER)
     export VAULT_TOKEN
 fi
+# Kubernetes participants: the pod's own API token (role node, bound to its node id) lives in Vault KV,
+# readable by that pod's Vault identity only, so no pod can read another pod's token.
+if [ -n "${API_TOKEN_VAULT_PATH:-}" ] && [ -z "${API_TOKEN:-}" ] && [ -n "${VAULT_TOKEN:-}" ]; then
+    API_TOKEN=$($VAULT_HELPER --api-token)
+    export API_TOKEN
+fi
 # The processes do not renew their Vault token: a helper does, while this process (after the exec
 # below: mpc, same pid) runs. Started in a subshell, so PID 1 (tini) reaps it.
 if [ -n "${VAULT_TOKEN:-}" ] && [ -n "${VAULT_ADDR:-}" ] && [ "${VAULT_TOKEN_RENEW:-true}" = "true" ]; then

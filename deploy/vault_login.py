@@ -3,6 +3,9 @@
 
     mpc-vault-login                     log in with this pod's Kubernetes service-account token and
                                         print the client token (Kubernetes participants)
+    mpc-vault-login --api-token         print this pod's API token (role node), read with VAULT_TOKEN from
+                                        API_TOKEN_VAULT_PATH (a KV v2 path the pod's policy allows
+                                        for its own pod name only; field `token`)
     mpc-vault-login --renew --watch-pid PID
                                         keep VAULT_TOKEN alive: renew it (renew-self) every third of
                                         its TTL while process PID runs; exits when the token is not
@@ -74,6 +77,21 @@ def login() -> str:
         delay = min(delay * 2, 10)
 
 
+def api_token() -> str:
+    """This pod's API token from Vault KV: each pod can read its own path only (k8s-setup.sh)."""
+    path = os.environ["API_TOKEN_VAULT_PATH"].strip("/")
+    try:
+        data = _request(path, token=os.environ["VAULT_TOKEN"])["data"]
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"mpc-vault-login: cannot read the API token at {path} (HTTP {exc.code})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(f"mpc-vault-login: {_addr()} unreachable ({exc})") from None
+    token = (data.get("data") or data).get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise SystemExit(f"mpc-vault-login: {path} holds no field `token`")
+    return token
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -116,6 +134,9 @@ def main(argv: list[str]) -> int:
     if "--renew" in argv:
         watch = int(argv[argv.index("--watch-pid") + 1]) if "--watch-pid" in argv else None
         return renew_loop(watch)
+    if "--api-token" in argv:
+        sys.stdout.write(api_token())
+        return 0
     sys.stdout.write(login())
     return 0
 

@@ -95,7 +95,7 @@ dir="$CREDENTIALS_DIR/api"
 mkdir -p "$dir"
 token_file="$dir/vault-token"
 if [ -s "$token_file" ] && BAO_TOKEN=$(cat "$token_file") bao token lookup >/dev/null 2>&1; then
-    echo "vault-bootstrap: the API keeps its token"
+    echo "vault-bootstrap: the API token is still valid"
 else
     umask 077
     bao token create -orphan -policy=mpc-api -no-default-policy -period="$TOKEN_PERIOD" \

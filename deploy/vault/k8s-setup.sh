@@ -11,6 +11,8 @@
 #   - one templated policy (policies/participant-k8s.hcl.tmpl): a pod reaches only mpc-<pod name>
 #   - role $ROLE binding the two; the StatefulSet sets VAULT_AUTH_ROLE=$ROLE, and the image's entry
 #     point logs in at every container start (deploy/vault_login.py)
+#   - KV v2 at $KV_MOUNT: node-token/<pod name> holds that pod's API token (an operator writes it:
+#     `vault kv put mpc-kv/node-token/node-1 token=...`); each pod's policy reads only its own
 #   - the API's ed25519 intent key mpc-api-intent, policy mpc-api (sign with it, nothing else) and role
 #     $API_ROLE for the service account mpc-api; participants may only read its public key
 set -eu
@@ -21,6 +23,7 @@ CLI="${VAULT_CLI:-vault}"
 : "${AUTH_MOUNT:=k8s-jwt}"
 : "${ROLE:=mpc-participant}"
 : "${API_ROLE:=mpc-api}"
+: "${KV_MOUNT:=mpc-kv}"  # KV v2: node-token/<pod name> holds each participant pod's API token
 : "${TOKEN_PERIOD:=24h}"  # periodic tokens: the pod renews its token while it runs
 # The cluster's OIDC issuer discovery URL (`kubectl get --raw /.well-known/openid-configuration`);
 # or set JWT_VALIDATION_PUBKEYS_FILE to a PEM file with the issuer's public key(s).
@@ -43,7 +46,9 @@ else
         ${OIDC_DISCOVERY_CA_PEM:+oidc_discovery_ca_pem=@"$OIDC_DISCOVERY_CA_PEM"}
 fi
 accessor=$("$CLI" read -field=accessor "sys/auth/$AUTH_MOUNT")
-sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" -e "s|@ACCESSOR@|$accessor|g" "$HERE/policies/participant-k8s.hcl.tmpl" \
+"$CLI" secrets list -format=json | grep -q "\"$KV_MOUNT/\"" || "$CLI" secrets enable -path="$KV_MOUNT" -version=2 kv
+sed -e "s|@MOUNT@|$TRANSIT_MOUNT|g" -e "s|@ACCESSOR@|$accessor|g" -e "s|@KV@|$KV_MOUNT|g" \
+    "$HERE/policies/participant-k8s.hcl.tmpl" \
     | "$CLI" policy write mpc-participant -
 
 "$CLI" write "auth/$AUTH_MOUNT/role/$ROLE" \

@@ -218,6 +218,25 @@ def test_kubernetes_vault_setup_limits_each_pod_to_its_own_key(openbao, tmp_path
     assert _datakey(openbao["addr"], tokens["node-2"], "mpc-node-1") == 403
     assert _datakey(openbao["addr"], tokens["node-2"], "mpc-node-3") == 403
 
+    # each pod's API token lives in Vault KV; a pod reads its own and no other (issue 9 part 6)
+    root = {"X-Vault-Token": _root_token(openbao)}
+    for pod in ("node-1", "node-2"):
+        written = httpx.post(f"{openbao['addr']}/v1/mpc-kv/data/node-token/{pod}", headers=root,
+                             json={"data": {"token": f"api-token-of-{pod}"}}, timeout=10)
+        assert written.status_code == 200, written.text
+
+    def read_api_token(pod: str, path_of: str) -> subprocess.CompletedProcess:
+        env = {**openbao["env"], "VAULT_ADDR": openbao["addr"], "VAULT_TOKEN": tokens[pod],
+               "API_TOKEN_VAULT_PATH": f"mpc-kv/data/node-token/{path_of}"}
+        return subprocess.run([sys.executable, str(DEPLOY / "vault_login.py"), "--api-token"], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    own = read_api_token("node-1", "node-1")
+    assert own.returncode == 0 and own.stdout == "api-token-of-node-1", own.stderr
+    other = read_api_token("node-1", "node-2")
+    assert other.returncode != 0 and "HTTP 403" in other.stderr and "api-token-of" not in other.stdout
+    assert read_api_token("node-2", "node-2").stdout == "api-token-of-node-2"
+
     # a token for another audience, or from another service account, is refused
     wrong = tmp_path / "wrong.jwt"
     wrong.write_text(_service_account_jwt(key, "node-3", audience="kubernetes"))

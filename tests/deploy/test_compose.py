@@ -187,8 +187,11 @@ def test_vault_policy_renders_to_one_key_only(node: str) -> None:
     template = (ROOT / "deploy" / "vault" / "policies" / "participant.hcl.tmpl").read_text()
     policy = template.replace("@MOUNT@", "transit").replace("@KEY@", f"mpc-{node}")
     paths = re.findall(r'^path "([^"]+)"', policy, flags=re.M)
-    transit = [p for p in paths if p.startswith("transit/")]
+    transit = [p for p in paths if p.startswith("transit/") and p != "transit/keys/mpc-api-intent"]
     assert transit and all(p.endswith(f"/mpc-{node}") for p in transit)
+    # besides its own key, only the API intent key's public half (read): never sign/ with it
+    intent_block = policy.split('path "transit/keys/mpc-api-intent"', 1)[1].split("}", 1)[0]
+    assert '["read"]' in intent_block and "transit/sign/" not in policy
     assert not [p for p in paths if "*" in p or "+" in p]
     assert not [p for p in transit if "/export/" in p or (p.startswith("transit/keys/") and "delete" in policy)]
 
