@@ -75,6 +75,8 @@ class Stack:
         port = int(self.api_url.rsplit(":", 1)[1])
         self.api.stop()
         self.api, _ = start_api(self.env, self.log_dir, name="api-stack", port=port)
+        # Heartbeats were refused while the API was down: wait until the running nodes are seen again.
+        self.wait_online([n for n, p in self.participants.items() if p.running()], fresh=True)
 
     def start_coordinator(self) -> ManagedProcess:
         self.coordinator = ManagedProcess("coordinator", [sys.executable, "-m", "mpc", "worker", "coordinator"],
@@ -82,11 +84,14 @@ class Stack:
         self.coordinator.start()
         return self.coordinator
 
-    def wait_online(self, nodes: list[str], timeout: float = 60) -> None:
+    def wait_online(self, nodes: list[str], timeout: float = 60, fresh: bool = False) -> None:
+        """Until every node is online; `fresh`: by a heartbeat received after this call began."""
+        started = time.time()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             listed = httpx.get(f"{self.api_url}/v1/nodes", headers=self.headers, timeout=5).json()["nodes"]
-            online = {n["node_id"] for n in listed if n["status"] == "online"}
+            online = {n["node_id"] for n in listed if n["status"] == "online"
+                      and (not fresh or n["seconds_since_heartbeat"] < time.time() - started)}
             if set(nodes) <= online:
                 return
             time.sleep(0.2)

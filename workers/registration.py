@@ -81,6 +81,8 @@ class Registrar:
                     status = await self.heartbeat(client)
                     if status == 404:  # the API lost us (database reset): register again
                         await self.register(client)
+                    elif status != 200:
+                        log.warning("heartbeat refused: HTTP %s", status, extra={"node_id": self.node_id})
                 except httpx.HTTPError as exc:
                     log.warning("heartbeat failed: %s", type(exc).__name__, extra={"node_id": self.node_id})
 

@@ -119,6 +119,7 @@ class DevStack:
         admin_token = self._token_file("admin-token", "dev-admin", "admin")
         env = self._base_env(codec_key)
         self._say("starting API, coordinator worker and participants")
+        self._platform_started = time.time()
         self._spawn("api", ["api"], env)
         api = self.apps[-1]
         api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1).status_code == 200, 60)
@@ -199,7 +200,10 @@ class DevStack:
         for node in nodes["nodes"]:  # mpc dev admits its own participants; any other node stays pending
             if node["node_id"] in ours and node.get("admission") == Admission.PENDING:
                 httpx.post(f"{self.api_url}/v1/nodes/{node['node_id']}/approve", headers=headers, timeout=5)
-        online = {n["node_id"] for n in nodes["nodes"] if n["status"] == "online"}
+        # Online by a heartbeat of *this* run: after a restart the database still holds the last run's.
+        since_start = time.time() - self._platform_started
+        online = {n["node_id"] for n in nodes["nodes"]
+                  if n["status"] == "online" and n["seconds_since_heartbeat"] < since_start}
         return ours <= online
 
     def _print_summary(self, seconds: float, admin_token: str) -> None:
