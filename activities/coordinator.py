@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
 from mpc.envelope import Envelope, EnvelopeError, json_object
+from mpc.protocols import KEY_PROTOCOLS, Activity, Family
 from workflows.types import (
     AuditInput,
     ClaimCommitmentsInput,
@@ -35,7 +36,7 @@ class CoordinatorActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    @activity.defn(name="coordinator.update_session")
+    @activity.defn(name=Activity.UPDATE_SESSION.value)
     async def update_session(self, change: SessionUpdate) -> None:
         async with self.sessions() as db:
             row = await db.get(SigningSession, change.session_id)
@@ -58,14 +59,14 @@ class CoordinatorActivities:
                 row.duration_ms = int((now - begun).total_seconds() * 1000)
             await db.commit()
 
-    @activity.defn(name="coordinator.record_key")
+    @activity.defn(name=Activity.RECORD_KEY.value)
     async def record_key(self, request: RecordKeyInput) -> KeyRecord:
         async with self.sessions() as db:
             key = await db.get(Key, request.key_id)
             if key is None:
                 raise ApplicationError(f"unknown key {request.key_id}", type="UnknownKey", non_retryable=True)
             package = request.public_result["package"]
-            if key.protocol in ("gg18", "gg20"):
+            if KEY_PROTOCOLS[key.protocol].family == Family.ECDSA:
                 forms = present_ecdsa_key(key.chain_type, package["group_public_key"])
             else:
                 forms = present_frost_key(key.curve, key.chain_type, package["group_public_key"])
@@ -77,7 +78,7 @@ class CoordinatorActivities:
             await db.commit()
             return KeyRecord(key_id=key.key_id, public_key=forms["public_key"], address=forms["address"])
 
-    @activity.defn(name="coordinator.finish_key")
+    @activity.defn(name=Activity.FINISH_KEY.value)
     async def finish_key(self, request: FinishKeyInput) -> None:
         async with self.sessions() as db:
             key = await db.get(Key, request.key_id)
@@ -85,7 +86,7 @@ class CoordinatorActivities:
                 key.status = request.status
                 await db.commit()
 
-    @activity.defn(name="coordinator.audit")
+    @activity.defn(name=Activity.AUDIT.value)
     async def audit(self, entry: AuditInput) -> None:
         async with self.sessions() as db:
             db.add(AuditLog(actor=entry.actor, action=entry.action, resource_type=entry.resource_type,
@@ -94,7 +95,7 @@ class CoordinatorActivities:
             await db.commit()
 
     # ---- FROST nonce pool ------------------------------------------------------------------
-    @activity.defn(name="coordinator.store_commitments")
+    @activity.defn(name=Activity.STORE_COMMITMENTS.value)
     async def store_commitments(self, request: StoreCommitmentsInput) -> int:
         """Add published commitments to the pool; a commitment seen before for the key is refused."""
         stored = 0
@@ -123,7 +124,7 @@ class CoordinatorActivities:
                     await db.rollback()
         return stored
 
-    @activity.defn(name="coordinator.claim_commitments")
+    @activity.defn(name=Activity.CLAIM_COMMITMENTS.value)
     async def claim_commitments(self, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
         """Atomically take one unused commitment per signer, or none at all."""
         async with self.sessions() as db, db.begin():
@@ -146,7 +147,7 @@ class CoordinatorActivities:
             return ClaimCommitmentsResult([WireMessage(sender=r.node_id, recipient="*", round=1, body=r.envelope)
                                            for r in chosen])
 
-    @activity.defn(name="coordinator.pool_levels")
+    @activity.defn(name=Activity.POOL_LEVELS.value)
     async def pool_levels(self, request: PoolLevelsInput) -> dict[str, int]:
         from sqlalchemy import func
 

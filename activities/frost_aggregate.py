@@ -12,6 +12,7 @@ from mpc.chains import uses_taproot_tweak
 from mpc.db.models import Key
 from mpc.envelope import EnvelopeError, json_object
 from mpc.identity import NodePublic
+from mpc.protocols import Activity
 from mpc.verify import verify_signature
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.frost import (
@@ -91,7 +92,7 @@ class FrostAggregation:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    @activity.defn(name="coordinator.frost_aggregate")
+    @activity.defn(name=Activity.FROST_AGGREGATE.value)
     async def aggregate_signature(self, request: AggregateInput) -> str:
         async with self.sessions() as db:
             key = await db.get(Key, request.key_id)

@@ -31,6 +31,7 @@ from activities.node_services import (
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
+from mpc.protocols import Activity
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
     Ciphersuite,
@@ -76,7 +77,7 @@ class FrostSigning:
             invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
                                                  f"{type(exc).__name__}")
 
-    @activity.defn(name="participant.frost_preprocess")
+    @activity.defn(name=Activity.FROST_PREPROCESS.value)
     async def preprocess(self, request: PreprocessRequest) -> PreprocessResult:
         if not 1 <= request.count <= MAX_PREPROCESS:
             invalid_request("invalid_count", f"count must be in [1, {MAX_PREPROCESS}]")
@@ -108,7 +109,7 @@ class FrostSigning:
         except RetryMismatchError:
             invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
 
-    @activity.defn(name="participant.frost_sign")
+    @activity.defn(name=Activity.FROST_SIGN.value)
     async def sign_share(self, request: FrostSignRequest) -> WireMessage:
         roster = Roster(request.signers, self.services.node_id)
         raw = self._answer_once(f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}", request,

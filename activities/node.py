@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from temporalio import activity
 
+from mpc.protocols import Activity
 from workflows.ping import PingInput, PingResult
 
 
@@ -17,7 +18,7 @@ class NodeActivities:
     signing_public_key: str
     encryption_public_key: str
 
-    @activity.defn(name="participant.ping")
+    @activity.defn(name=Activity.PING.value)
     async def ping(self, request: PingInput) -> PingResult:
         if request.node_id != self.node_id:
             # Routing put another node's ping on this queue: say so instead of answering for it.

@@ -20,7 +20,6 @@ from typing import Any
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow, roster_of
-from activities.ecdsa_node import SESSION_PREPARAMS, forget_presignature, store_presignature
 from activities.node_services import (
     NodeServices,
     Roster,
@@ -34,11 +33,12 @@ from activities.node_services import (
     to_wire,
     violation,
 )
-from activities.protocols import ECDSA_PROTOCOLS, setup_protocol
+from activities.protocols import adapter_for, require_spec
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
+from mpc.protocols import Activity, ProtocolSpec, Stage, key_protocol_of
 from tss.errors import InvalidInputError, NonceReuseError, ProtocolError
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
@@ -46,9 +46,6 @@ from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
 log = logging.getLogger("mpc.participant.rounds")
 
 NAMESPACE = "sessions"
-KEYGEN_PROTOCOLS = ("frost-dkg", "gg20-keygen")
-SIGN_PROTOCOLS = {"gg18-sign": "gg18", "gg20-presign": "gg20", "gg20-sign": "gg20"}
-"""ECDSA session protocols that use a share to sign, and the key protocol their intent names."""
 
 
 class ParticipantRounds:
@@ -75,14 +72,16 @@ class ParticipantRounds:
         is then pinned with the share). Signing: an intent for this key, epoch, digest and signers,
         whose roster is the pinned one. Then the intent id is bound to this workflow (once, durably).
         """
+        spec = require_spec(request.protocol)
         gate, params = self.services.intents, request.params
-        key_id = str(params.get("key_id", ""))
-        if request.protocol in KEYGEN_PROTOCOLS:
+        key_id = params.key_id
+        signing_for = key_protocol_of(request.protocol)
+        if spec.stage == Stage.KEYGEN:
             intent = gate.verify(request.intent, operation="keygen", key_id=key_id, epoch=0, policy=KeyPolicy())
-            gate.expect(intent, protocol=request.protocol, curve=params.get("curve"),
-                        threshold=params.get("threshold"), roster=roster_of(request.parties))
+            gate.expect(intent, protocol=request.protocol, curve=params.curve, threshold=params.threshold,
+                        roster=roster_of(request.parties))
             slot = "keygen"
-        elif request.protocol in SIGN_PROTOCOLS:
+        elif spec.stage == Stage.SIGN and signing_for is not None:
             try:
                 meta = self.services.shares.get_meta(key_id)
             except (KeystoreError, ValueError):
@@ -92,7 +91,7 @@ class ParticipantRounds:
                 pinned.check_parties(request.parties)
             intent = gate.verify(request.intent, operation="sign", key_id=key_id, epoch=meta.epoch,
                                  policy=pinned.policy if pinned else KeyPolicy())
-            gate.expect(intent, protocol=SIGN_PROTOCOLS[request.protocol], digest=params.get("digest"))
+            gate.expect(intent, protocol=signing_for.name, digest=params.digest)
             gate.expect_signers(intent, request.parties)
             slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
         else:
@@ -102,7 +101,7 @@ class ParticipantRounds:
         gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
         return intent
 
-    @activity.defn(name="participant.session_hello")
+    @activity.defn(name=Activity.HELLO.value)
     async def session_hello(self, request: HelloInput) -> WireMessage:
         Roster(request.parties, self.services.node_id)  # refuses a session this node is not part of
         self._authorise(request)
@@ -120,8 +119,8 @@ class ParticipantRounds:
         """Check every party's signed contribution (own one included) and hash them into the ssid."""
         provisional = hello_ssid(request.workflow_id, request.session_id, request.protocol)
         contributions: dict[str, bytes] = {}
-        for raw in request.params.get("hello", []):
-            envelope = from_wire(WireMessage(**raw))
+        for wire in request.hello:
+            envelope = from_wire(wire)
             try:
                 payload = open_envelope(envelope, self.services.identity, roster.public(envelope.sender),
                                         ssid=provisional, protocol=request.protocol, round=0, kind="hello")
@@ -138,28 +137,28 @@ class ParticipantRounds:
             violation("ssid_disagreement", [], "the relayed hello list does not hold this node's contribution")
         params = request.params
         return session_id_hash(
-            protocol=request.protocol, curve=str(params.get("curve", "")), key_id=str(params.get("key_id", "")),
-            epoch=int(params.get("epoch", 0)), parties=request.parties,
-            threshold=int(params.get("threshold", params.get("new_threshold", 0))),
-            workflow_id=request.workflow_id, contributions=contributions,
+            protocol=request.protocol, curve=params.curve, key_id=params.key_id, epoch=params.epoch,
+            parties=request.parties, threshold=params.session_threshold(), workflow_id=request.workflow_id,
+            contributions=contributions,
         )
 
     # ---- rounds 1..n ----------------------------------------------------------------------
-    @activity.defn(name="participant.protocol_round")
+    @activity.defn(name=Activity.ROUND.value)
     async def protocol_round(self, request: ProtocolRoundInput) -> ProtocolRoundOutput:
         roster = Roster(request.parties, self.services.node_id)
         if not 1 <= request.round <= request.total_rounds:
             invalid_request("invalid_round", f"round {request.round} outside 1..{request.total_rounds}")
         name = f"round-{request.round}"
         intent = self._authorise(request)
-        if request.protocol in ECDSA_PROTOCOLS:
+        spec = require_spec(request.protocol)
+        if spec.compute_bound:
             # Seconds of Paillier arithmetic per round: off the event loop, so heartbeats, pings and
             # other sessions' rounds go on meanwhile.
             record = await asyncio.to_thread(self._answer_once, request.session_id, name, request,
-                                             lambda: self._run_round(request, roster, intent))
+                                             lambda: self._run_round(spec, request, roster, intent))
         else:
             record = self._answer_once(request.session_id, name, request,
-                                       lambda: self._run_round(request, roster, intent))
+                                       lambda: self._run_round(spec, request, roster, intent))
         output = record["output"]
         if request.round == request.total_rounds:
             # Round states hold polynomial coefficients and old shares: gone once the share is stored.
@@ -168,7 +167,8 @@ class ParticipantRounds:
         return ProtocolRoundOutput(node_id=output["node_id"], outbound=[WireMessage(**m) for m in output["outbound"]],
                                    public_result=output["public_result"])
 
-    def _run_round(self, request: ProtocolRoundInput, roster: Roster, intent: Intent) -> dict[str, Any]:
+    def _run_round(self, spec: ProtocolSpec, request: ProtocolRoundInput, roster: Roster,
+                   intent: Intent) -> dict[str, Any]:
         if request.round == 1:
             ssid = self._derive_ssid(request, roster)
             previous_state = None
@@ -176,7 +176,8 @@ class ParticipantRounds:
             previous = self._stored(request.session_id, f"round-{request.round - 1}")
             ssid, previous_state = bytes.fromhex(previous["ssid"]), bytes.fromhex(previous["state"])
         try:
-            setup = setup_protocol(request.protocol, request.params, roster, self.services, ssid)
+            adapter = adapter_for(spec)
+            setup = adapter.setup(spec, request.params, roster, self.services, ssid)
         except NonceReuseError as exc:
             invalid_request("nonce_consumed", f"cannot start {request.protocol}: {exc}")
         except (InvalidInputError, KeyError, ValueError) as exc:
@@ -196,45 +197,17 @@ class ParticipantRounds:
                                  messages=result.outbound)
         public_result = result.public_result
         if request.round == request.total_rounds:
-            public_result = self._store_result(request, setup.epoch, result.result, public_result or {}, intent)
-            if request.protocol == "gg20-keygen":  # the pre-parameters now live in the sealed key share
-                self.services.state.delete_session(SESSION_PREPARAMS, ssid.hex())
+            pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else None
+            public_result = adapter.finish(spec, request, self.services, setup, ssid, result.result,
+                                           public_result or {}, pinned)
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,
                                       "protocol": request.protocol, "node_id": self.services.node_id})
         output = ProtocolRoundOutput(node_id=self.services.node_id, outbound=outbound, public_result=public_result)
         final = request.round == request.total_rounds
         return {"output": asdict(output), "ssid": ssid.hex(), "state": "" if final else result.state.hex()}
 
-    def _store_result(self, request: ProtocolRoundInput, epoch: int, secret: bytes | None,
-                      public: dict[str, Any], intent: Intent) -> dict[str, Any]:
-        """Seal the new share in the keystore; return the public data every party must agree on.
-
-        A keygen share is sealed with what the keygen intent fixed (`pinned`: roster, threshold,
-        policy), so every later session is checked against it by this node alone.
-        """
-        if request.protocol == "gg20-keygen":
-            # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).
-            package: dict[str, Any] = {"package": {**public, "group_public_key": public["group_key"]}}
-            if secret is not None:
-                self.services.shares.put_share(str(request.params["key_id"]), epoch, secret,
-                                               public={**package, "pinned": _pinned(request, intent)})
-            return package
-        if request.protocol == "gg20-presign":
-            if secret is not None:
-                store_presignature(self.services.state, str(public["presig_id"]), secret)
-            return {"presig_id": public["presig_id"], "R": public["R"], "signers": list(public["signers"])}
-        if request.protocol in ("gg18-sign", "gg20-sign"):
-            if request.protocol == "gg20-sign":
-                forget_presignature(self.services.state, str(request.params["presig_id"]))
-            return {"signature": public["signature"], "r": public["r"], "s": public["s"], "v": public["v"]}
-        agreed = {"package": public["public_key_package"], "ack_digest": public.get("ack_digest")}
-        if secret is not None:
-            self.services.shares.put_share(str(request.params["key_id"]), epoch, secret,
-                                           public={**agreed, "pinned": _pinned(request, intent)})
-        return agreed
-
 
 def _pinned(request: ProtocolRoundInput, intent: Intent) -> dict[str, Any]:
     """What a keygen fixes for the key's life: its roster, threshold and the intent's policy."""
-    return Pinned(tuple(roster_of(request.parties)), int(request.params["threshold"]),
+    return Pinned(tuple(roster_of(request.parties)), request.params.threshold,
                   KeyPolicy.from_dict(intent.details.get("policy"))).to_public()

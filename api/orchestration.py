@@ -33,14 +33,15 @@ from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
+from mpc.protocols import KEY_PROTOCOLS
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
-from workflows.keygen import KEYGEN_PROTOCOL, KeygenWorkflow
+from workflows.keygen import KeygenWorkflow
 from workflows.search import initial_attributes
 from workflows.sign import SignWorkflow
 from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest, roster_of
 
-IMPLEMENTED_PROTOCOLS = ("frost", "gg18", "gg20")
+IMPLEMENTED_PROTOCOLS = tuple(KEY_PROTOCOLS)
 
 ClientFactory = Callable[[], Awaitable[Client]]
 
@@ -208,7 +209,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     policy = KeyPolicy.from_dict(body.policy.as_policy_dict() if body.policy else None)
     # The keygen intent fixes the roster (with identity keys), threshold and policy every node pins.
     intent = await issue(signer, operation="keygen", key_id=key_id, epoch=0, ttl=settings.intent_ttl, details={
-        "protocol": KEYGEN_PROTOCOL[protocol], "curve": curve, "threshold": body.threshold,
+        "protocol": KEY_PROTOCOLS[protocol].keygen.value, "curve": curve, "threshold": body.threshold,
         "roster": roster_of(parties), "policy": policy.to_dict(), "chain_type": body.chain_type})
 
     db.add(Key(key_id=key_id, protocol=protocol, curve=curve, threshold=body.threshold, total_nodes=total,

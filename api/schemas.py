@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mpc.intents import KeyPolicy
+from mpc.protocols import KEY_PROTOCOLS
 
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
@@ -68,7 +69,7 @@ class NodeList(BaseModel):
 
 # ---- keys and signing ---------------------------------------------------------------------
 
-PROTOCOLS = ("frost", "gg18", "gg20")
+PROTOCOLS = tuple(KEY_PROTOCOLS)
 CHAINS = ("bitcoin", "ethereum", "solana", "schnorr", "ed25519")
 
 

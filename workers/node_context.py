@@ -9,10 +9,12 @@ from typing import Any
 
 from activities.authorisation import IntentGate
 from activities.ecdsa_node import PREPARAMS_FILE, import_preparams
+from activities.frost_protocols import FROST_SUITES
 from activities.node_services import NodeServices
 from mpc.identity import NodeIdentity, NodePublic
 from mpc.intent_keys import trusted_from
 from mpc.keystore import KeyWrapper, LocalKeyWrapper, SecretStateStore, ShareStore, VaultTransitWrapper
+from mpc.protocols import KEY_PROTOCOLS
 from mpc.settings import Settings, SettingsError
 from workers.registry import participant_activity_list
 
@@ -56,7 +58,7 @@ class NodeContext:
         return self.services.identity.sign(message)
 
     def capabilities(self) -> dict[str, Any]:
-        return {"protocols": ["frost", "gg18", "gg20"], "curves": ["ed25519", "secp256k1", "secp256k1-tr"]}
+        return {"protocols": list(KEY_PROTOCOLS), "curves": list(FROST_SUITES)}
 
     def activities(self) -> list[Any]:
         return participant_activity_list(self.services)

@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import Activity
     from workflows.types import AuditInput, SessionFailure, SessionUpdate
 
 # Bounded (about a minute of backoff): a coordinator activity that keeps failing fails the session instead of
@@ -30,7 +31,7 @@ async def call(activity: str, arg: Any, result_type: type | None = None, timeout
 
 
 async def update_session(session_id: str, **changes: Any) -> None:
-    await call("coordinator.update_session", SessionUpdate(session_id=session_id, **changes))
+    await call(Activity.UPDATE_SESSION.value, SessionUpdate(session_id=session_id, **changes))
 
 
 async def audit(action: str, *, actor: str, resource_type: str, resource_id: str | None, session_id: str | None,
@@ -38,6 +39,6 @@ async def audit(action: str, *, actor: str, resource_type: str, resource_id: str
     if failure is not None:
         details.update({"error_code": failure.code, "node": failure.node, "message": failure.message,
                         "reported_by": failure.reported_by})
-    await call("coordinator.audit", AuditInput(actor=actor, action=action, resource_type=resource_type,
+    await call(Activity.AUDIT.value, AuditInput(actor=actor, action=action, resource_type=resource_type,
                                                resource_id=resource_id, session_id=session_id, status=status,
                                                details=details))

@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import Activity
     from mpc.queues import participant_task_queue
 
 
@@ -34,7 +35,7 @@ class PingNodeWorkflow:
     @workflow.run
     async def run(self, request: PingInput) -> PingResult:
         return await workflow.execute_activity(
-            "participant.ping",
+            Activity.PING.value,
             request,
             result_type=PingResult,
             task_queue=participant_task_queue(request.node_id),

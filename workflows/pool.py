@@ -13,6 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import Activity
     from workflows import coordinator_calls as db
     from workflows.driver import activity_options
     from workflows.types import (
@@ -26,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StoreCommitmentsInput,
     )
 
-PREPROCESS_ACTIVITY = "participant.frost_preprocess"
+PREPROCESS_ACTIVITY = Activity.FROST_PREPROCESS.value
 
 
 def pool_workflow_id(key_id: str) -> str:
@@ -38,7 +39,7 @@ class NoncePoolRefillWorkflow:
     @workflow.run
     async def run(self, request: PoolRefillRequest) -> PoolRefillResult:
         nodes = [p.node_id for p in request.parties]
-        levels: dict[str, int] = await db.call("coordinator.pool_levels", PoolLevelsInput(request.key_id, nodes), dict)
+        levels: dict[str, int] = await db.call(Activity.POOL_LEVELS.value, PoolLevelsInput(request.key_id, nodes), dict)
         wanted = {node: request.target - levels.get(node, 0) for node in nodes if levels.get(node, 0) < request.target}
         result = PoolRefillResult()
 
@@ -49,7 +50,7 @@ class NoncePoolRefillWorkflow:
                 result_type=PreprocessResult, **activity_options(request.policy, node),
             )
             result.added[node] = await db.call(
-                "coordinator.store_commitments", StoreCommitmentsInput(request.key_id, node, made.commitments), int)
+                Activity.STORE_COMMITMENTS.value, StoreCommitmentsInput(request.key_id, node, made.commitments), int)
 
         outcomes = await asyncio.gather(*(refill(n, c) for n, c in wanted.items()), return_exceptions=True)
         # An offline node just stays short; the next refill tops it up.

@@ -9,9 +9,11 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import Activity
     from workflows.driver import SessionFailedError, route, run_on_nodes
     from workflows.types import (
         Party,
+        ProtocolParams,
         ProtocolRoundInput,
         ProtocolRoundOutput,
         RoundPolicy,
@@ -20,8 +22,8 @@ with workflow.unsafe.imports_passed_through():
         WireMessage,
     )
 
-HELLO_ACTIVITY = "participant.session_hello"
-ROUND_ACTIVITY = "participant.protocol_round"
+HELLO_ACTIVITY = Activity.HELLO.value
+ROUND_ACTIVITY = Activity.ROUND.value
 
 
 @dataclass
@@ -32,7 +34,7 @@ class HelloInput:
     workflow_id: str
     protocol: str
     parties: list[Party]
-    params: dict[str, Any]
+    params: ProtocolParams
     intent: SessionIntent | None = None
 
 
@@ -42,7 +44,7 @@ class ProtocolRun:
     session_id: str
     workflow_id: str
     parties: list[Party]
-    params: dict[str, Any]
+    params: ProtocolParams
     total_rounds: int
     policy: RoundPolicy
     executors: list[str] = field(default_factory=list)  # nodes that run rounds (default: all parties)
@@ -64,16 +66,16 @@ async def drive_protocol(
     for round_no in range(1, run.total_rounds + 1):
         if on_round is not None:
             await on_round(round_no)
-        params = {**run.params, "hello": [vars(m) for m in contributions]} if round_no == 1 else run.params
+        hello_list = contributions if round_no == 1 else []
 
         def make_input(
-            node: str, round_no: int = round_no, params: dict[str, Any] = params,
+            node: str, round_no: int = round_no, hello_list: list[WireMessage] = hello_list,
             inboxes: dict[str, list[WireMessage]] = inboxes,
         ) -> ProtocolRoundInput:
             return ProtocolRoundInput(
                 session_id=run.session_id, workflow_id=run.workflow_id, protocol=run.protocol, round=round_no,
-                total_rounds=run.total_rounds, parties=run.parties, params=params, inbound=inboxes[node],
-                intent=run.intent,
+                total_rounds=run.total_rounds, parties=run.parties, params=run.params, inbound=inboxes[node],
+                intent=run.intent, hello=hello_list,
             )
 
         outputs = await run_on_nodes(ROUND_ACTIVITY, nodes, make_input, ProtocolRoundOutput, run.policy)

@@ -5,7 +5,9 @@ without, a commitment round comes first. Aggregation (public data only) runs on 
 verifies every share, so a bad signer is named (identifiable abort). A signer that times out is
 replaced by an online alternate once; a signer that cheats ends the session, flags the key, and
 is never retried around (SECURITY.md S6). ECDSA (GG18, GG20) runs its rounds through the same
-generic round driver (see `ECDSA_SIGN_ROUNDS`), with the same failure handling.
+generic round driver (the key protocol's `sign` stages in mpc/protocols.py: GG18 in one 11-round
+protocol; GG20 as presign, whose presignature stays sealed on each signer, then online signing in
+the same session), with the same failure handling.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family, SessionProtocol, SessionStatus, sign_rounds
     from workflows import coordinator_calls as db
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
@@ -35,24 +38,22 @@ with workflow.unsafe.imports_passed_through():
         PreprocessRequest,
         PreprocessResult,
         Progress,
+        ProtocolParams,
         SessionFailure,
         SignRequest,
         SignResult,
         WireMessage,
     )
 
-SIGN_ACTIVITY = "participant.frost_sign"
+SIGN_ACTIVITY = Activity.FROST_SIGN.value
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
-ECDSA_SIGN_ROUNDS = {"gg18": (("gg18-sign", 11),), "gg20": (("gg20-presign", 7), ("gg20-sign", 2))}
-"""Session protocols (and their rounds after the hello) an ECDSA signature runs, in order: GG18 in
-one 11-round protocol; GG20 as presign (7 rounds, the presignature stays sealed on each signer)
-then online signing (2 rounds) in the same session. Checked against tss in tests."""
 
 
 @workflow.defn(name="Sign")
 class SignWorkflow:
     def __init__(self) -> None:
-        self._progress = Progress(session_id="", operation="sign", status="pending", current_round=0, total_rounds=0)
+        self._progress = Progress(session_id="", operation="sign", status=SessionStatus.PENDING, current_round=0,
+                                  total_rounds=0)
         self._approvals: dict[str, IntentApproval] = {}
         self._rejected_by: str | None = None
         self._intent = ""
@@ -69,7 +70,7 @@ class SignWorkflow:
     @workflow.signal(name="approve")
     def approve(self, decision: ApprovalSignal) -> None:
         """One approver's decision; counted while the session waits (each approver once)."""
-        if self._progress.status != "awaiting_approval" or self._rejected_by is not None:
+        if self._progress.status != SessionStatus.AWAITING_APPROVAL or self._rejected_by is not None:
             return
         if decision.reject:
             self._rejected_by = decision.public_key
@@ -80,11 +81,11 @@ class SignWorkflow:
     async def run(self, request: SignRequest) -> SignResult:
         if request.approvals_needed > 0:
             request = await self._await_approvals(request)
-        ecdsa = request.protocol in ECDSA_SIGN_ROUNDS
-        total = sum(n for _, n in ECDSA_SIGN_ROUNDS[request.protocol]) if ecdsa else 2
-        self._progress = Progress(request.session_id, "sign", "running", 0, total)
-        set_status("running")
-        await db.update_session(request.session_id, status="running", total_rounds=total, started=True)
+        ecdsa = KEY_PROTOCOLS[request.protocol].family == Family.ECDSA
+        total = sign_rounds(request.protocol) if ecdsa else 2
+        self._progress = Progress(request.session_id, "sign", SessionStatus.RUNNING, 0, total)
+        set_status(SessionStatus.RUNNING)
+        await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total, started=True)
         signers, alternates = list(request.signers), list(request.alternates)
         attempt = 0
         while True:
@@ -109,9 +110,9 @@ class SignWorkflow:
                     continue
                 await self._fail(request, failure)
                 raise session_failed_error(failure) from None
-        self._progress.status = "completed"
-        set_status("completed")
-        await db.update_session(request.session_id, status="completed", signature=signature, finished=True)
+        self._progress.status = SessionStatus.COMPLETED
+        set_status(SessionStatus.COMPLETED)
+        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature, finished=True)
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
                        used_pool=used_pool)
@@ -124,9 +125,9 @@ class SignWorkflow:
         """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
         assert request.intent is not None
         self._intent, self._needed = request.intent.intent, request.approvals_needed
-        self._progress = Progress(request.session_id, "sign", "awaiting_approval", 0, 0)
-        set_status("awaiting_approval")
-        await db.update_session(request.session_id, status="awaiting_approval")
+        self._progress = Progress(request.session_id, "sign", SessionStatus.AWAITING_APPROVAL, 0, 0)
+        set_status(SessionStatus.AWAITING_APPROVAL)
+        await db.update_session(request.session_id, status=SessionStatus.AWAITING_APPROVAL)
         try:
             await workflow.wait_condition(
                 lambda: self._rejected_by is not None or len(self._approvals) >= request.approvals_needed,
@@ -154,7 +155,7 @@ class SignWorkflow:
         commitments: list[WireMessage] = []
         if request.use_pool:
             claimed: ClaimCommitmentsResult = await db.call(
-                "coordinator.claim_commitments", ClaimCommitmentsInput(request.key_id, attempt_id, nodes),
+                Activity.CLAIM_COMMITMENTS.value, ClaimCommitmentsInput(request.key_id, attempt_id, nodes),
                 ClaimCommitmentsResult)
             commitments = claimed.commitments
         used_pool = bool(commitments)
@@ -175,7 +176,7 @@ class SignWorkflow:
         shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
                                                             request.policy)
         try:
-            signature: str = await db.call("coordinator.frost_aggregate", AggregateInput(
+            signature: str = await db.call(Activity.FROST_AGGREGATE.value, AggregateInput(
                 session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
                 commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
                 taproot_merkle_root=sign_input.taproot_merkle_root), str)
@@ -186,23 +187,24 @@ class SignWorkflow:
     async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
         """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""
         attempt_id = f"{request.session_id}.{attempt}"
-        stages = ECDSA_SIGN_ROUNDS[request.protocol]
-        total = sum(n for _, n in stages)
-        params: dict[str, object] = {"key_id": request.key_id, "curve": request.curve, "digest": request.digest,
-                                     "signers": [s.party_id for s in signers], "threshold": len(signers)}
+        total = sign_rounds(request.protocol)
+        params = ProtocolParams(key_id=request.key_id, curve=request.curve, digest=request.digest,
+                                threshold=len(signers))
         done = 0
         public: dict[str, object] = {}
-        for protocol, rounds in stages:
+        for stage in KEY_PROTOCOLS[request.protocol].sign:
+            protocol, rounds = stage.value, SPECS[stage].rounds
 
             async def on_round(round_no: int, offset: int = done) -> None:
                 await self._set_round(request, offset + round_no, total)
 
             run = ProtocolRun(protocol=protocol, session_id=f"{attempt_id}.{protocol}",
-                              workflow_id=workflow.info().workflow_id, parties=signers, params=dict(params),
+                              workflow_id=workflow.info().workflow_id, parties=signers,
+                              params=dataclasses.replace(params),
                               total_rounds=rounds, policy=request.policy, intent=request.intent)
             public = agreed_public_result(await drive_protocol(run, on_round))
-            if protocol == "gg20-presign":
-                params["presig_id"] = public["presig_id"]
+            if stage == SessionProtocol.GG20_PRESIGN:
+                params.presig_id = str(public["presig_id"])
             done += rounds
         return str(public["signature"]), False
 
@@ -211,10 +213,10 @@ class SignWorkflow:
         if cheated:
             # A signer that sent an invalid share or message: stop using the key until an operator looks.
             # Flagged before the session reads "failed", so a client never sees the failure with the key usable.
-            await db.call("coordinator.finish_key", FinishKeyInput(request.key_id, "flagged", failure))
-        self._progress.status, self._progress.error = "failed", failure
-        set_status("failed")
-        await db.update_session(request.session_id, status="failed", error=failure, finished=True)
+            await db.call(Activity.FINISH_KEY.value, FinishKeyInput(request.key_id, "flagged", failure))
+        self._progress.status, self._progress.error = SessionStatus.FAILED, failure
+        set_status(SessionStatus.FAILED)
+        await db.update_session(request.session_id, status=SessionStatus.FAILED, error=failure, finished=True)
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, status="failure", failure=failure, flagged=cheated)
 

@@ -69,16 +69,41 @@ class RoundPolicy:
 
 
 @dataclass
+class ReshareParams:
+    dealers: list[int]  # old holders' party ids that deal sub-shares
+    new_participants: list[int]
+    new_threshold: int
+
+
+@dataclass
+class ProtocolParams:
+    """A session's parameters (typed, one shape for every protocol of mpc/protocols.py): each is bound
+    into the session id, and a node checks each against the session's intent."""
+
+    key_id: str
+    curve: str
+    epoch: int = 0
+    threshold: int = 0  # keygen: t; ECDSA signing: the number of signers
+    digest: str | None = None  # signing: the 32-byte digest, hex
+    presig_id: str | None = None  # GG20 online signing: the presignature made earlier in the session
+    reshare: ReshareParams | None = None
+
+    def session_threshold(self) -> int:
+        return self.reshare.new_threshold if self.reshare is not None else self.threshold
+
+
+@dataclass
 class ProtocolRoundInput:
     session_id: str
     workflow_id: str
-    protocol: str  # "frost-dkg", "frost-refresh", "frost-reshare", ...
+    protocol: str  # a SessionProtocol of mpc/protocols.py
     round: int
     total_rounds: int
     parties: list[Party]
-    params: dict[str, Any]
+    params: ProtocolParams
     inbound: list[WireMessage] = field(default_factory=list)
     intent: SessionIntent | None = None  # what authorises the session; every node checks it (activities/authorisation)
+    hello: list[WireMessage] = field(default_factory=list)  # round 1: every party's signed ssid contribution
 
 
 @dataclass

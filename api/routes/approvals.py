@@ -18,11 +18,12 @@ from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from mpc.db.models import AuditLog, Key, SigningSession
 from mpc.intents import INTENT_TAG, REJECTION_TAG, KeyPolicy, verify_ed25519
+from mpc.protocols import SessionStatus
 from workflows.types import ApprovalSignal, ApprovalState
 
 router = APIRouter(prefix="/v1/sessions", tags=["approvals"])
 
-AWAITING = "awaiting_approval"
+AWAITING = str(SessionStatus.AWAITING_APPROVAL)
 
 
 class ApprovalCreate(BaseModel):

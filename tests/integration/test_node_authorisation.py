@@ -184,8 +184,10 @@ async def test_reshare_to_foreign_keys_is_refused_by_every_holder(
     holders = parties(stack, ["p1", "p2", "p3"])
     attacker = [Party(f"evil-{i}", 10 + i, NodeIdentity.generate(f"evil-{i}").public().ed25519,
                       NodeIdentity.generate(f"evil-{i}").public().x25519) for i in (1, 2)]
-    params = {"key_id": key["key_id"], "epoch": 0, "old_public": old_public, "dealers": [1, 2, 3],
-              "new_participants": [11, 12], "new_threshold": 2, "curve": "ed25519"}
+    # Today's typed parameters carry no old group key at all (a dealer takes its own); an old-style
+    # `old_public` field is ignored. Either way every holder refuses before dealing anything.
+    params = {"key_id": key["key_id"], "epoch": 0, "curve": "ed25519", "old_public": old_public,
+              "reshare": {"dealers": [1, 2, 3], "new_participants": [11, 12], "new_threshold": 2}}
     reshare = make_intent(operation="reshare", key_id=key["key_id"], details={"roster": "attacker's"})
     calls = []
     for intent in (None, asdict(forge(reshare)), asdict(mint(stack, reshare))):

@@ -1,18 +1,27 @@
-"""The round counts the workflows drive must equal the `tss` adapters' own."""
+"""The protocol registry (mpc/protocols.py) against `tss`: every spec's round count is the protocol's
+own, every key protocol's keygen and sign stages are registered, and each family's adapter can set
+every protocol of its family up (an unknown one is a clear refusal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.ecdsa_protocols import EcdsaAdapter
+from activities.frost_protocols import FrostAdapter
+from activities.protocols import adapter_for, require_spec
+from mpc.protocols import KEY_PROTOCOLS, SPECS, Family, SessionProtocol, Stage, key_protocol_of, sign_rounds
 from tss.ecdsa.gg18 import GG18SignProtocol
 from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol
 from tss.ecdsa.keygen import KeygenProtocol
-from tss.frost import FrostDkg
-from workflows.keygen import KEYGEN_PROTOCOL, PROTOCOL_ROUNDS
-from workflows.sign import ECDSA_SIGN_ROUNDS
+from tss.frost import FrostDkg, FrostRefresh, FrostReshare
 
-ADAPTERS: dict[str, Any] = {
+TSS: dict[str, Any] = {
     "frost-dkg": FrostDkg,
+    "frost-refresh": FrostRefresh,
+    "frost-reshare": FrostReshare,
     "gg20-keygen": KeygenProtocol,
     "gg18-sign": GG18SignProtocol,
     "gg20-presign": GG20PresignProtocol,
@@ -20,21 +29,31 @@ ADAPTERS: dict[str, Any] = {
 }
 
 
-def test_keygen_rounds_match_tss() -> None:
-    assert set(KEYGEN_PROTOCOL.values()) == set(PROTOCOL_ROUNDS)
-    for name, rounds in PROTOCOL_ROUNDS.items():
-        assert rounds == ADAPTERS[name].total_rounds, name
+def test_every_session_protocol_has_a_spec_with_the_tss_round_count() -> None:
+    assert set(SPECS) == {p.value for p in SessionProtocol} == set(TSS)
+    for name, spec in SPECS.items():
+        assert spec.rounds == TSS[name].total_rounds, name
 
 
-def test_ecdsa_sign_rounds_match_tss() -> None:
-    assert set(ECDSA_SIGN_ROUNDS) == {"gg18", "gg20"}
-    for stages in ECDSA_SIGN_ROUNDS.values():
-        for name, rounds in stages:
-            assert rounds == ADAPTERS[name].total_rounds, name
+def test_key_protocols_name_registered_stages() -> None:
+    assert set(KEY_PROTOCOLS) == {"frost", "gg18", "gg20"}
+    for key in KEY_PROTOCOLS.values():
+        assert SPECS[key.keygen].stage == Stage.KEYGEN and SPECS[key.keygen].family == key.family
+        for stage in key.sign:
+            assert SPECS[stage].stage == Stage.SIGN and SPECS[stage].family == key.family
+            assert key_protocol_of(stage) is key
+    assert sign_rounds("gg18") == 11 and sign_rounds("gg20") == 9
+    assert KEY_PROTOCOLS["gg18"].keygen == KEY_PROTOCOLS["gg20"].keygen  # one keygen, one share format
 
 
-def test_every_session_protocol_has_a_setup() -> None:
-    from activities.protocols import ECDSA_PROTOCOLS
+def test_each_family_has_its_adapter() -> None:
+    for spec in SPECS.values():
+        adapter = adapter_for(spec)
+        assert isinstance(adapter, FrostAdapter if spec.family == Family.FROST else EcdsaAdapter)
+        assert spec.compute_bound == (spec.family == Family.ECDSA)  # Paillier rounds leave the event loop
 
-    names = set(PROTOCOL_ROUNDS) | {name for stages in ECDSA_SIGN_ROUNDS.values() for name, _ in stages}
-    assert names - {"frost-dkg"} == set(ECDSA_PROTOCOLS)
+
+def test_an_unknown_protocol_is_refused_clearly() -> None:
+    with pytest.raises(ApplicationError) as refused:
+        require_spec("frost-dkg-v2")
+    assert refused.value.type == "InvalidRequest" and refused.value.details[0]["code"] == "unknown_protocol"

@@ -1,0 +1,117 @@
+"""One registry of the session protocols (DESIGN.md "Protocols in one registry").
+
+Pure data, safe inside the Temporal workflow sandbox (no crypto, no I/O): what each session protocol
+is called, which family's adapter runs it on a participant, which intent operation authorises it,
+how many rounds it has after the hello, and which session protocols a key protocol (the API's
+`frost`, `gg18`, `gg20`) runs for keygen and for signing. Workflows, participants, the API and the
+tests read it from here; `tests/workflows/test_protocol_rounds.py` checks it against `tss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Family(StrEnum):
+    FROST = "frost"
+    ECDSA = "ecdsa"
+
+
+class Stage(StrEnum):
+    """What a session does with the key; the intent operation that authorises it has the same name."""
+
+    KEYGEN = "keygen"
+    SIGN = "sign"
+    REFRESH = "refresh"
+    RESHARE = "reshare"
+
+
+class SessionProtocol(StrEnum):
+    FROST_DKG = "frost-dkg"
+    FROST_REFRESH = "frost-refresh"
+    FROST_RESHARE = "frost-reshare"
+    GG20_KEYGEN = "gg20-keygen"
+    GG18_SIGN = "gg18-sign"
+    GG20_PRESIGN = "gg20-presign"
+    GG20_SIGN = "gg20-sign"
+
+
+class SessionStatus(StrEnum):
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Activity(StrEnum):
+    """Activity names, as registered by the workers and scheduled by the workflows."""
+
+    HELLO = "participant.session_hello"
+    ROUND = "participant.protocol_round"
+    FROST_PREPROCESS = "participant.frost_preprocess"
+    FROST_SIGN = "participant.frost_sign"
+    PING = "participant.ping"
+    UPDATE_SESSION = "coordinator.update_session"
+    RECORD_KEY = "coordinator.record_key"
+    FINISH_KEY = "coordinator.finish_key"
+    AUDIT = "coordinator.audit"
+    STORE_COMMITMENTS = "coordinator.store_commitments"
+    CLAIM_COMMITMENTS = "coordinator.claim_commitments"
+    POOL_LEVELS = "coordinator.pool_levels"
+    FROST_AGGREGATE = "coordinator.frost_aggregate"
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    name: SessionProtocol
+    family: Family
+    stage: Stage
+    rounds: int  # after the hello (round 0)
+    compute_bound: bool = False  # seconds of Paillier arithmetic per round: run off the event loop
+    stores_share: bool = False  # the last round seals a new share
+
+
+SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
+    ProtocolSpec(SessionProtocol.FROST_DKG, Family.FROST, Stage.KEYGEN, 3, stores_share=True),
+    ProtocolSpec(SessionProtocol.FROST_REFRESH, Family.FROST, Stage.REFRESH, 3, stores_share=True),
+    ProtocolSpec(SessionProtocol.FROST_RESHARE, Family.FROST, Stage.RESHARE, 3, stores_share=True),
+    ProtocolSpec(SessionProtocol.GG20_KEYGEN, Family.ECDSA, Stage.KEYGEN, 4, compute_bound=True, stores_share=True),
+    ProtocolSpec(SessionProtocol.GG18_SIGN, Family.ECDSA, Stage.SIGN, 11, compute_bound=True),
+    ProtocolSpec(SessionProtocol.GG20_PRESIGN, Family.ECDSA, Stage.SIGN, 7, compute_bound=True),
+    ProtocolSpec(SessionProtocol.GG20_SIGN, Family.ECDSA, Stage.SIGN, 2, compute_bound=True),
+)}
+
+
+@dataclass(frozen=True)
+class KeyProtocol:
+    """What the API's `protocol` of a key runs. FROST signs with its own two activities (a pooled
+    commitment round and the share round), not through the round driver, so `sign` is empty."""
+
+    name: str
+    family: Family
+    keygen: SessionProtocol
+    sign: tuple[SessionProtocol, ...] = ()
+
+
+KEY_PROTOCOLS: dict[str, KeyProtocol] = {k.name: k for k in (
+    KeyProtocol("frost", Family.FROST, SessionProtocol.FROST_DKG),
+    KeyProtocol("gg18", Family.ECDSA, SessionProtocol.GG20_KEYGEN, (SessionProtocol.GG18_SIGN,)),
+    KeyProtocol("gg20", Family.ECDSA, SessionProtocol.GG20_KEYGEN,
+                (SessionProtocol.GG20_PRESIGN, SessionProtocol.GG20_SIGN)),
+)}
+"""GG18 and GG20 keys share one keygen and one share format; GG20 signs as presign then online sign."""
+
+
+def spec_of(name: str) -> ProtocolSpec | None:
+    return SPECS.get(name)
+
+
+def key_protocol_of(session_protocol: str) -> KeyProtocol | None:
+    """The key protocol whose signing runs `session_protocol` (None for keygen and FROST protocols)."""
+    return next((k for k in KEY_PROTOCOLS.values() if session_protocol in k.sign), None)
+
+
+def sign_rounds(key_protocol: str) -> int:
+    return sum(SPECS[p].rounds for p in KEY_PROTOCOLS[key_protocol].sign)
