@@ -17,6 +17,7 @@ from dataclasses import asdict
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow
+from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
     Roster,
@@ -154,6 +155,7 @@ class FrostSigning:
     def _authorise(self, request: FrostSignRequest) -> Intent:
         """The node's own verdict (SECURITY.md A1-A3): a valid intent for this key, epoch, digest and
         signer set, and signers that are the holders pinned at keygen with their identity keys."""
+        refuse_if_disabled(self.services.state, request.key_id)
         meta = self.services.shares.get_meta(request.key_id)
         pinned = Pinned.from_public(meta.public)
         if pinned is not None:

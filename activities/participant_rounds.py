@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow, roster_of
+from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
     Roster,
@@ -82,6 +83,7 @@ class ParticipantRounds:
                         roster=roster_of(request.parties))
             slot = "keygen"
         elif spec.stage == Stage.SIGN and signing_for is not None:
+            refuse_if_disabled(self.services.state, key_id)
             try:
                 meta = self.services.shares.get_meta(key_id)
             except (KeystoreError, ValueError):

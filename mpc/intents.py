@@ -74,8 +74,10 @@ class KeyPolicy:
                 raise ValueError(f"quorum of {operation} must be between 0 and the {len(keys)} approvers")
 
     def required(self, operation: str) -> int:
-        """Distinct listed approvers needed for `operation` besides the API (0: the API alone)."""
-        return int(self.quorum.get("reshare" if operation == "refresh" else operation, 0))
+        """Distinct listed approvers needed for `operation` besides the API (0: the API alone).
+        Refresh counts as reshare; enabling a key again needs the same quorum as disabling it."""
+        counted_as = {"refresh": "reshare", "enable": "disable"}.get(operation, operation)
+        return int(self.quorum.get(counted_as, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],

@@ -53,6 +53,7 @@ class Activity(StrEnum):
     FROST_PREPROCESS = "participant.frost_preprocess"
     FROST_SIGN = "participant.frost_sign"
     PING = "participant.ping"
+    SET_KEY_STATE = "participant.set_key_state"
     UPDATE_SESSION = "coordinator.update_session"
     RECORD_KEY = "coordinator.record_key"
     FINISH_KEY = "coordinator.finish_key"

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.coordinator import CoordinatorActivities
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
+from activities.key_state import KeyStates
 from activities.node import NodeActivities
 from activities.node_services import NodeServices
 from activities.participant_rounds import ParticipantRounds
 from mpc.db import create_engine, session_factory
 from mpc.settings import Settings
+from workflows.key_state import KeyStateWorkflow
 from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
@@ -22,7 +24,7 @@ from workflows.sign import SignWorkflow
 
 
 def coordinator_workflows() -> list[type]:
-    return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow]
+    return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
@@ -43,4 +45,6 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     node = NodeActivities(services.node_id, public.ed25519, public.x25519)
     rounds = ParticipantRounds(services)
     frost = FrostSigning(services)
-    return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share]
+    states = KeyStates(services)
+    return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
+            states.set_key_state]

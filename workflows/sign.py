@@ -13,7 +13,6 @@ the same session), with the same failure handling.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -21,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family, SessionProtocol, SessionStatus, sign_rounds
     from workflows import coordinator_calls as db
+    from workflows.approvals import ApprovalWait
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         ClaimCommitmentsResult,
         FinishKeyInput,
         FrostSignRequest,
-        IntentApproval,
         Party,
         PreprocessRequest,
         PreprocessResult,
@@ -54,10 +53,7 @@ class SignWorkflow:
     def __init__(self) -> None:
         self._progress = Progress(session_id="", operation="sign", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=0)
-        self._approvals: dict[str, IntentApproval] = {}
-        self._rejected_by: str | None = None
-        self._intent = ""
-        self._needed = 0
+        self._approval = ApprovalWait()
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -65,17 +61,11 @@ class SignWorkflow:
 
     @workflow.query(name="approval_state")
     def approval_state(self) -> ApprovalState:
-        return ApprovalState(self._intent, self._needed, list(self._approvals.values()), self._rejected_by)
+        return self._approval.state()
 
     @workflow.signal(name="approve")
     def approve(self, decision: ApprovalSignal) -> None:
-        """One approver's decision; counted while the session waits (each approver once)."""
-        if self._progress.status != SessionStatus.AWAITING_APPROVAL or self._rejected_by is not None:
-            return
-        if decision.reject:
-            self._rejected_by = decision.public_key
-        else:
-            self._approvals[decision.public_key] = IntentApproval(decision.public_key, decision.signature)
+        self._approval.decide(decision)
 
     @workflow.run
     async def run(self, request: SignRequest) -> SignResult:
@@ -124,26 +114,14 @@ class SignWorkflow:
     async def _await_approvals(self, request: SignRequest) -> SignRequest:
         """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
         assert request.intent is not None
-        self._intent, self._needed = request.intent.intent, request.approvals_needed
         self._progress = Progress(request.session_id, "sign", SessionStatus.AWAITING_APPROVAL, 0, 0)
         set_status(SessionStatus.AWAITING_APPROVAL)
         await db.update_session(request.session_id, status=SessionStatus.AWAITING_APPROVAL)
-        try:
-            await workflow.wait_condition(
-                lambda: self._rejected_by is not None or len(self._approvals) >= request.approvals_needed,
-                timeout=timedelta(seconds=request.approval_timeout_seconds))
-        except TimeoutError:
-            failure = SessionFailure("approval_timeout", f"{len(self._approvals)} of {request.approvals_needed} "
-                                                         f"approvals within {request.approval_timeout_seconds:g} s")
-            await self._fail(request, failure)
-            raise session_failed_error(failure) from None
-        if self._rejected_by is not None:
-            failure = SessionFailure("rejected", f"approver {self._rejected_by[:16]} rejected the request")
-            await self._fail(request, failure)
-            raise session_failed_error(failure) from None
-        intent = dataclasses.replace(request.intent, approvals=sorted(self._approvals.values(),
-                                                                       key=lambda a: a.public_key))
-        return dataclasses.replace(request, intent=intent)
+        outcome = await self._approval.wait(request.intent, request.approvals_needed, request.approval_timeout_seconds)
+        if isinstance(outcome, SessionFailure):
+            await self._fail(request, outcome)
+            raise session_failed_error(outcome) from None
+        return dataclasses.replace(request, intent=outcome)
 
     async def _set_round(self, request: SignRequest, round_no: int, total: int) -> None:
         self._progress.current_round, self._progress.total_rounds = round_no, total

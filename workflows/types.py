@@ -332,3 +332,35 @@ class PoolRefillRequest:
 class PoolRefillResult:
     added: dict[str, int] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
+
+
+# ---- key lifecycle (disable / enable, enforced on every node) ------------------------------------
+
+
+@dataclass
+class KeyStateCall:
+    """To one holder: disable or enable its share for signing, under a signed intent."""
+
+    session_id: str
+    key_id: str
+    enabled: bool
+    intent: SessionIntent | None = None
+
+
+@dataclass
+class KeyStateResult:
+    node_id: str
+    enabled: bool
+
+
+@dataclass
+class KeyStateRequest:
+    session_id: str
+    key_id: str
+    enabled: bool
+    parties: list[Party]
+    intent: SessionIntent | None = None
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+    requested_by: str = "api"
+    approvals_needed: int = 0  # the key policy's `disable` quorum (enable counts the same)
+    approval_timeout_seconds: float = 3600.0

@@ -50,7 +50,7 @@ async def _waiting(db: DbSession, state: State, session_id: str) -> tuple[Signin
         raise ApiError(404, "session_not_found", f"session {session_id} does not exist")
     key = await db.get(Key, row.key_id) if row.key_id else None
     policy = KeyPolicy.from_dict((key.public_data or {}).get("policy") if key else None)
-    if row.operation != "sign" or policy.required("sign") == 0:
+    if row.operation not in ("sign", "disable", "enable") or policy.required(row.operation) == 0:
         raise ApiError(409, "no_approval_needed", f"session {session_id} needs no human approval")
     try:
         client = await state.temporal()

@@ -1,0 +1,43 @@
+"""Key lifecycle: `POST /v1/keys/{id}/disable` and `/enable` (202 with a session)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentPrincipal, DbSession, State, require_role
+from api.errors import ApiError
+from api.key_lifecycle import KeyStateChange, start_key_state
+from api.views import session_view
+from mpc.db.models import SigningSession
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+async def _change(key_id: str, enabled: bool, body: KeyStateChange | None, db: DbSession, state: State,
+                  principal: CurrentPrincipal, idempotency_key: str | None) -> JSONResponse:
+    started = await start_key_state(db, state.temporal, state.settings, principal, key_id, enabled,
+                                    body or KeyStateChange(), idempotency_key, signer=state.intent_signer)
+    db.expire_all()
+    row = await db.get(SigningSession, started.session_id)
+    if row is None:  # pragma: no cover - committed before the workflow started
+        raise ApiError(500, "internal", "session row missing")
+    return JSONResponse(session_view(row).model_dump(mode="json"), status_code=202)
+
+
+@router.post("/{key_id}/disable", status_code=202, summary="Disable a key on every holder (nodes then refuse it)",
+             dependencies=[require_role("operator")])
+async def disable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
+                      body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    return await _change(key_id, False, body, db, state, principal, idempotency_key)
+
+
+@router.post("/{key_id}/enable", status_code=202, summary="Enable a disabled key again on every holder",
+             dependencies=[require_role("operator")])
+async def enable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
+                     body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    return await _change(key_id, True, body, db, state, principal, idempotency_key)

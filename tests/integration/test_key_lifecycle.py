@@ -1,0 +1,121 @@
+"""Disable / enable (issue 10 part 4, key lifecycle): enforced by every holder, not only by the API.
+
+A disabled key is refused by the API (409) and, for whoever drives Temporal with a valid sign
+intent, by each node (`key_disabled`); enabling it again needs every holder; an older key-state
+intent cannot undo a newer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from mpc.codec import EncryptionCodec
+from mpc.queues import participant_task_queue
+from mpc.temporal_client import connect
+from tests.integration.helpers import check_signature, create_key, sign, wait_session
+from tests.integration.intents import make_intent, mint, sign_details
+from tests.integration.probe import ProbeAnswer, ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
+from tests.stack import Stack
+from workflows.types import KeyStateCall, Party, PreprocessRequest, WireMessage
+
+HOLDERS = ["p1", "p2", "p3"]
+
+
+@pytest.fixture(scope="module")
+async def client(stack: Stack) -> Client:
+    return await connect(stack.env["TEMPORAL_ADDRESS"], "default",
+                         EncryptionCodec.from_hex([stack.env["PAYLOAD_CODEC_KEY"]]))
+
+
+@pytest.fixture(scope="module")
+async def probe(client: Client) -> AsyncIterator[str]:
+    queue = f"test-lifecycle-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[ProbeWorkflow]):
+        yield queue
+
+
+async def run_probe(client: Client, queue: str, calls: list[ProbeCall]) -> list[ProbeAnswer]:
+    out = await client.execute_workflow(ProbeWorkflow.run, ProbeInput(calls), id=f"lifecycle-{uuid.uuid4()}",
+                                        task_queue=queue, result_type=ProbeOutput)
+    return out.answers
+
+
+def change(api: httpx.Client, key_id: str, action: str) -> dict[str, Any]:
+    started = api.post(f"/v1/keys/{key_id}/{action}", json={"reason": "test"})
+    assert started.status_code == 202, started.text
+    done = wait_session(api, started.json()["session_id"])
+    assert done["status"] == "completed", done["error"]
+    assert done["operation"] == action
+    return done
+
+
+async def test_disable_is_enforced_by_the_nodes(stack: Stack, client: Client, probe: str) -> None:
+    with stack.client() as api:
+        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=HOLDERS)
+        key_id = key["key_id"]
+        change(api, key_id, "disable")
+        assert api.get(f"/v1/keys/{key_id}").json()["status"] == "disabled"
+        refused = api.post(f"/v1/keys/{key_id}/sign", json={"digest": "ab" * 32})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "key_not_active"
+        again = api.post(f"/v1/keys/{key_id}/disable", json={})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "key_not_active"
+        nodes = {n["node_id"]: n for n in api.get("/v1/nodes").json()["nodes"]}
+
+    # Whoever drives Temporal, with a valid API sign intent: every signer refuses a disabled key.
+    signers = [Party(n, i, nodes[n]["signing_public_key"], nodes[n]["encryption_public_key"])
+               for i, n in ((1, "p1"), (2, "p2"))]
+    pre = [ProbeCall("participant.frost_preprocess", participant_task_queue(n),
+                     asdict(PreprocessRequest(f"lifecycle-{uuid.uuid4()}", key_id, 1))) for n in ("p1", "p2")]
+    made = await run_probe(client, probe, pre)
+    assert all(a.ok for a in made), [a.message for a in made]
+    commitments = [asdict(WireMessage(**a.result["commitments"][0])) for a in made]
+    digest = hashlib.sha256(b"signed while disabled").hexdigest()
+    intent = asdict(mint(stack, make_intent(operation="sign", key_id=key_id,
+                                            details=sign_details(digest, ["p1", "p2"]))))
+    request = {"session_id": f"disabled-{uuid.uuid4()}", "key_id": key_id, "digest": digest,
+               "signers": [asdict(s) for s in signers], "commitments": commitments, "intent": intent}
+    hello = {"session_id": f"disabled-{uuid.uuid4()}", "workflow_id": "attacker", "protocol": "gg18-sign",
+             "parties": [asdict(s) for s in signers], "intent": intent,
+             "params": {"key_id": key_id, "curve": "secp256k1", "digest": digest, "threshold": 2}}
+    answers = await run_probe(client, probe, [
+        ProbeCall("participant.frost_sign", participant_task_queue("p1"), request),
+        ProbeCall("participant.frost_sign", participant_task_queue("p2"), request),
+        ProbeCall("participant.session_hello", participant_task_queue("p1"), hello)])
+    for answer in answers:
+        assert not answer.ok and answer.error_code == "key_disabled", answer.message
+
+    # A key-state intent older than the applied one cannot undo it (a replayed `enable`).
+    stale = mint(stack, make_intent(operation="enable", key_id=key_id, details={"holders": HOLDERS}, ttl=1))
+    replay = await run_probe(client, probe, [ProbeCall(
+        "participant.set_key_state", participant_task_queue("p1"),
+        asdict(KeyStateCall(f"replay-{uuid.uuid4()}", key_id, True, stale)))])
+    assert not replay[0].ok and replay[0].error_code == "intent_reused", replay[0].message
+
+    with stack.client() as api:
+        change(api, key_id, "enable")
+        assert api.get(f"/v1/keys/{key_id}").json()["status"] == "active"
+        signed = sign(api, key_id, b"enabled again")
+        assert signed["status"] == "completed", signed["error"]
+        check_signature(key, signed["message_hash"], signed["signature"])
+        refused = api.post(f"/v1/keys/{key_id}/enable", json={})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "key_not_disabled"
+        audit = api.get("/v1/audit-logs", params={"resource_id": key_id}).json()["entries"]
+        actions = {e["action"] for e in audit}
+        assert {"key.disable", "key.enable", "key.disable_request", "key.enable_request"} <= actions
+
+
+def test_unknown_key_and_bad_body(stack: Stack) -> None:
+    with stack.client() as api:
+        missing = api.post(f"/v1/keys/{uuid.uuid4()}/disable", json={})
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "key_not_found"
+        bad = api.post(f"/v1/keys/{uuid.uuid4()}/disable", json={"reason": "x", "extra": 1})
+        assert bad.status_code == 422
