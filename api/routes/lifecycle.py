@@ -1,17 +1,19 @@
-"""Key lifecycle: `POST /v1/keys/{id}/disable` and `/enable` (202 with a session)."""
+"""Key lifecycle: `POST /v1/keys/{id}/disable` and `/enable` (202 with a session), `GET /v1/keys/{id}/epochs`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError
 from api.key_lifecycle import KeyStateChange, start_key_state
 from api.views import session_view
-from mpc.db.models import SigningSession
+from mpc.db.models import Key, SigningSession
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -41,3 +43,28 @@ async def disable_key(key_id: str, db: DbSession, state: State, principal: Curre
 async def enable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                      body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _change(key_id, True, body, db, state, principal, idempotency_key)
+
+
+class EpochPublic(BaseModel):
+    epoch: int
+    holders: list[str]
+    threshold: int
+    created: datetime
+    reason: str
+    active: bool
+
+
+class EpochList(BaseModel):
+    key_id: str
+    epochs: list[EpochPublic]
+
+
+@router.get("/{key_id}/epochs", response_model=EpochList, summary="The key's share epochs (holders, threshold)")
+async def key_epochs(key_id: str, db: DbSession, _: CurrentPrincipal) -> EpochList:
+    """Today every key has its keygen epoch; refresh and reshare (issue 10) add one per completed change."""
+    key = await db.get(Key, key_id)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
+    keygen = EpochPublic(epoch=key.epoch, holders=list(key.participants), threshold=key.threshold,
+                         created=key.created_at, reason="keygen", active=key.status != "pending")
+    return EpochList(key_id=key_id, epochs=[keygen])

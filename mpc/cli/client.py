@@ -1,4 +1,5 @@
-"""API client commands: `mpc keys create|list|show`, `mpc sign`, `mpc sessions show`, `mpc nodes list`.
+"""API client commands: `mpc keys create|list|show|disable|enable`, `mpc sign`, `mpc approve`, `mpc sessions show`,
+`mpc nodes list|approve|remove`.
 
 They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
 token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists).
@@ -64,6 +65,13 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     show = keys_sub.add_parser("show", parents=[common], help="one key")
     show.add_argument("key_id")
     show.set_defaults(handler=_run(cmd_keys_show))
+
+    for action, text in (("disable", "disable a key on every holder (nodes then refuse to sign with it)"),
+                         ("enable", "enable a disabled key again (every holder must be online)")):
+        lifecycle = keys_sub.add_parser(action, parents=[common, waiting], help=text)
+        lifecycle.add_argument("key_id")
+        lifecycle.add_argument("--reason", default=None, help="recorded in the audit log")
+        lifecycle.set_defaults(handler=_run(cmd_keys_state), action=action)
 
     sign = sub.add_parser("sign", parents=[common, waiting], help="sign a 32-byte digest with a key")
     sign.add_argument("key_id")
@@ -191,6 +199,18 @@ def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
         return _failed(session, args)
     return _emit(session, args, lambda s: _fields(s, ("signature", "session_id", "key_id", "participants",
                                                       "message_hash", "total_rounds", "duration_ms")))
+
+
+def cmd_keys_state(client: ApiClient, args: argparse.Namespace) -> int:
+    body = {"reason": args.reason} if args.reason else {}
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    started = client.post(f"/v1/keys/{args.key_id}/{args.action}", body, headers=headers)
+    if args.no_wait:
+        return _emit(started, args, lambda s: _started_text(s, {}))
+    session = client.wait_session(started["session_id"], args.timeout)
+    if session["status"] == "failed":
+        return _failed(session, args)
+    return _emit(session, args, lambda s: f"key {args.key_id} {args.action}d on {', '.join(s['participants'])}")
 
 
 def cmd_sessions_show(client: ApiClient, args: argparse.Namespace) -> int:

@@ -151,3 +151,17 @@ def wait_heartbeat_after(stack: Stack, node: str, moment: datetime, timeout: flo
                 return
             time.sleep(0.2)
     raise TimeoutError(f"{node} did not come back")
+
+
+def test_keys_disable_and_enable(stack: Stack, created: dict[str, str]) -> None:
+    key_id = created["key_id"]
+    off = mpc(stack, "keys", "disable", key_id, "--reason", "cli test")
+    assert off.returncode == 0, off.stderr
+    assert f"key {key_id} disabled on" in off.stdout
+    shown = json.loads(mpc(stack, "keys", "show", key_id, "--json").stdout)
+    assert shown["status"] == "disabled"
+    refused = mpc(stack, "sign", key_id, "--digest", "ab" * 32)
+    assert refused.returncode == 2 and "key_not_active" in refused.stderr
+    on = mpc(stack, "keys", "enable", key_id)
+    assert on.returncode == 0, on.stderr
+    assert json.loads(mpc(stack, "keys", "show", key_id, "--json").stdout)["status"] == "active"

@@ -108,6 +108,9 @@ async def test_disable_is_enforced_by_the_nodes(stack: Stack, client: Client, pr
         check_signature(key, signed["message_hash"], signed["signature"])
         refused = api.post(f"/v1/keys/{key_id}/enable", json={})
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "key_not_disabled"
+        epochs = api.get(f"/v1/keys/{key_id}/epochs").json()
+        assert epochs["epochs"] == [{"epoch": 0, "holders": HOLDERS, "threshold": 2, "reason": "keygen",
+                                     "active": True, "created": epochs["epochs"][0]["created"]}]
         audit = api.get("/v1/audit-logs", params={"resource_id": key_id}).json()["entries"]
         actions = {e["action"] for e in audit}
         assert {"key.disable", "key.enable", "key.disable_request", "key.enable_request"} <= actions
