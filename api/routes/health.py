@@ -9,10 +9,12 @@ import httpx
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from api.deps import State
-from api.metrics import REGISTRY
+from api.metrics import REGISTRY, SESSIONS_BY_STATE
+from mpc.db.models import SigningSession
+from mpc.protocols import SessionStatus
 
 router = APIRouter(tags=["health"])
 
@@ -67,6 +69,15 @@ async def ready(state: State) -> JSONResponse:
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
+async def refresh_session_gauges(state: State) -> None:
+    """mpc_sessions_by_state from the database, so sessions that nobody waited for are counted too."""
+    async with state.sessions() as db:
+        rows = (await db.execute(select(SigningSession.status, func.count()).group_by(SigningSession.status))).all()
+    counts = {str(status): int(n) for status, n in rows}
+    for status in {*(s.value for s in SessionStatus), *counts}:
+        SESSIONS_BY_STATE.labels(status).set(counts.get(status, 0))
+
+
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(state: State) -> Response:
     from api.routes.nodes import refresh_node_gauges
@@ -74,4 +85,6 @@ async def metrics(state: State) -> Response:
     # Metrics must still be served when the database is down.
     with contextlib.suppress(Exception):
         await asyncio.wait_for(refresh_node_gauges(state), CHECK_TIMEOUT)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(refresh_session_gauges(state), CHECK_TIMEOUT)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -100,6 +100,7 @@ async def test_disable_is_enforced_by_the_nodes(stack: Stack, client: Client, pr
         asdict(KeyStateCall(f"replay-{uuid.uuid4()}", key_id, True, stale)))])
     assert not replay[0].ok and replay[0].error_code == "intent_reused", replay[0].message
 
+    stack.wait_online(HOLDERS)  # enable needs every holder online
     with stack.client() as api:
         change(api, key_id, "enable")
         assert api.get(f"/v1/keys/{key_id}").json()["status"] == "active"
@@ -122,3 +123,14 @@ def test_unknown_key_and_bad_body(stack: Stack) -> None:
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "key_not_found"
         bad = api.post(f"/v1/keys/{uuid.uuid4()}/disable", json={"reason": "x", "extra": 1})
         assert bad.status_code == 422
+
+
+def test_sessions_by_state_counts_sessions_nobody_waited_for(stack: Stack) -> None:
+    """Issue 12 part 6 (the gauge): the lifecycle sessions above were polled, never `?wait=true`."""
+    with stack.client() as api:
+        completed = api.get("/v1/sessions", params={"status": "completed", "limit": 1}).json()["total"]
+        text = httpx.get(f"{stack.api_url}/metrics", timeout=10).text
+    values = {line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line.startswith("mpc_sessions_by_state{")}
+    assert values['status="completed"'] >= completed > 0
+    assert 'status="awaiting_approval"' in values and 'status="failed"' in values
