@@ -23,11 +23,21 @@ from workflows.types import KeyStateCall, KeyStateResult
 KEY_STATE = "key-state"
 
 
+_known: dict[tuple[int, str], dict | None] = {}
+"""What this process read or wrote per (store, key): only this node's own activity changes the record,
+so every signing check after the first one is a dictionary lookup, not a sealed read through Vault."""
+
+
 def _read(state: SecretStateStore, key_id: str) -> dict | None:
+    if (id(state), key_id) in _known:
+        return _known[(id(state), key_id)]
     try:
-        return json.loads(state.get(KEY_STATE, key_id, "state"))
+        record: dict | None = json.loads(state.get(KEY_STATE, key_id, "state"))
     except ShareNotFoundError:
-        return None
+        record = None
+    _known[(id(state), key_id)] = record
+    return record
+
 
 
 def refuse_if_disabled(state: SecretStateStore, key_id: str) -> None:
@@ -59,4 +69,5 @@ class KeyStates:
                                 session_id=request.session_id)
         record = {"enabled": request.enabled, "intent_id": intent.intent_id, "not_after": intent.not_after}
         services.state.put(KEY_STATE, request.key_id, "state", json.dumps(record).encode(), replace=True)
+        _known[(id(services.state), request.key_id)] = record
         return KeyStateResult(services.node_id, request.enabled)

@@ -151,16 +151,16 @@ class ParticipantRounds:
         if not 1 <= request.round <= request.total_rounds:
             invalid_request("invalid_round", f"round {request.round} outside 1..{request.total_rounds}")
         name = f"round-{request.round}"
-        intent = self._authorise(request)
         spec = require_spec(request.protocol)
-        if spec.compute_bound:
-            # Seconds of Paillier arithmetic per round: off the event loop, so heartbeats, pings and
-            # other sessions' rounds go on meanwhile.
-            record = await asyncio.to_thread(self._answer_once, request.session_id, name, request,
-                                             lambda: self._run_round(spec, request, roster, intent))
-        else:
-            record = self._answer_once(request.session_id, name, request,
-                                       lambda: self._run_round(spec, request, roster, intent))
+
+        def authorised_round() -> dict[str, Any]:
+            intent = self._authorise(request)
+            return self._answer_once(request.session_id, name, request,
+                                     lambda: self._run_round(spec, request, roster, intent))
+
+        # Seconds of Paillier arithmetic per round (and the checks' Vault calls) off the event loop, so
+        # heartbeats, pings and other sessions' rounds go on meanwhile.
+        record = await asyncio.to_thread(authorised_round) if spec.compute_bound else authorised_round()
         output = record["output"]
         if request.round == request.total_rounds:
             # Round states hold polynomial coefficients and old shares: gone once the share is stored.
