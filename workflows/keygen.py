@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-
 @workflow.defn(name="Keygen")
 class KeygenWorkflow:
     def __init__(self) -> None:
