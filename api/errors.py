@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -37,6 +38,16 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("validation_error", f"{field}: {message}" if field else message, field=field or None),
             status_code=422,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception: a NUL character, an out-of-range number) is the client's
+        # input, not a server failure (found by schemathesis); anything else stays a 500, in our shape.
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if sqlstate.startswith("22"):
+            return JSONResponse(error_body("invalid_value", "a parameter holds a value the service cannot store "
+                                                            "(e.g. a NUL character)"), status_code=422)
+        return JSONResponse(error_body("internal", "database error"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

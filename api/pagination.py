@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+MAX_OFFSET = 2**63 - 1
+"""PostgreSQL's OFFSET is a 64-bit integer: a larger one is refused as 422, not a database error."""
+
 
 async def page(
     db: AsyncSession, query: Select[Any], order_by: Any, limit: int, offset: int

@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.idempotency import refuse_changed_request, remember_session, remembered_session
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
-from api.pagination import page
+from api.pagination import MAX_OFFSET, page
 from api.schemas import KeyCreate, KeyList, KeyPublic, SessionPublic, SignCreate
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
@@ -82,7 +82,7 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
 @router.get("", response_model=KeyList, summary="List keys")
 async def list_keys(db: DbSession, _: CurrentPrincipal, status: str | None = None, chain_type: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> KeyList:
+                    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> KeyList:
     query = select(Key)
     if status:
         query = query.where(Key.status == status)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, DbSession, require_role
 from api.errors import ApiError
-from api.pagination import page
+from api.pagination import MAX_OFFSET, page
 from api.schemas import AuditLogList, SessionList, SessionPublic
 from api.views import audit_view, session_view
 from mpc.db.models import AuditLog, SigningSession
@@ -35,7 +35,7 @@ async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> Se
 @router.get("/sessions", response_model=SessionList, summary="Sessions, newest first")
 async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None = None, status: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                        offset: Annotated[int, Query(ge=0)] = 0) -> SessionList:
+                        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> SessionList:
     query = select(SigningSession)
     if key_id:
         query = query.where(SigningSession.key_id == key_id)
@@ -49,7 +49,7 @@ async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None =
             dependencies=[require_role("operator", "viewer")])
 async def audit_logs(db: DbSession, action: str | None = None, resource_id: str | None = None,
                      session_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> AuditLogList:
+                     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> AuditLogList:
     query = select(AuditLog)
     if action:
         query = query.where(AuditLog.action == action)

@@ -206,3 +206,15 @@ def test_a_revoked_token_stops_working(api_server: str, migrated_db: str, admin_
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert httpx.get(f"{api_server}/v1/nodes", headers=viewer).status_code == 401
     assert httpx.delete(f"{api_server}/v1/tokens/no-such-token", headers=admin).status_code == 404
+
+
+def test_values_the_database_cannot_take_are_422(api_server: str, admin_token: str) -> None:
+    """Found by schemathesis: a NUL character and an OFFSET beyond 64 bits were 500s."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    for path in ("/v1/keys/a%00b", "/v1/keys?status=a%00b", "/v1/audit-logs?resource_id=x%00y"):
+        reply = httpx.get(f"{api_server}{path}", headers=auth, timeout=10)
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "invalid_value", (path, reply.text)
+    for path in ("/v1/keys", "/v1/sessions", "/v1/audit-logs"):
+        reply = httpx.get(f"{api_server}{path}", params={"offset": 2**70}, headers=auth, timeout=10)
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "validation_error", (path, reply.text)
+    assert httpx.get(f"{api_server}/v1/keys", params={"offset": 2**63 - 1}, headers=auth, timeout=10).status_code == 200
