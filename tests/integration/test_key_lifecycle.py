@@ -94,7 +94,8 @@ async def test_disable_is_enforced_by_the_nodes(stack: Stack, client: Client, pr
         assert not answer.ok and answer.error_code == "key_disabled", answer.message
 
     # A key-state intent older than the applied one cannot undo it (a replayed `enable`).
-    stale = mint(stack, make_intent(operation="enable", key_id=key_id, details={"holders": HOLDERS}, ttl=1))
+    # Still valid (60 s), but it expires before the applied disable intent (INTENT_TTL, 15 min): older.
+    stale = mint(stack, make_intent(operation="enable", key_id=key_id, details={"holders": HOLDERS}, ttl=60))
     replay = await run_probe(client, probe, [ProbeCall(
         "participant.set_key_state", participant_task_queue("p1"),
         asdict(KeyStateCall(f"replay-{uuid.uuid4()}", key_id, True, stale)))])
