@@ -24,6 +24,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mpc.envelope import EnvelopeError, json_object
+
 INTENT_TAG = b"mpc-signer/intent/v1\x00"
 REJECTION_TAG = b"mpc-signer/reject/v1\x00"
 """An approver rejects by signing REJECTION_TAG + the intent bytes (never a valid approval)."""
@@ -126,13 +128,12 @@ class Intent:
         """Strict: the tag, the version, the fields and the canonical encoding, or `IntentRefused`."""
         if len(raw) > MAX_INTENT_BYTES or not raw.startswith(INTENT_TAG):
             raise IntentRefused("unauthorized", "not an intent of this platform (tag or size)")
-        text = raw[len(INTENT_TAG):]
-        if _nesting_depth(text) > MAX_DEPTH:  # before json.loads: its C scanner can overflow the stack
-            raise IntentRefused("unauthorized", "malformed intent: nested too deeply")
+        try:  # size and nesting are checked before json.loads: its C scanner can overflow the stack
+            body = json_object(raw[len(INTENT_TAG):], max_bytes=MAX_INTENT_BYTES, max_depth=MAX_DEPTH, what="intent")
+        except EnvelopeError as exc:
+            raise IntentRefused("unauthorized", f"malformed intent: {exc}") from None
         try:
-            body = json.loads(text)
-            if not isinstance(body, dict) or set(body) != {"version", "intent_id", "operation", "key_id", "epoch",
-                                                           "not_after", "details"}:
+            if set(body) != {"version", "intent_id", "operation", "key_id", "epoch", "not_after", "details"}:
                 raise ValueError("unexpected fields")
             if body["version"] != INTENT_VERSION:
                 raise ValueError(f"version {body['version']!r}")
@@ -206,30 +207,6 @@ def check_intent(signed: SignedIntent, *, policy: KeyPolicy, api_keys: Iterable[
     if (intent.operation, intent.key_id, intent.epoch) != (operation, key_id, epoch):
         raise IntentRefused("intent_mismatch", "the intent names another operation, key or epoch than the session")
     return intent
-
-
-def _nesting_depth(text: bytes) -> int:
-    """Deepest bracket nesting outside JSON strings (a linear scan, no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
