@@ -13,7 +13,17 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.types import ApprovalSignal, ApprovalState, IntentApproval, SessionFailure, SessionIntent
+    from mpc.protocols import SessionStatus
+    from workflows import coordinator_calls as db
+    from workflows.search import set_status
+    from workflows.types import (
+        ApprovalSignal,
+        ApprovalState,
+        IntentApproval,
+        Progress,
+        SessionFailure,
+        SessionIntent,
+    )
 
 
 class ApprovalWait:
@@ -50,3 +60,28 @@ class ApprovalWait:
         if self._rejected_by is not None:
             return SessionFailure("rejected", f"approver {self._rejected_by[:16]} rejected the request")
         return dataclasses.replace(intent, approvals=sorted(self._approvals.values(), key=lambda a: a.public_key))
+
+
+class AwaitsApprovals:
+    """Base of the workflows whose session may wait for approvers: the `approve` signal, the
+    `approval_state` query, and entering `awaiting_approval` (progress, search attribute, session row)."""
+
+    _progress: Progress
+
+    def __init__(self) -> None:
+        self._approval = ApprovalWait()
+
+    @workflow.query(name="approval_state")
+    def approval_state(self) -> ApprovalState:
+        return self._approval.state()
+
+    @workflow.signal(name="approve")
+    def approve(self, decision: ApprovalSignal) -> None:
+        self._approval.decide(decision)
+
+    async def _await_approvers(self, session_id: str, operation: str, intent: SessionIntent, needed: int,
+                               timeout_seconds: float, total_rounds: int) -> SessionIntent | SessionFailure:
+        self._progress = Progress(session_id, operation, SessionStatus.AWAITING_APPROVAL, 0, total_rounds)
+        set_status(SessionStatus.AWAITING_APPROVAL)
+        await db.update_session(session_id, status=SessionStatus.AWAITING_APPROVAL)
+        return await self._approval.wait(intent, needed, timeout_seconds)

@@ -16,12 +16,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from mpc.protocols import Activity, SessionStatus
     from workflows import coordinator_calls as db
-    from workflows.approvals import ApprovalWait
+    from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, run_on_nodes, session_failed_error
     from workflows.search import set_status
     from workflows.types import (
-        ApprovalSignal,
-        ApprovalState,
         FinishKeyInput,
         KeyStateCall,
         KeyStateRequest,
@@ -32,34 +30,23 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="KeyState")
-class KeyStateWorkflow:
+class KeyStateWorkflow(AwaitsApprovals):
     def __init__(self) -> None:
+        super().__init__()
         self._progress = Progress(session_id="", operation="disable", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=1)
-
-        self._approval = ApprovalWait()
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         return self._progress
 
-    @workflow.query(name="approval_state")
-    def approval_state(self) -> ApprovalState:
-        return self._approval.state()
-
-    @workflow.signal(name="approve")
-    def approve(self, decision: ApprovalSignal) -> None:
-        self._approval.decide(decision)
-
     @workflow.run
     async def run(self, request: KeyStateRequest) -> list[str]:
         operation = "enable" if request.enabled else "disable"
         if request.approvals_needed > 0 and request.intent is not None:
-            self._progress = Progress(request.session_id, operation, SessionStatus.AWAITING_APPROVAL, 0, 1)
-            set_status(SessionStatus.AWAITING_APPROVAL)
-            await db.update_session(request.session_id, status=SessionStatus.AWAITING_APPROVAL)
-            outcome = await self._approval.wait(request.intent, request.approvals_needed,
-                                                request.approval_timeout_seconds)
+            outcome = await self._await_approvers(request.session_id, operation, request.intent,
+                                                  request.approvals_needed, request.approval_timeout_seconds,
+                                                  total_rounds=1)
             if isinstance(outcome, SessionFailure):
                 await self._fail(request, operation, outcome)
             request = dataclasses.replace(request, intent=outcome)

@@ -20,15 +20,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family, SessionProtocol, SessionStatus, sign_rounds
     from workflows import coordinator_calls as db
-    from workflows.approvals import ApprovalWait
+    from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
         AggregateInput,
-        ApprovalSignal,
-        ApprovalState,
         ClaimCommitmentsInput,
         ClaimCommitmentsResult,
         FinishKeyInput,
@@ -49,23 +47,15 @@ REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavai
 
 
 @workflow.defn(name="Sign")
-class SignWorkflow:
+class SignWorkflow(AwaitsApprovals):
     def __init__(self) -> None:
+        super().__init__()
         self._progress = Progress(session_id="", operation="sign", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=0)
-        self._approval = ApprovalWait()
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         return self._progress
-
-    @workflow.query(name="approval_state")
-    def approval_state(self) -> ApprovalState:
-        return self._approval.state()
-
-    @workflow.signal(name="approve")
-    def approve(self, decision: ApprovalSignal) -> None:
-        self._approval.decide(decision)
 
     @workflow.run
     async def run(self, request: SignRequest) -> SignResult:
@@ -114,10 +104,8 @@ class SignWorkflow:
     async def _await_approvals(self, request: SignRequest) -> SignRequest:
         """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
         assert request.intent is not None
-        self._progress = Progress(request.session_id, "sign", SessionStatus.AWAITING_APPROVAL, 0, 0)
-        set_status(SessionStatus.AWAITING_APPROVAL)
-        await db.update_session(request.session_id, status=SessionStatus.AWAITING_APPROVAL)
-        outcome = await self._approval.wait(request.intent, request.approvals_needed, request.approval_timeout_seconds)
+        outcome = await self._await_approvers(request.session_id, "sign", request.intent, request.approvals_needed,
+                                              request.approval_timeout_seconds, total_rounds=0)
         if isinstance(outcome, SessionFailure):
             await self._fail(request, outcome)
             raise session_failed_error(outcome) from None
