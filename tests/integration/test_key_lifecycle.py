@@ -9,44 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
 import httpx
-import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from mpc.codec import EncryptionCodec
 from mpc.queues import participant_task_queue
-from mpc.temporal_client import connect
+from tests.integration.attacker import run_probe
 from tests.integration.helpers import check_signature, create_key, sign, wait_session
 from tests.integration.intents import make_intent, mint, sign_details
-from tests.integration.probe import ProbeAnswer, ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
+from tests.integration.probe import ProbeCall
 from tests.stack import Stack
 from workflows.types import KeyStateCall, Party, PreprocessRequest, WireMessage
 
 HOLDERS = ["p1", "p2", "p3"]
-
-
-@pytest.fixture(scope="module")
-async def client(stack: Stack) -> Client:
-    return await connect(stack.env["TEMPORAL_ADDRESS"], "default",
-                         EncryptionCodec.from_hex([stack.env["PAYLOAD_CODEC_KEY"]]))
-
-
-@pytest.fixture(scope="module")
-async def probe(client: Client) -> AsyncIterator[str]:
-    queue = f"test-lifecycle-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[ProbeWorkflow]):
-        yield queue
-
-
-async def run_probe(client: Client, queue: str, calls: list[ProbeCall]) -> list[ProbeAnswer]:
-    out = await client.execute_workflow(ProbeWorkflow.run, ProbeInput(calls), id=f"lifecycle-{uuid.uuid4()}",
-                                        task_queue=queue, result_type=ProbeOutput)
-    return out.answers
 
 
 def change(api: httpx.Client, key_id: str, action: str) -> dict[str, Any]:

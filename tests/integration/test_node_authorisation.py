@@ -12,24 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from mpc.codec import EncryptionCodec
 from mpc.envelope import Envelope
 from mpc.identity import NodeIdentity
 from mpc.keystore import SecretStateStore, ShareStore, VaultTransitWrapper
 from mpc.queues import participant_task_queue
-from mpc.temporal_client import connect
+from tests.integration.attacker import run_probe
 from tests.integration.helpers import check_signature, create_key, sign
 from tests.integration.intents import forge, make_intent, mint, sign_details
-from tests.integration.probe import ProbeAnswer, ProbeCall, ProbeInput, ProbeOutput, ProbeWorkflow
+from tests.integration.probe import ProbeAnswer, ProbeCall
 from tests.stack import Stack
 from workflows.types import FrostSignRequest, IntentApproval, Party, PreprocessRequest, WireMessage
 
@@ -37,28 +34,9 @@ INVALID_REQUEST = "InvalidRequest"
 
 
 @pytest.fixture(scope="module")
-async def client(stack: Stack) -> Client:
-    return await connect(stack.env["TEMPORAL_ADDRESS"], "default",
-                         EncryptionCodec.from_hex([stack.env["PAYLOAD_CODEC_KEY"]]))
-
-
-@pytest.fixture(scope="module")
-async def probe(client: Client) -> AsyncIterator[str]:
-    queue = f"test-attacker-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[ProbeWorkflow]):
-        yield queue
-
-
-@pytest.fixture(scope="module")
 def key(stack: Stack) -> dict[str, Any]:
     with stack.client() as api:
         return create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
-
-
-async def run_probe(client: Client, queue: str, calls: list[ProbeCall]) -> list[ProbeAnswer]:
-    out = await client.execute_workflow(ProbeWorkflow.run, ProbeInput(calls), id=f"attacker-{uuid.uuid4()}",
-                                        task_queue=queue, result_type=ProbeOutput)
-    return out.answers
 
 
 def parties(stack: Stack, nodes: list[str]) -> list[Party]:
