@@ -79,26 +79,29 @@ class IntentGate:
         self._recorded: dict[tuple[str, str], str] = {}  # what this process recorded or read back already
 
     def verify(self, wire: SessionIntent | None, *, operation: str, key_id: str, epoch: int,
-               policy: KeyPolicy) -> Intent:
+               policy: KeyPolicy, allow_expired: bool = False) -> Intent:
+        """`allow_expired`: only for finishing a change that was authorised and committed before
+        (an old holder erasing its share after a reshare, perhaps days later when next reachable)."""
         if wire is None:
             invalid_request("unauthorized", f"{operation} of key {key_id} needs a signed intent; none was sent")
         signed = SignedIntent.of(wire)
+        now = 0.0 if allow_expired else self.clock()
         try:
-            return self._check(signed, operation, key_id, epoch, policy, refresh=False)
+            return self._check(signed, operation, key_id, epoch, policy, refresh=False, now=now)
         except IntentRefused as first:
             if first.code == "unauthorized":  # perhaps a rotated API key: read the trusted keys again, once
                 try:
-                    return self._check(signed, operation, key_id, epoch, policy, refresh=True)
+                    return self._check(signed, operation, key_id, epoch, policy, refresh=True, now=now)
                 except IntentRefused as exc:
                     invalid_request(exc.code, str(exc))
             invalid_request(first.code, str(first))
 
     def _check(self, signed: SignedIntent, operation: str, key_id: str, epoch: int, policy: KeyPolicy, *,
-               refresh: bool) -> Intent:
+               refresh: bool, now: float) -> Intent:
         keys = self.trusted.keys(refresh=refresh)
         if not keys:
             raise IntentRefused("unauthorized", "this node trusts no API intent key (INTENT_TRUSTED_KEYS or Vault)")
-        return check_intent(signed, policy=policy, api_keys=keys, now=self.clock(), operation=operation,
+        return check_intent(signed, policy=policy, api_keys=keys, now=now, operation=operation,
                             key_id=key_id, epoch=epoch)
 
     @staticmethod

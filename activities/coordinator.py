@@ -7,8 +7,9 @@ public (public keys, commitments, signatures) or a sealed envelope it cannot ope
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -25,11 +26,19 @@ from workflows.types import (
     FinishKeyInput,
     KeyRecord,
     PoolLevelsInput,
+    RecordEpochInput,
     RecordKeyInput,
     SessionUpdate,
     StoreCommitmentsInput,
     WireMessage,
 )
+
+
+def epoch_entry(epoch: int, holders: list[str], threshold: int, created: datetime, reason: str,
+                session_id: str | None = None) -> dict[str, Any]:
+    """One row of a key's epoch history (`GET /v1/keys/{id}/epochs`)."""
+    return {"epoch": epoch, "holders": holders, "threshold": threshold, "created": created.isoformat(),
+            "reason": reason, "session_id": session_id}
 
 
 class CoordinatorActivities:
@@ -77,6 +86,36 @@ class CoordinatorActivities:
             key.status = "active"
             await db.commit()
             return KeyRecord(key_id=key.key_id, public_key=forms["public_key"], address=forms["address"])
+
+    @activity.defn(name=Activity.RECORD_EPOCH.value)
+    async def record_epoch(self, request: RecordEpochInput) -> None:
+        """The database side of a reshare's commit point: holders, party ids, threshold and epoch of
+        the key change together, the old epoch's pooled commitments go, and the epoch history grows.
+        Idempotent (a retry finds the epoch recorded); the group key must be the old one (R2)."""
+        async with self.sessions() as db, db.begin():
+            key = await db.get(Key, request.key_id, with_for_update=True)
+            if key is None:
+                raise ApplicationError(f"unknown key {request.key_id}", type="UnknownKey", non_retryable=True)
+            if key.epoch >= request.epoch:
+                return
+            old_package = (key.public_data or {}).get("package") or {}
+            if old_package.get("group_public_key") != request.package.get("group_public_key"):
+                raise ApplicationError("the new epoch has another group key", type="VerificationFailed",
+                                       non_retryable=True)
+            data = dict(key.public_data or {})
+            history = list(data.get("epochs") or [epoch_entry(key.epoch, list(key.participants), key.threshold,
+                                                              key.created_at, "keygen")])
+            history.append(epoch_entry(request.epoch, request.holders, request.threshold, datetime.now(UTC),
+                                       request.reason, session_id=request.session_id))
+            known = [*(data.get("party_ids") or {}).values(), len(key.participants), *request.party_ids.values()]
+            next_pid = max(int(data.get("next_party_id") or 0), max(int(i) for i in known) + 1)
+            data.update(package=request.package, party_ids=dict(request.party_ids), roster=request.roster,
+                        epochs=history, next_party_id=next_pid)
+            key.public_data = data
+            key.participants, key.total_nodes = list(request.holders), len(request.holders)
+            key.threshold, key.epoch = request.threshold, request.epoch
+            await db.execute(delete(NonceCommitment).where(NonceCommitment.key_id == request.key_id,
+                                                           NonceCommitment.epoch < request.epoch))
 
     @activity.defn(name=Activity.FINISH_KEY.value)
     async def finish_key(self, request: FinishKeyInput) -> None:

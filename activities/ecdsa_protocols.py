@@ -19,6 +19,7 @@ from activities.ecdsa_node import (
 )
 from activities.node_services import NodeServices, Roster, invalid_request
 from activities.protocols import ProtocolSetup
+from mpc.intents import Intent
 from mpc.keystore import ShareNotFoundError
 from mpc.protocols import ProtocolSpec, SessionProtocol
 from tss.ecdsa.gg18 import GG18SignProtocol
@@ -40,7 +41,7 @@ def _share(services: NodeServices, key_id: str) -> EcdsaKeyShare:
 
 class EcdsaAdapter:
     def setup(self, spec: ProtocolSpec, params: ProtocolParams, roster: Roster, services: NodeServices,
-              ssid: bytes) -> ProtocolSetup:
+              ssid: bytes, intent: Intent) -> ProtocolSetup:
         pids = sorted(roster.by_pid)
         me = roster.me.party_id
         if spec.name == SessionProtocol.GG20_KEYGEN:

@@ -129,7 +129,8 @@ class FrostSigning:
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
-        own_nonce_id, commitment_list = self._open_commitments(request, roster, suite)
+        epoch = self.services.shares.active_epoch(request.key_id) or 0
+        own_nonce_id, commitment_list = self._open_commitments(request, roster, suite, epoch)
         taproot = self._taproot(request, suite.name)
         # Every check passed: the intent id is now bound to this workflow and signer set (durably, once).
         self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
@@ -180,9 +181,12 @@ class FrostSigning:
             invalid_request("invalid_signing_input", "taproot merkle root must be 32 bytes of hex")
 
     def _open_commitments(
-        self, request: FrostSignRequest, roster: Roster, suite: Ciphersuite
+        self, request: FrostSignRequest, roster: Roster, suite: Ciphersuite, epoch: int
     ) -> tuple[str, list[SigningCommitments]]:
-        """Verify each signer's signed commitment; return own nonce id and the commitment list."""
+        """Verify each signer's signed commitment; return own nonce id and the commitment list.
+
+        A commitment made for an older share epoch is refused (SECURITY.md R5): a refresh or
+        reshare ends every nonce of the epoch it replaced, whatever the pool still lists."""
         by_signer: dict[str, dict] = {}
         for wire in request.commitments:
             envelope = from_wire(wire)
@@ -198,6 +202,9 @@ class FrostSigning:
                 nonce_id = str(body["nonce_id"])
             except (ValueError, KeyError, TypeError, EncodingError, EnvelopeError):
                 violation("malformed_commitment", [envelope.sender], f"bad commitment from {envelope.sender}")
+            if body.get("epoch", 0) != epoch:
+                invalid_request("nonce_stale", f"the commitment of {envelope.sender} is for share epoch "
+                                               f"{body.get('epoch', 0)}, not the active {epoch}")
             party = roster.by_node[envelope.sender]
             if body.get("key_id") != request.key_id or commitments.identifier != party.party_id:
                 violation("commitment_mismatch", [envelope.sender],

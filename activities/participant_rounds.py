@@ -35,6 +35,7 @@ from activities.node_services import (
     violation,
 )
 from activities.protocols import adapter_for, require_spec
+from activities.reshare_authorisation import authorise_reshare, new_pinned
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
@@ -71,7 +72,8 @@ class ParticipantRounds:
 
         Keygen: an API-signed keygen intent naming this exact roster, threshold and curve (its policy
         is then pinned with the share). Signing: an intent for this key, epoch, digest and signers,
-        whose roster is the pinned one. Then the intent id is bound to this workflow (once, durably).
+        whose roster is the pinned one. Refresh and reshare: activities/reshare_authorisation.py.
+        Then the intent id is bound to this workflow (once, durably).
         """
         spec = require_spec(request.protocol)
         gate, params = self.services.intents, request.params
@@ -96,9 +98,10 @@ class ParticipantRounds:
             gate.expect(intent, protocol=signing_for.name, digest=params.digest)
             gate.expect_signers(intent, request.parties)
             slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
+        elif spec.stage in (Stage.REFRESH, Stage.RESHARE):
+            intent = authorise_reshare(self.services, request, spec.stage)
+            slot = "reshare"
         else:
-            # Refresh and reshare are authorised with the reshare workflow (issue 10); until then a
-            # node refuses them, since their parameters (old_public, new roster) would come from the caller.
             invalid_request("unauthorized", f"{request.protocol} sessions are not authorised on this node")
         gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
         return intent
@@ -179,7 +182,7 @@ class ParticipantRounds:
             ssid, previous_state = bytes.fromhex(previous["ssid"]), bytes.fromhex(previous["state"])
         try:
             adapter = adapter_for(spec)
-            setup = adapter.setup(spec, request.params, roster, self.services, ssid)
+            setup = adapter.setup(spec, request.params, roster, self.services, ssid, intent)
         except NonceReuseError as exc:
             invalid_request("nonce_consumed", f"cannot start {request.protocol}: {exc}")
         except (InvalidInputError, KeyError, ValueError) as exc:
@@ -199,7 +202,8 @@ class ParticipantRounds:
                                  messages=result.outbound)
         public_result = result.public_result
         if request.round == request.total_rounds:
-            pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else None
+            pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else (
+                new_pinned(intent) if spec.stores_share else None)
             public_result = adapter.finish(spec, request, self.services, setup, ssid, result.result,
                                            public_result or {}, pinned)
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,

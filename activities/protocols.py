@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from activities.node_services import NodeServices, Roster, invalid_request
+from mpc.intents import Intent
 from mpc.protocols import Family, ProtocolSpec, spec_of
 from tss.protocol import RoundProtocol
 from workflows.types import ProtocolParams, ProtocolRoundInput
@@ -27,16 +28,18 @@ class ProtocolSetup:
 
 class FamilyAdapter(Protocol):
     def setup(self, spec: ProtocolSpec, params: ProtocolParams, roster: Roster, services: NodeServices,
-              ssid: bytes) -> ProtocolSetup:
+              ssid: bytes, intent: Intent) -> ProtocolSetup:
         """This node's protocol object and round-1 state. Every round rebuilds it with identical
-        arguments (its state binds them)."""
+        arguments (its state binds them). `intent` is the checked intent of the session: a new
+        holder of a reshare takes the old public key package from it."""
         ...
 
     def finish(self, spec: ProtocolSpec, request: ProtocolRoundInput, services: NodeServices, setup: ProtocolSetup,
                ssid: bytes, secret: bytes | None, public: dict[str, Any],
                pinned: dict[str, Any] | None) -> dict[str, Any]:
         """After the last round: seal what is secret (a share, a presignature) and return the public
-        result every party must agree on. `pinned` (keygen only) is sealed with a new share."""
+        result every party must agree on. `pinned` (keygen, refresh, reshare) is sealed with a new share;
+        a refresh or reshare stores it inactive until the commit (activities/reshare_node.py)."""
         ...
 
 

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.metrics import HTTP_REQUESTS
-from api.routes import approvals, health, keys, lifecycle, nodes, sessions, tokens
+from api.routes import approvals, health, keys, lifecycle, nodes, reshare, sessions, tokens
 from api.routes import codec as codec_routes
 from api.state import AppState
 from mpc.codec import EncryptionCodec
@@ -54,6 +54,7 @@ def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
     app.include_router(nodes.router)
     app.include_router(keys.router)
     app.include_router(lifecycle.router)
+    app.include_router(reshare.router)
     app.include_router(sessions.router)
     app.include_router(approvals.router)
     app.include_router(tokens.router)

@@ -23,6 +23,7 @@ from api.orchestration import (
     _existing,
     _online_nodes,
     _party,
+    party_ids_of,
     policy_from,
     workflow_id_for,
 )
@@ -68,7 +69,8 @@ async def start_key_state(db: AsyncSession, client_factory: ClientFactory, setti
         if offline:
             raise ApiError(409, "nodes_offline", f"every holder must be online to enable: {', '.join(offline)}",
                            nodes=offline)
-    parties = [_party(rows[n], i) for i, n in enumerate(holders, start=1)]  # type: ignore[arg-type]
+    pids = party_ids_of(key)
+    parties = [_party(rows[n], pids[n]) for n in holders]  # type: ignore[arg-type]
     needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required(operation)
     waits_for = settings.approval_timeout if needed else 0.0
     intent = await issue(signer, operation=operation, key_id=key_id, epoch=key.epoch,

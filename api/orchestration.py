@@ -108,6 +108,14 @@ async def _check_capacity(db: AsyncSession, operation: str | None, limit: int, s
         raise ApiError(429, "too_many_sessions", f"{limit} sessions are already running; retry later")
 
 
+def party_ids_of(key: Key) -> dict[str, int]:
+    """Each holder's protocol id: fixed at keygen by position, kept by a node across reshares."""
+    recorded = (key.public_data or {}).get("party_ids")
+    if isinstance(recorded, dict) and set(recorded) == set(key.participants):
+        return {str(n): int(i) for n, i in recorded.items()}
+    return {node: i for i, node in enumerate(key.participants, start=1)}
+
+
 def _party(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
 
@@ -214,7 +222,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
 
     db.add(Key(key_id=key_id, protocol=protocol, curve=curve, threshold=body.threshold, total_nodes=total,
                participants=chosen, chain_type=body.chain_type, status="pending", description=body.description,
-               tags=body.tags, public_data={"policy": policy.to_dict()}))
+               tags=body.tags, public_data={"policy": policy.to_dict(), "roster": roster_of(parties)}))
     await db.flush()
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="keygen",
                           protocol=protocol, status="pending", participants=chosen))
@@ -247,7 +255,7 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
     participants = list(key.participants)
-    party_ids = {node: i for i, node in enumerate(participants, start=1)}
+    party_ids = party_ids_of(key)
     if body.signers is not None:
         strangers = [s for s in body.signers if s not in party_ids]
         if strangers:

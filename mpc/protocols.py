@@ -54,6 +54,11 @@ class Activity(StrEnum):
     FROST_SIGN = "participant.frost_sign"
     PING = "participant.ping"
     SET_KEY_STATE = "participant.set_key_state"
+    RESHARE_ACK = "participant.reshare_ack"
+    RESHARE_TEST_COMMIT = "participant.reshare_test_commit"
+    RESHARE_TEST_SIGN = "participant.reshare_test_sign"
+    RESHARE_ACTIVATE = "participant.reshare_activate"
+    RESHARE_RETIRE = "participant.reshare_retire"
     UPDATE_SESSION = "coordinator.update_session"
     RECORD_KEY = "coordinator.record_key"
     FINISH_KEY = "coordinator.finish_key"
@@ -62,6 +67,7 @@ class Activity(StrEnum):
     CLAIM_COMMITMENTS = "coordinator.claim_commitments"
     POOL_LEVELS = "coordinator.pool_levels"
     FROST_AGGREGATE = "coordinator.frost_aggregate"
+    RECORD_EPOCH = "coordinator.record_epoch"
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,13 @@ class KeyProtocol:
     family: Family
     keygen: SessionProtocol
     sign: tuple[SessionProtocol, ...] = ()
+    refresh: SessionProtocol | None = None  # None: the family has no refresh workflow yet
+    reshare: SessionProtocol | None = None
 
 
 KEY_PROTOCOLS: dict[str, KeyProtocol] = {k.name: k for k in (
-    KeyProtocol("frost", Family.FROST, SessionProtocol.FROST_DKG),
+    KeyProtocol("frost", Family.FROST, SessionProtocol.FROST_DKG, refresh=SessionProtocol.FROST_REFRESH,
+                reshare=SessionProtocol.FROST_RESHARE),
     KeyProtocol("gg18", Family.ECDSA, SessionProtocol.GG20_KEYGEN, (SessionProtocol.GG18_SIGN,)),
     KeyProtocol("gg20", Family.ECDSA, SessionProtocol.GG20_KEYGEN,
                 (SessionProtocol.GG20_PRESIGN, SessionProtocol.GG20_SIGN)),

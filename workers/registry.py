@@ -14,24 +14,27 @@ from activities.key_state import KeyStates
 from activities.node import NodeActivities
 from activities.node_services import NodeServices
 from activities.participant_rounds import ParticipantRounds
+from activities.reshare_node import ReshareNode
 from mpc.db import create_engine, session_factory
 from mpc.settings import Settings
 from workflows.key_state import KeyStateWorkflow
 from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
+from workflows.reshare import ReshareWorkflow
 from workflows.sign import SignWorkflow
 
 
 def coordinator_workflows() -> list[type]:
-    return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow]
+    return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow,
+            ReshareWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
     db = CoordinatorActivities(sessions)
     frost = FrostAggregation(sessions)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
-            db.pool_levels, frost.aggregate_signature]
+            db.pool_levels, db.record_epoch, frost.aggregate_signature]
 
 
 async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
@@ -46,5 +49,7 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     rounds = ParticipantRounds(services)
     frost = FrostSigning(services)
     states = KeyStates(services)
+    reshare = ReshareNode(services)
     return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
-            states.set_key_state]
+            states.set_key_state, reshare.ack, reshare.test_commit, reshare.test_sign, reshare.activate,
+            reshare.retire]

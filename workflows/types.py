@@ -364,3 +364,83 @@ class KeyStateRequest:
     requested_by: str = "api"
     approvals_needed: int = 0  # the key policy's `disable` quorum (enable counts the same)
     approval_timeout_seconds: float = 3600.0
+
+
+# ---- refresh and reshare (two phases: new shares inactive until ACKed and test-signed) ----------
+
+
+@dataclass
+class ReshareRequest:
+    session_id: str
+    key_id: str
+    operation: str  # "refresh" | "reshare": the intent operation, also the audit action
+    protocol: str  # the session protocol of mpc/protocols.py (frost-refresh, frost-reshare)
+    curve: str
+    epoch: int  # the epoch being replaced; the new shares get epoch + 1
+    dealers: list[Party]  # old holders that deal sub-shares (refresh: every holder)
+    new_parties: list[Party]  # the new committee; a node in both keeps its party id
+    new_threshold: int
+    old_holders: list[Party]  # every holder of the old epoch: each erases it after the commit
+    intent: SessionIntent | None = None
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+    requested_by: str = "api"
+    reason: str | None = None
+    pool_target: int = 0
+    approvals_needed: int = 0  # the key policy's `reshare` quorum (refresh counts the same)
+    approval_timeout_seconds: float = 3600.0
+
+
+@dataclass
+class ReshareAck:
+    """A new holder's signed confirmation that it stored its share of the new epoch (SECURITY.md R3)."""
+
+    node_id: str
+    ack_digest: str  # H(ssid || new public shares || Y), hex: the same at every party
+    signature: str  # Ed25519 over RESHARE_ACK_TAG || key id || epoch || digest, hex
+
+
+@dataclass
+class ReshareStep:
+    """Input of the phase-two activities on a node (ACK, test signature, activation, erasure)."""
+
+    session_id: str
+    key_id: str
+    epoch: int  # the new epoch
+    ack_digest: str
+    acks: list[ReshareAck] = field(default_factory=list)
+    signers: list[Party] = field(default_factory=list)  # the test signature's signers (t' new holders)
+    commitments: list[WireMessage] = field(default_factory=list)
+    shares: list[WireMessage] = field(default_factory=list)
+    test_signature: str = ""  # erasure: the verified test signature, checked again by each old holder
+    intent: SessionIntent | None = None  # erasure: the reshare intent, checked against the old pinned policy
+
+
+@dataclass
+class ReshareNodeResult:
+    node_id: str
+    done: bool
+    detail: str = ""  # e.g. the test signature (activation) or what was erased
+
+
+@dataclass
+class RecordEpochInput:
+    session_id: str
+    key_id: str
+    epoch: int
+    package: dict[str, Any]
+    holders: list[str]  # node ids in party-id order
+    party_ids: dict[str, int]
+    roster: list[dict[str, Any]]  # the new holders as intents name them (party id, node, identity keys)
+    threshold: int
+    reason: str
+
+
+@dataclass
+class ReshareResult:
+    session_id: str
+    key_id: str
+    epoch: int
+    holders: list[str]
+    threshold: int
+    test_signature: str
+    erasure_pending: list[str] = field(default_factory=list)  # old holders not reached: they erase when next asked

@@ -61,10 +61,15 @@ class EpochList(BaseModel):
 
 @router.get("/{key_id}/epochs", response_model=EpochList, summary="The key's share epochs (holders, threshold)")
 async def key_epochs(key_id: str, db: DbSession, _: CurrentPrincipal) -> EpochList:
-    """Today every key has its keygen epoch; refresh and reshare (issue 10) add one per completed change."""
+    """The keygen epoch, then one per completed refresh or reshare (recorded at its commit point)."""
     key = await db.get(Key, key_id)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
-    keygen = EpochPublic(epoch=key.epoch, holders=list(key.participants), threshold=key.threshold,
-                         created=key.created_at, reason="keygen", active=key.status != "pending")
-    return EpochList(key_id=key_id, epochs=[keygen])
+    history = (key.public_data or {}).get("epochs")
+    if not history:
+        history = [{"epoch": key.epoch, "holders": list(key.participants), "threshold": key.threshold,
+                    "created": key.created_at, "reason": "keygen"}]
+    epochs = [EpochPublic(epoch=int(e["epoch"]), holders=list(e["holders"]), threshold=int(e["threshold"]),
+                          created=e["created"], reason=str(e["reason"]),
+                          active=key.status != "pending" and int(e["epoch"]) == key.epoch) for e in history]
+    return EpochList(key_id=key_id, epochs=epochs)

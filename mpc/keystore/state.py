@@ -267,6 +267,22 @@ class SecretStateStore:
         return sorted(p.name[: -len(_SEALED)] for p in folder.iterdir()
                       if p.name.endswith(_SEALED) and not _fs.is_temp(p.name))
 
+    def discard_key_records(self, namespace: str, key_id: str, before_epoch: int) -> int:
+        """Discard the unconsumed one-time secrets of `key_id` from share epochs below `before_epoch`
+        (their public data names key and epoch): after a reshare or refresh they are never usable."""
+        count = 0
+        for record_id in self.one_time_ids(namespace):
+            sealed, _ = self._once_paths(namespace, record_id)
+            blob = _fs.read_file(sealed)
+            if blob is None:
+                continue
+            public = _blob.read_header(blob, what=f"one-time record {namespace}/{record_id}")[0].public
+            epoch = public.get("epoch")
+            if public.get("key_id") == key_id and isinstance(epoch, int) and epoch < before_epoch:
+                self.discard(namespace, record_id)
+                count += 1
+        return count
+
     def purge_stale(self, namespace: str) -> int:
         """Discard one-time secrets from older epochs (after a bump; keeps backups nonce-free)."""
         current, count = self.nonce_epoch.token, 0

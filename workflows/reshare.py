@@ -1,0 +1,201 @@
+"""ReshareWorkflow: refresh (same committee, new shares) and reshare (new committee and/or threshold).
+
+Two phases (DESIGN.md "Reshare and refresh: two phases", SECURITY.md R3):
+
+1. The protocol rounds (frost-refresh / frost-reshare) on the dealers and the new committee. Every
+   new holder stores its share of epoch + 1 *inactive*; the old epoch goes on signing.
+2. ACKs from every new holder, a test signature of t' new holders over a domain-separated digest,
+   then activation. The first new holder's activation is the commit point: it verifies the ACK set
+   and the test signature itself and points its key at the new epoch; the database follows at once,
+   then the other new holders activate (retried until they do) and every old holder erases the old
+   epoch and its nonces. A failure before the commit point fails the session with the key on its old
+   epoch, unchanged; a crash anywhere resumes from Temporal history at the step it reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import NoReturn
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import SPECS, Activity, SessionStatus
+    from workflows import coordinator_calls as db
+    from workflows.approvals import AwaitsApprovals
+    from workflows.driver import SessionFailedError, run_on_nodes, session_failed_error
+    from workflows.pool import start_refill
+    from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
+    from workflows.search import set_status
+    from workflows.types import (
+        Party,
+        Progress,
+        ProtocolParams,
+        RecordEpochInput,
+        ReshareAck,
+        ReshareNodeResult,
+        ReshareParams,
+        ReshareRequest,
+        ReshareResult,
+        ReshareStep,
+        RoundPolicy,
+        SessionFailure,
+        WireMessage,
+        roster_of,
+    )
+
+PHASE_TWO_STEPS = 5  # ACK, test commitment, test share, activation, erasure
+COMMITTED_ATTEMPTS = 60
+"""After the commit point a new holder's activation is retried for about half an hour: the change is
+decided, and a node that was down activates when it is back."""
+ERASE_ATTEMPTS = 3
+"""An old holder that cannot be reached now is listed as `erasure_pending`; its old share no longer
+combines with the new committee's, and it erases when it is next asked."""
+
+
+@workflow.defn(name="Reshare")
+class ReshareWorkflow(AwaitsApprovals):
+    def __init__(self) -> None:
+        super().__init__()
+        self._progress = Progress(session_id="", operation="reshare", status=SessionStatus.PENDING, current_round=0,
+                                  total_rounds=0)
+
+    @workflow.query(name="progress")
+    def progress(self) -> Progress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, request: ReshareRequest) -> ReshareResult:
+        total = SPECS[request.protocol].rounds + PHASE_TWO_STEPS
+        if request.approvals_needed > 0 and request.intent is not None:
+            outcome = await self._await_approvers(request.session_id, request.operation, request.intent,
+                                                  request.approvals_needed, request.approval_timeout_seconds,
+                                                  total_rounds=total)
+            if isinstance(outcome, SessionFailure):
+                await self._fail(request, outcome)
+            request = dataclasses.replace(request, intent=outcome)
+        self._progress = Progress(request.session_id, request.operation, SessionStatus.RUNNING, 0, total)
+        set_status(SessionStatus.RUNNING)
+        await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total, started=True)
+        try:
+            package, ack_digest = await self._deal(request)
+            step = ReshareStep(request.session_id, request.key_id, request.epoch + 1, ack_digest)
+            step = await self._confirm(request, step)
+            signature = await self._commit(request, step, package)
+        except SessionFailedError as failed:
+            await self._fail(request, failed.failure)
+        step = dataclasses.replace(step, test_signature=signature, intent=request.intent)
+        await self._activate_rest(request, step)
+        holders = [p.node_id for p in sorted(request.new_parties, key=lambda p: p.party_id)]
+        pending = await self._erase(request, step, total)
+        self._progress.status = SessionStatus.COMPLETED
+        set_status(SessionStatus.COMPLETED)
+        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, finished=True)
+        await db.audit(f"key.{request.operation}", actor=request.requested_by, resource_type="key",
+                       resource_id=request.key_id, session_id=request.session_id, epoch=step.epoch, holders=holders,
+                       threshold=request.new_threshold, reason=request.reason, erasure_pending=pending,
+                       group_public_key=package.get("group_public_key"))
+        await start_refill(request.key_id, sorted(request.new_parties, key=lambda p: p.party_id),
+                           request.pool_target, request.policy)
+        return ReshareResult(request.session_id, request.key_id, step.epoch, holders, request.new_threshold,
+                             signature, pending)
+
+    async def _round(self, round_no: int) -> None:
+        self._progress.current_round = round_no
+        await db.update_session(self._progress.session_id, current_round=round_no)
+
+    async def _deal(self, request: ReshareRequest) -> tuple[dict, str]:
+        """Phase one: the protocol rounds; every new holder ends with an inactive share."""
+        parties = _union(request.dealers, request.new_parties)
+        reshare = ReshareParams(dealers=sorted(p.party_id for p in request.dealers),
+                                new_participants=sorted(p.party_id for p in request.new_parties),
+                                new_threshold=request.new_threshold)
+        run = ProtocolRun(
+            protocol=request.protocol, session_id=request.session_id, workflow_id=workflow.info().workflow_id,
+            parties=parties, total_rounds=SPECS[request.protocol].rounds, policy=request.policy,
+            intent=request.intent,
+            params=ProtocolParams(key_id=request.key_id, curve=request.curve, epoch=request.epoch,
+                                  threshold=request.new_threshold, reshare=reshare),
+        )
+        public = agreed_public_result(await drive_protocol(run, self._round))
+        ack_digest = public.get("ack_digest")
+        if not isinstance(ack_digest, str):
+            raise SessionFailedError(SessionFailure("missing_result", "the new shares came without an ack digest"))
+        return dict(public["package"]), ack_digest
+
+    async def _confirm(self, request: ReshareRequest, step: ReshareStep) -> ReshareStep:
+        """ACKs from every new holder, then a test signature of t' of them (each checks the ACK set)."""
+        rounds = SPECS[request.protocol].rounds
+        new_nodes = _nodes(request.new_parties)
+        await self._round(rounds + 1)
+        acks: dict[str, ReshareAck] = await run_on_nodes(Activity.RESHARE_ACK.value, new_nodes, lambda _n: step,
+                                                         ReshareAck, request.policy)
+        signers = sorted(request.new_parties, key=lambda p: p.party_id)[: request.new_threshold]
+        step = dataclasses.replace(step, acks=[acks[n] for n in new_nodes], signers=signers)
+        await self._round(rounds + 2)
+        commitments: dict[str, WireMessage] = await run_on_nodes(
+            Activity.RESHARE_TEST_COMMIT.value, _nodes(signers), lambda _n: step, WireMessage, request.policy)
+        step = dataclasses.replace(step, commitments=[commitments[n] for n in _nodes(signers)])
+        await self._round(rounds + 3)
+        shares: dict[str, WireMessage] = await run_on_nodes(
+            Activity.RESHARE_TEST_SIGN.value, _nodes(signers), lambda _n: step, WireMessage, request.policy)
+        return dataclasses.replace(step, shares=[shares[n] for n in _nodes(signers)])
+
+    async def _commit(self, request: ReshareRequest, step: ReshareStep, package: dict) -> str:
+        """The commit point: the first new holder verifies everything and activates; the database follows."""
+        await self._round(SPECS[request.protocol].rounds + 4)
+        first = _nodes(request.new_parties)[0]
+        results: dict[str, ReshareNodeResult] = await run_on_nodes(
+            Activity.RESHARE_ACTIVATE.value, [first], lambda _n: step, ReshareNodeResult, request.policy)
+        ordered = sorted(request.new_parties, key=lambda p: p.party_id)
+        await db.call(Activity.RECORD_EPOCH.value, RecordEpochInput(
+            session_id=request.session_id, key_id=request.key_id, epoch=step.epoch, package=package,
+            holders=[p.node_id for p in ordered], party_ids={p.node_id: p.party_id for p in ordered},
+            roster=roster_of(ordered), threshold=request.new_threshold, reason=request.reason or request.operation))
+        return results[first].detail
+
+    async def _activate_rest(self, request: ReshareRequest, step: ReshareStep) -> None:
+        rest = _nodes(request.new_parties)[1:]
+        try:
+            await run_on_nodes(Activity.RESHARE_ACTIVATE.value, rest, lambda _n: step, ReshareNodeResult,
+                               _patient(request.policy, COMMITTED_ATTEMPTS))
+        except SessionFailedError as failed:  # decided already: record it, the nodes catch up when asked again
+            await db.audit(f"key.{request.operation}_activation", actor=request.requested_by, resource_type="key",
+                           resource_id=request.key_id, session_id=request.session_id, status="failure",
+                           failure=failed.failure)
+
+    async def _erase(self, request: ReshareRequest, step: ReshareStep, total: int) -> list[str]:
+        await self._round(total)
+        pending: list[str] = []
+        for node in _nodes(request.old_holders):
+            try:
+                await run_on_nodes(Activity.RESHARE_RETIRE.value, [node], lambda _n: step, ReshareNodeResult,
+                                   _patient(request.policy, ERASE_ATTEMPTS))
+            except SessionFailedError:
+                pending.append(node)
+        return pending
+
+    async def _fail(self, request: ReshareRequest, failure: SessionFailure) -> NoReturn:
+        self._progress.status, self._progress.error = SessionStatus.FAILED, failure
+        set_status(SessionStatus.FAILED)
+        await db.update_session(request.session_id, status=SessionStatus.FAILED, error=failure, finished=True)
+        await db.audit(f"key.{request.operation}", actor=request.requested_by, resource_type="key",
+                       resource_id=request.key_id, session_id=request.session_id, status="failure", failure=failure,
+                       epoch=request.epoch)
+        raise session_failed_error(failure) from None
+
+
+def _nodes(parties: Sequence[Party]) -> list[str]:
+    return [p.node_id for p in sorted(parties, key=lambda p: p.party_id)]
+
+
+def _union(dealers: Sequence[Party], new_parties: Sequence[Party]) -> list[Party]:
+    by_pid = {p.party_id: p for p in dealers}
+    by_pid.update({p.party_id: p for p in new_parties})
+    return [by_pid[pid] for pid in sorted(by_pid)]
+
+
+def _patient(policy: RoundPolicy, attempts: int) -> RoundPolicy:
+    return dataclasses.replace(policy, max_attempts=attempts)
+
