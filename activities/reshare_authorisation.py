@@ -19,6 +19,7 @@ from activities.key_state import refuse_if_disabled
 from activities.node_services import NodeServices, invalid_request
 from mpc.intents import Intent, IntentRefused, KeyPolicy, SignedIntent
 from mpc.protocols import Stage
+from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, SessionIntent, roster_of
 
 
@@ -43,7 +44,7 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return [dict(e) for e in value]
 
 
-def authorise_reshare(services: NodeServices, request: ProtocolRoundInput, stage: Stage) -> Intent:
+def authorise_reshare(services: NodeServices, request: HelloInput | ProtocolRoundInput, stage: Stage) -> Intent:
     params, reshare = request.params, request.params.reshare
     if reshare is None:
         invalid_request("invalid_parameters", "a refresh or reshare session names its dealers and new committee")
