@@ -167,13 +167,21 @@ async def test_reshare_to_foreign_keys_is_refused_by_every_holder(
     params = {"key_id": key["key_id"], "epoch": 0, "curve": "ed25519", "old_public": old_public,
               "reshare": {"dealers": [1, 2, 3], "new_participants": [11, 12], "new_threshold": 2}}
     reshare = make_intent(operation="reshare", key_id=key["key_id"], details={"roster": "attacker's"})
-    calls = []
-    for intent in (None, asdict(forge(reshare)), asdict(mint(stack, reshare))):
+    # A real API reshare intent, but for the holders' own committee: the attacker's session is not it.
+    entries = [p.roster_entry() for p in holders]
+    honest = make_intent(operation="reshare", key_id=key["key_id"], details={
+        "protocol": "frost-reshare", "old_roster": entries, "old_package": old_public, "dealers": [1, 2, 3],
+        "new_roster": entries, "new_threshold": 2, "policy": {"approvers": [], "quorum": {}}, "reason": None})
+    calls, expected = [], []
+    for intent, code in ((None, "unauthorized"), (asdict(forge(reshare)), "unauthorized"),
+                         (asdict(mint(stack, reshare)), "intent_mismatch"),
+                         (asdict(mint(stack, honest)), "intent_mismatch")):
         hello = {"session_id": f"reshare-{uuid.uuid4()}", "workflow_id": "attacker", "protocol": "frost-reshare",
                  "parties": [asdict(p) for p in holders + attacker], "params": params, "intent": intent}
         calls += [ProbeCall("participant.session_hello", participant_task_queue(p.node_id), hello) for p in holders]
-    for answer in await run_probe(client, probe, calls):
-        refused(answer, "unauthorized")
+        expected += [code] * len(holders)
+    for answer, code in zip(await run_probe(client, probe, calls), expected, strict=True):
+        refused(answer, code)
     for node in ("p1", "p2", "p3"):
         store, _ = share_store(stack, node)
         assert store.epochs(key["key_id"]) == [0]
