@@ -1,5 +1,5 @@
-"""API client commands: `mpc keys create|list|show|disable|enable`, `mpc sign`, `mpc approve`, `mpc sessions show`,
-`mpc nodes list|approve|remove`.
+"""API client commands: `mpc keys create|list|show|disable|enable|reshare|refresh|epochs`, `mpc sign`,
+`mpc approve`, `mpc sessions show`, `mpc nodes list|approve|remove`.
 
 They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
 token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists).
@@ -72,6 +72,22 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
         lifecycle.add_argument("key_id")
         lifecycle.add_argument("--reason", default=None, help="recorded in the audit log")
         lifecycle.set_defaults(handler=_run(cmd_keys_state), action=action)
+
+    reshare = keys_sub.add_parser("reshare", parents=[common, waiting],
+                                  help="move a key to a new committee and/or threshold (same public key)")
+    reshare.add_argument("key_id")
+    reshare.add_argument("--threshold", type=int, required=True, help="the new t")
+    reshare.add_argument("--nodes", type=_csv, required=True, help="the new committee, comma-separated node ids")
+    reshare.add_argument("--reason", default=None, help="recorded in the audit log and the epoch history")
+    reshare.set_defaults(handler=_run(cmd_keys_change), action="reshare")
+    refresh = keys_sub.add_parser("refresh", parents=[common, waiting],
+                                  help="new shares for the same committee and threshold (every holder online)")
+    refresh.add_argument("key_id")
+    refresh.add_argument("--reason", default=None, help="recorded in the audit log and the epoch history")
+    refresh.set_defaults(handler=_run(cmd_keys_change), action="refresh")
+    epochs = keys_sub.add_parser("epochs", parents=[common], help="a key's share epochs (holders, threshold)")
+    epochs.add_argument("key_id")
+    epochs.set_defaults(handler=_run(cmd_keys_epochs))
 
     sign = sub.add_parser("sign", parents=[common, waiting], help="sign a 32-byte digest with a key")
     sign.add_argument("key_id")
@@ -211,6 +227,30 @@ def cmd_keys_state(client: ApiClient, args: argparse.Namespace) -> int:
     if session["status"] == "failed":
         return _failed(session, args)
     return _emit(session, args, lambda s: f"key {args.key_id} {args.action}d on {', '.join(s['participants'])}")
+
+
+def cmd_keys_change(client: ApiClient, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"reason": args.reason} if args.reason else {}
+    if args.action == "reshare":
+        body.update(threshold=args.threshold, nodes=args.nodes)
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    started = client.post(f"/v1/keys/{args.key_id}/{args.action}", body, headers=headers)
+    if args.no_wait:
+        return _emit(started, args, lambda s: _started_text(s, {}))
+    session = client.wait_session(started["session_id"], args.timeout)
+    if session["status"] == "failed":
+        return _failed(session, args)
+    key = client.get(f"/v1/keys/{args.key_id}")
+    return _emit(session, args, lambda s: f"key {args.key_id} {args.action}ed: epoch {key['epoch']}, "
+                                          f"{key['threshold']}-of-{key['total_nodes']} on "
+                                          f"{', '.join(key['participants'])}; public key {key['public_key']}")
+
+
+def cmd_keys_epochs(client: ApiClient, args: argparse.Namespace) -> int:
+    reply = client.get(f"/v1/keys/{args.key_id}/epochs")
+    rows = [[str(e["epoch"]), f"{e['threshold']}-of-{len(e['holders'])}", ",".join(e["holders"]), e["reason"],
+             _when(e["created"]), "yes" if e["active"] else ""] for e in reply["epochs"]]
+    return _emit(reply, args, lambda _r: _table(["EPOCH", "T-OF-N", "HOLDERS", "REASON", "CREATED", "ACTIVE"], rows))
 
 
 def cmd_sessions_show(client: ApiClient, args: argparse.Namespace) -> int:

@@ -165,3 +165,26 @@ def test_keys_disable_and_enable(stack: Stack, created: dict[str, str]) -> None:
     on = mpc(stack, "keys", "enable", key_id)
     assert on.returncode == 0, on.stderr
     assert json.loads(mpc(stack, "keys", "show", key_id, "--json").stdout)["status"] == "active"
+
+
+def test_keys_reshare_refresh_and_epochs(stack: Stack) -> None:
+    made = mpc(stack, "keys", "create", "--chain-type", "ed25519", "--threshold", "2", "--nodes", ",".join(NODES),
+               "--json")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["key"]
+    grown = mpc(stack, "keys", "reshare", key["key_id"], "--threshold", "3", "--nodes", ",".join([*NODES, "p4"]),
+                "--reason", "cli grow", timeout=300)
+    assert grown.returncode == 0, grown.stderr
+    assert "reshare " in grown.stderr and "completed" in grown.stderr  # the progress lines
+    assert f"epoch 1, 3-of-{len(NODES) + 1}" in grown.stdout and key["public_key"] in grown.stdout
+    fresh = mpc(stack, "keys", "refresh", key["key_id"], timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    assert f"key {key['key_id']} refreshed: epoch 2" in fresh.stdout
+    table = mpc(stack, "keys", "epochs", key["key_id"])
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["EPOCH", "T-OF-N", "HOLDERS", "REASON", "CREATED", "ACTIVE"]
+    assert [line.split()[0:2] for line in lines[1:]] == [["0", "2-of-3"], ["1", "3-of-4"], ["2", "3-of-4"]]
+    assert lines[-1].split()[-1] == "yes" and "cli grow" in lines[2]
+    bad = mpc(stack, "keys", "reshare", key["key_id"], "--threshold", "9", "--nodes", ",".join(NODES))
+    assert bad.returncode == 2 and "invalid_threshold" in bad.stderr
