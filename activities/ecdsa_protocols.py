@@ -7,6 +7,8 @@ seals the presignature; online signing forgets it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from activities.ecdsa_node import (
@@ -21,35 +23,73 @@ from activities.node_services import NodeServices, Roster, invalid_request
 from activities.protocols import ProtocolSetup
 from mpc.intents import Intent
 from mpc.keystore import ShareNotFoundError
-from mpc.protocols import ProtocolSpec, SessionProtocol
+from mpc.protocols import ProtocolSpec, SessionProtocol, Stage
+from mpc.reshare_digests import test_message
 from tss.ecdsa.gg18 import GG18SignProtocol
 from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol
 from tss.ecdsa.keygen import KeygenProtocol
 from tss.ecdsa.keyshare import KeyShare as EcdsaKeyShare
+from tss.ecdsa.reshare import ReshareProtocol
 from workflows.types import ProtocolParams, ProtocolRoundInput
 
 ECDSA_MODULUS_BITS = 2048
 
 
-def _share(services: NodeServices, key_id: str) -> EcdsaKeyShare:
+def reshare_test_epoch(services: NodeServices, params: ProtocolParams) -> int | None:
+    """The inactive new epoch whose test signature this signing session is, or None (ordinary signing).
+
+    A reshare's new shares sign once before the commit point, over the tagged test digest of their
+    own epoch and ack digest (mpc/reshare_digests.py) and nothing else: no intent is needed for that.
+    """
+    key_id, epoch = params.key_id, params.epoch
+    active = services.shares.active_epoch(key_id)
+    if params.digest is None or (active is not None and epoch <= active) or not services.shares.has_share(key_id,
+                                                                                                          epoch):
+        return None
+    ack_digest = services.shares.get_meta(key_id, epoch).public.get("ack_digest")
+    if not isinstance(ack_digest, str):
+        return None
     try:
-        raw = services.shares.get_share(key_id)
+        expected = test_message(key_id, epoch, ack_digest).hex()
+    except ValueError:
+        return None
+    return epoch if params.digest == expected else None
+
+
+def _share(services: NodeServices, key_id: str, epoch: int | None = None) -> EcdsaKeyShare:
+    """The active share, or the share of `epoch` (a reshare's inactive new epoch, for its test signature)."""
+    try:
+        raw = services.shares.get_share(key_id, epoch)
     except ShareNotFoundError:
         invalid_request("share_unavailable", f"no share of key {key_id} on {services.node_id}")
     return EcdsaKeyShare.from_bytes(raw)
 
 
+def reshare_package(public: dict[str, Any]) -> dict[str, Any]:
+    """The new epoch's public record, the same at every party (and in the key's public data)."""
+    agreed = {k: v for k, v in public.items() if k != "retire_old_share"}  # differs between old and new holders
+    return {**agreed, "group_public_key": agreed["group_key"]}
+
+
+def reshare_ack_digest(package: dict[str, Any]) -> str:
+    """H(ssid || new public shares || Y), as every new holder ACKs it: the canonical package holds all three."""
+    canonical = json.dumps(package, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(b"mpc-signer/gg20-reshare-ack/v1\x00" + canonical).hexdigest()
+
+
 class EcdsaAdapter:
     def setup(self, spec: ProtocolSpec, params: ProtocolParams, roster: Roster, services: NodeServices,
-              ssid: bytes, intent: Intent) -> ProtocolSetup:
+              ssid: bytes, intent: Intent | None) -> ProtocolSetup:
         pids = sorted(roster.by_pid)
         me = roster.me.party_id
+        if spec.stage in (Stage.REFRESH, Stage.RESHARE):
+            return self._reshare_setup(params, roster, services, ssid, intent)
         if spec.name == SessionProtocol.GG20_KEYGEN:
             pre = session_preparams(services.state, ssid.hex(), ECDSA_MODULUS_BITS)
             keygen = KeygenProtocol(session_id=ssid, party_id=me, party_ids=pids, threshold=params.threshold,
                                     preparams=pre, modulus_bits=ECDSA_MODULUS_BITS)
             return ProtocolSetup(keygen, keygen.initial_state(), "secp256k1", params.threshold, 0)
-        share = _share(services, params.key_id)
+        share = _share(services, params.key_id, reshare_test_epoch(services, params))
         digest = bytes.fromhex(params.digest or "")
         protocol: Any
         if spec.name == SessionProtocol.GG18_SIGN:
@@ -69,9 +109,51 @@ class EcdsaAdapter:
             invalid_request("unknown_protocol", f"{spec.name} is not a threshold ECDSA protocol")
         return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", share.threshold, share.epoch)
 
+    @staticmethod
+    def _reshare_setup(params: ProtocolParams, roster: Roster, services: NodeServices, ssid: bytes,
+                       intent: Intent | None) -> ProtocolSetup:
+        """A dealer deals from its own share (old record from it); a new member takes fresh
+        pre-parameters from its pool and the old record from the intent, which every dealer
+        compared with its own (activities/reshare_authorisation.py)."""
+        reshare = params.reshare
+        if reshare is None:
+            invalid_request("invalid_parameters", "a reshare session names its dealers and new committee")
+        me = roster.me.party_id
+        share = None
+        if me in reshare.dealers:
+            if services.shares.active_epoch(params.key_id) != params.epoch:
+                invalid_request("share_unavailable", f"{services.node_id} holds no active share of {params.key_id} "
+                                                     f"at epoch {params.epoch}")
+            share = _share(services, params.key_id, params.epoch)
+        if share is not None:
+            old_public = share.public_dict()
+        elif intent is not None:
+            old_public = dict(intent.details["old_package"])
+        else:
+            invalid_request("unauthorized", "a new holder takes the old key record from the reshare intent")
+        pre = session_preparams(services.state, ssid.hex(), ECDSA_MODULUS_BITS) \
+            if me in reshare.new_participants else None
+        protocol = ReshareProtocol(session_id=ssid, party_id=me, old_public=old_public,
+                                   old_signers=list(reshare.dealers), new_party_ids=list(reshare.new_participants),
+                                   new_threshold=reshare.new_threshold, key_share=share, preparams=pre,
+                                   modulus_bits=ECDSA_MODULUS_BITS)
+        return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", reshare.new_threshold, params.epoch + 1)
+
     def finish(self, spec: ProtocolSpec, request: ProtocolRoundInput, services: NodeServices, setup: ProtocolSetup,
                ssid: bytes, secret: bytes | None, public: dict[str, Any],
                pinned: dict[str, Any] | None) -> dict[str, Any]:
+        if spec.stage in (Stage.REFRESH, Stage.RESHARE):
+            new_package = reshare_package(public)
+            agreed = {"package": new_package, "ack_digest": reshare_ack_digest(new_package)}
+            if secret is not None:
+                key_id = request.params.key_id
+                shares = services.shares
+                if shares.active_epoch(key_id) != setup.epoch and shares.has_share(key_id, setup.epoch):
+                    shares.delete_epoch(key_id, setup.epoch)  # an earlier attempt's share, never activated
+                shares.put_share(key_id, setup.epoch, secret, public={**agreed, "pinned": pinned, "ssid": ssid.hex()},
+                                 activate=False)
+            services.state.delete_session(SESSION_PREPARAMS, ssid.hex())  # now inside the sealed key share
+            return agreed
         if spec.name == SessionProtocol.GG20_KEYGEN:
             # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).
             package: dict[str, Any] = {"package": {**public, "group_public_key": public["group_key"]}}

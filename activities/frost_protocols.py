@@ -34,7 +34,7 @@ def _held_share(services: NodeServices, key_id: str, epoch: int) -> KeyShare:
 
 class FrostAdapter:
     def setup(self, spec: ProtocolSpec, params: ProtocolParams, roster: Roster, services: NodeServices,
-              ssid: bytes, intent: Intent) -> ProtocolSetup:
+              ssid: bytes, intent: Intent | None) -> ProtocolSetup:
         pids = sorted(roster.by_pid)
         if spec.name == SessionProtocol.FROST_DKG:
             curve, threshold = _suite(params), params.threshold
@@ -55,7 +55,12 @@ class FrostAdapter:
             invalid_request("invalid_parameters", "a reshare session names its dealers and new committee")
         dealer = roster.me.party_id in reshare.dealers
         key_share = _held_share(services, params.key_id, epoch) if dealer else None
-        old_public = key_share.public if key_share else PublicKeyPackage.from_dict(intent.details["old_package"])
+        if key_share is not None:
+            old_public = key_share.public
+        elif intent is not None:
+            old_public = PublicKeyPackage.from_dict(intent.details["old_package"])
+        else:
+            invalid_request("unauthorized", "a new holder takes the old public package from the reshare intent")
         state = FrostReshare.initial_state(
             ssid=ssid, identifier=roster.me.party_id, old_public=old_public, dealers=list(reshare.dealers),
             new_participants=list(reshare.new_participants), new_threshold=reshare.new_threshold,

@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow, roster_of
+from activities.ecdsa_protocols import reshare_test_epoch
 from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
@@ -67,7 +68,7 @@ class ParticipantRounds:
         return json.loads(self.services.state.stored_answer(NAMESPACE, session_id, name))
 
     # ---- round 0: hello -------------------------------------------------------------------
-    def _authorise(self, request: HelloInput | ProtocolRoundInput) -> Intent:
+    def _authorise(self, request: HelloInput | ProtocolRoundInput) -> Intent | None:
         """Check the session's intent before anything is answered or touched (DESIGN.md "Trust model").
 
         Keygen: an API-signed keygen intent naming this exact roster, threshold and curve (its policy
@@ -84,6 +85,14 @@ class ParticipantRounds:
             gate.expect(intent, protocol=request.protocol, curve=params.curve, threshold=params.threshold,
                         roster=roster_of(request.parties))
             slot = "keygen"
+        elif spec.stage == Stage.SIGN and signing_for is not None and reshare_test_epoch(self.services, params):
+            # A reshare's test signature with its inactive new shares over the tagged test digest:
+            # authorised by the reshare itself; the signers must be the new holders it pinned.
+            pinned = Pinned.from_public(self.services.shares.get_meta(key_id, params.epoch).public)
+            if pinned is None:
+                invalid_request("share_unavailable", f"the new share of {key_id} pins no roster")
+            pinned.check_parties(request.parties)
+            return None
         elif spec.stage == Stage.SIGN and signing_for is not None:
             refuse_if_disabled(self.services.state, key_id)
             try:
@@ -173,7 +182,7 @@ class ParticipantRounds:
                                    public_result=output["public_result"])
 
     def _run_round(self, spec: ProtocolSpec, request: ProtocolRoundInput, roster: Roster,
-                   intent: Intent) -> dict[str, Any]:
+                   intent: Intent | None) -> dict[str, Any]:
         if request.round == 1:
             ssid = self._derive_ssid(request, roster)
             previous_state = None
@@ -202,8 +211,9 @@ class ParticipantRounds:
                                  messages=result.outbound)
         public_result = result.public_result
         if request.round == request.total_rounds:
-            pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else (
-                new_pinned(intent) if spec.stores_share else None)
+            pinned = None
+            if spec.stores_share and intent is not None:
+                pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else new_pinned(intent)
             public_result = adapter.finish(spec, request, self.services, setup, ssid, result.result,
                                            public_result or {}, pinned)
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,

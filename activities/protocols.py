@@ -28,7 +28,7 @@ class ProtocolSetup:
 
 class FamilyAdapter(Protocol):
     def setup(self, spec: ProtocolSpec, params: ProtocolParams, roster: Roster, services: NodeServices,
-              ssid: bytes, intent: Intent) -> ProtocolSetup:
+              ssid: bytes, intent: Intent | None) -> ProtocolSetup:
         """This node's protocol object and round-1 state. Every round rebuilds it with identical
         arguments (its state binds them). `intent` is the checked intent of the session: a new
         holder of a reshare takes the old public key package from it."""

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from coincurve import PublicKey
 from temporalio import activity
 
 from activities.authorisation import Pinned
@@ -47,6 +48,7 @@ from mpc.envelope import EnvelopeError, open_envelope, seal
 from mpc.intents import Intent, IntentRefused, KeyPolicy, SignedIntent, verify_ed25519
 from mpc.keystore import KeystoreError, NonceReuseError, RetryMismatchError, ShareMeta, ShareNotFoundError
 from mpc.protocols import Activity
+from mpc.reshare_digests import ack_message, test_message, test_ssid
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.frost import (
     KeyShare,
@@ -62,34 +64,20 @@ from tss.frost import (
 )
 from workflows.types import ReshareAck, ReshareNodeResult, ReshareStep, WireMessage
 
-ACK_TAG = b"mpc-signer/reshare-ack/v1\x00"
-TEST_TAG = b"mpc-signer/reshare-test/v1\x00"
 TEST_PROTOCOL = "reshare-test"
 TEST_NONCES = "reshare-test-nonces"
 RECORDS = "reshare"
 
 
-def _framed(key_id: str, epoch: int, digest_hex: str) -> bytes:
+def _test_ssid(step: ReshareStep) -> bytes:
+    return test_ssid(step.session_id, step.key_id, step.epoch, step.ack_digest)
+
+
+def _checked(make: Any, step: ReshareStep, ack_digest: str) -> bytes:
     try:
-        digest = bytes.fromhex(digest_hex)
+        return make(step.key_id, step.epoch, ack_digest)
     except ValueError:
         invalid_request("invalid_ack", "the ack digest is not hex")
-    return len(key_id).to_bytes(2, "big") + key_id.encode() + epoch.to_bytes(8, "big") + digest
-
-
-def ack_message(key_id: str, epoch: int, ack_digest: str) -> bytes:
-    """What a new holder signs to confirm its share of `epoch`."""
-    return ACK_TAG + _framed(key_id, epoch, ack_digest)
-
-
-def test_message(key_id: str, epoch: int, ack_digest: str) -> bytes:
-    """The 32-byte digest the new shares test-sign: tagged, so it is no transaction of any chain."""
-    return hashlib.sha256(TEST_TAG + _framed(key_id, epoch, ack_digest)).digest()
-
-
-def _test_ssid(step: ReshareStep) -> bytes:
-    return hashlib.sha256(b"mpc-signer/reshare-test-ssid" + _framed(step.key_id, step.epoch, step.ack_digest)
-                          + step.session_id.encode()).digest()
 
 
 def check_acks(step: ReshareStep, roster: Sequence[Mapping[str, Any]]) -> None:
@@ -99,7 +87,7 @@ def check_acks(step: ReshareStep, roster: Sequence[Mapping[str, Any]]) -> None:
     for ack in step.acks:
         if ack.node_id not in keys or ack.node_id in seen:
             invalid_request("ack_set_invalid", f"an ACK from {ack.node_id}, who is not a new holder, or twice")
-        if not verify_ed25519(keys[ack.node_id], ack_message(step.key_id, step.epoch, ack.ack_digest), ack.signature):
+        if not verify_ed25519(keys[ack.node_id], _checked(ack_message, step, ack.ack_digest), ack.signature):
             invalid_request("ack_set_invalid", f"the ACK labelled {ack.node_id} does not verify")
         if ack.ack_digest != step.ack_digest:
             violation("ack_mismatch", [], f"{ack.node_id} confirmed other new public shares than this node holds")
@@ -179,7 +167,7 @@ class ReshareNode:
                 shares.append(SignatureShare.from_bytes(suite, payload))
             except (EncodingError, InvalidInputError, ValueError):
                 violation("malformed_share", [wire.sender], f"bad test signature share from {wire.sender}")
-        message = test_message(step.key_id, step.epoch, step.ack_digest)
+        message = _checked(test_message, step, step.ack_digest)
         try:
             signature = aggregate(suite, public, message, commitments, shares)
         except ProtocolError as exc:
@@ -194,7 +182,7 @@ class ReshareNode:
         _, pinned = self._new_share(step)
         if self.services.node_id not in {str(e["node_id"]) for e in pinned.roster}:
             invalid_request("not_a_party", f"{self.services.node_id} is not in the new committee")
-        signature = self.services.identity.sign(ack_message(step.key_id, step.epoch, step.ack_digest))
+        signature = self.services.identity.sign(_checked(ack_message, step, step.ack_digest))
         return ReshareAck(self.services.node_id, step.ack_digest, signature.hex())
 
     @activity.defn(name=Activity.RESHARE_TEST_COMMIT.value)
@@ -236,7 +224,7 @@ class ReshareNode:
                 nonces = SigningNonces.from_bytes(self.services.state.consume(TEST_NONCES, stored["nonce_id"]))
             except NonceReuseError:
                 invalid_request("nonce_consumed", "the test nonce was already used")
-            message = test_message(step.key_id, step.epoch, step.ack_digest)
+            message = _checked(test_message, step, step.ack_digest)
             try:
                 share_out = sign(suite, share, nonces, message, commitments)
             except ProtocolError as exc:
@@ -252,7 +240,13 @@ class ReshareNode:
         shares = self.services.shares
         meta, pinned = self._new_share(step)
         check_acks(step, pinned.roster)
-        signature = self._test_signature(step, meta, pinned)
+        package = meta.public["package"]
+        if is_ecdsa(package):  # signed with the round driver (GG18/GG20 sign stages) before this step
+            if not verify_test_signature(package, _checked(test_message, step, step.ack_digest), step.test_signature):
+                violation("invalid_signature", [], "the test signature of the new shares does not verify")
+            signature = bytes.fromhex(step.test_signature)
+        else:
+            signature = self._test_signature(step, meta, pinned)
         if shares.active_epoch(step.key_id) != step.epoch:
             shares.activate_epoch(step.key_id, step.epoch)
         self.services.state.discard_key_records(TEST_NONCES, step.key_id, step.epoch + 1)
@@ -294,15 +288,27 @@ class ReshareNode:
                                                    for e in new_roster if isinstance(e, Mapping)):
             invalid_request("not_activated", f"{self.services.node_id} stays in the committee; it activates first")
         check_acks(step, new_roster)
-        public = PublicKeyPackage.from_dict(meta.public["package"])
-        try:
-            signature = bytes.fromhex(step.test_signature)
-            valid = verify(get_ciphersuite(public.suite), public.group_public_key,
-                           test_message(step.key_id, step.epoch, step.ack_digest), signature)
-        except (ValueError, InvalidInputError, EncodingError):
-            valid = False
-        if not valid:
+        if not verify_test_signature(meta.public["package"], _checked(test_message, step, step.ack_digest),
+                                     step.test_signature):
             invalid_request("unverified_commit", "the test signature of the new shares does not verify")
+
+
+def is_ecdsa(package: Mapping[str, Any]) -> bool:
+    return package.get("protocol") == "gg20"  # tss.ecdsa's public record; FROST packages name their suite
+
+
+def verify_test_signature(package: Mapping[str, Any], message: bytes, signature_hex: str) -> bool:
+    """The test signature under the key's (unchanged) group key: ECDSA by public-key recovery with
+    libsecp256k1, FROST with the suite's own verification (BIP-340 for Taproot, untweaked)."""
+    try:
+        signature = bytes.fromhex(signature_hex)
+        if is_ecdsa(package):
+            recovered = PublicKey.from_signature_and_message(signature, message, hasher=None)
+            return len(signature) == 65 and recovered.format() == bytes.fromhex(str(package["group_key"]))
+        public = PublicKeyPackage.from_dict(dict(package))
+        return verify(get_ciphersuite(public.suite), public.group_public_key, message, signature)
+    except (ValueError, TypeError, KeyError, InvalidInputError, EncodingError):
+        return False
 
 
 def _intent_field(step: ReshareStep, name: str) -> Any:
@@ -319,6 +325,6 @@ def _record_id(step: ReshareStep) -> str:
     return hashlib.sha256(f"{step.session_id}\x00{step.key_id}\x00{step.epoch}".encode()).hexdigest()[:32]
 
 
-__all__ = ["ACK_TAG", "TEST_TAG", "ReshareNode", "ack_message", "check_acks", "test_message"]
+__all__ = ["ReshareNode", "check_acks"]
 
 

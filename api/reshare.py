@@ -118,7 +118,8 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = ReshareRequest(
-        session_id=session_id, key_id=key_id, operation=operation, protocol=session_protocol.value, curve=key.curve,
+        session_id=session_id, key_id=key_id, operation=operation, protocol=session_protocol.value,
+        key_protocol=key.protocol, curve=key.curve,
         epoch=key.epoch, dealers=dealers, new_parties=new_parties, new_threshold=threshold, old_holders=old_parties,
         intent=intent, policy=policy_from(settings), requested_by=principal.name, reason=body.reason,
         pool_target=settings.nonce_pool_target, approvals_needed=needed,

@@ -35,6 +35,8 @@ class SessionProtocol(StrEnum):
     GG18_SIGN = "gg18-sign"
     GG20_PRESIGN = "gg20-presign"
     GG20_SIGN = "gg20-sign"
+    GG20_REFRESH = "gg20-refresh"
+    GG20_RESHARE = "gg20-reshare"
 
 
 class SessionStatus(StrEnum):
@@ -88,6 +90,9 @@ SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
     ProtocolSpec(SessionProtocol.GG18_SIGN, Family.ECDSA, Stage.SIGN, 11, compute_bound=True),
     ProtocolSpec(SessionProtocol.GG20_PRESIGN, Family.ECDSA, Stage.SIGN, 7, compute_bound=True),
     ProtocolSpec(SessionProtocol.GG20_SIGN, Family.ECDSA, Stage.SIGN, 2, compute_bound=True),
+    # One tss protocol (tss.ecdsa.reshare) for both: a refresh is a reshare to the same committee and threshold.
+    ProtocolSpec(SessionProtocol.GG20_REFRESH, Family.ECDSA, Stage.REFRESH, 5, compute_bound=True, stores_share=True),
+    ProtocolSpec(SessionProtocol.GG20_RESHARE, Family.ECDSA, Stage.RESHARE, 5, compute_bound=True, stores_share=True),
 )}
 
 
@@ -107,9 +112,11 @@ class KeyProtocol:
 KEY_PROTOCOLS: dict[str, KeyProtocol] = {k.name: k for k in (
     KeyProtocol("frost", Family.FROST, SessionProtocol.FROST_DKG, refresh=SessionProtocol.FROST_REFRESH,
                 reshare=SessionProtocol.FROST_RESHARE),
-    KeyProtocol("gg18", Family.ECDSA, SessionProtocol.GG20_KEYGEN, (SessionProtocol.GG18_SIGN,)),
+    KeyProtocol("gg18", Family.ECDSA, SessionProtocol.GG20_KEYGEN, (SessionProtocol.GG18_SIGN,),
+                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE),
     KeyProtocol("gg20", Family.ECDSA, SessionProtocol.GG20_KEYGEN,
-                (SessionProtocol.GG20_PRESIGN, SessionProtocol.GG20_SIGN)),
+                (SessionProtocol.GG20_PRESIGN, SessionProtocol.GG20_SIGN),
+                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE),
 )}
 """GG18 and GG20 keys share one keygen and one share format; GG20 signs as presign then online sign."""
 

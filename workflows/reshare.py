@@ -21,7 +21,8 @@ from typing import NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from mpc.protocols import SPECS, Activity, SessionStatus
+    from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family, SessionProtocol, SessionStatus
+    from mpc.reshare_digests import test_message
     from workflows import coordinator_calls as db
     from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, run_on_nodes, session_failed_error
@@ -134,6 +135,10 @@ class ReshareWorkflow(AwaitsApprovals):
         signers = sorted(request.new_parties, key=lambda p: p.party_id)[: request.new_threshold]
         step = dataclasses.replace(step, acks=[acks[n] for n in new_nodes], signers=signers)
         await self._round(rounds + 2)
+        if KEY_PROTOCOLS[request.key_protocol].family == Family.ECDSA:
+            signature = await self._ecdsa_test_signature(request, step)
+            await self._round(rounds + 3)
+            return dataclasses.replace(step, test_signature=signature)
         commitments: dict[str, WireMessage] = await run_on_nodes(
             Activity.RESHARE_TEST_COMMIT.value, _nodes(signers), lambda _n: step, WireMessage, request.policy)
         step = dataclasses.replace(step, commitments=[commitments[n] for n in _nodes(signers)])
@@ -141,6 +146,23 @@ class ReshareWorkflow(AwaitsApprovals):
         shares: dict[str, WireMessage] = await run_on_nodes(
             Activity.RESHARE_TEST_SIGN.value, _nodes(signers), lambda _n: step, WireMessage, request.policy)
         return dataclasses.replace(step, shares=[shares[n] for n in _nodes(signers)])
+
+    async def _ecdsa_test_signature(self, request: ReshareRequest, step: ReshareStep) -> str:
+        """GG18 / GG20 signing with the inactive new shares over the tagged test digest (the nodes
+        recognise it and need no intent for it; mpc/reshare_digests.py)."""
+        digest = test_message(request.key_id, step.epoch, step.ack_digest).hex()
+        params = ProtocolParams(key_id=request.key_id, curve=request.curve, epoch=step.epoch,
+                                threshold=len(step.signers), digest=digest)
+        public: dict = {}
+        for stage in KEY_PROTOCOLS[request.key_protocol].sign:
+            run = ProtocolRun(protocol=stage.value, session_id=f"{request.session_id}.test.{stage.value}",
+                              workflow_id=workflow.info().workflow_id, parties=list(step.signers),
+                              params=dataclasses.replace(params), total_rounds=SPECS[stage].rounds,
+                              policy=request.policy)
+            public = agreed_public_result(await drive_protocol(run))
+            if stage == SessionProtocol.GG20_PRESIGN:
+                params.presig_id = str(public["presig_id"])
+        return str(public["signature"])
 
     async def _commit(self, request: ReshareRequest, step: ReshareStep, package: dict) -> str:
         """The commit point: the first new holder verifies everything and activates; the database follows."""

@@ -374,7 +374,8 @@ class ReshareRequest:
     session_id: str
     key_id: str
     operation: str  # "refresh" | "reshare": the intent operation, also the audit action
-    protocol: str  # the session protocol of mpc/protocols.py (frost-refresh, frost-reshare)
+    protocol: str  # the session protocol of mpc/protocols.py (frost-refresh, gg20-reshare, ...)
+    key_protocol: str  # the key's protocol (frost, gg18, gg20): how the test signature is made
     curve: str
     epoch: int  # the epoch being replaced; the new shares get epoch + 1
     dealers: list[Party]  # old holders that deal sub-shares (refresh: every holder)

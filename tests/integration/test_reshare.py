@@ -32,6 +32,7 @@ from tests.integration.attacker import run_probe
 from tests.integration.helpers import check_signature, create_key, sign, wait_session
 from tests.integration.intents import make_intent, mint, sign_details
 from tests.integration.probe import ProbeCall
+from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
 from tests.stack import Stack
 from tss.frost import get_ciphersuite
 from tss.messages import RoundMessage
@@ -96,6 +97,33 @@ def test_ed25519_2of3_to_3of5_to_2of3_replacing_nodes(stack: Stack) -> None:
         audit = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
         done = [e for e in audit if e["action"] == "key.reshare" and e["status"] == "success"]
         assert len(done) == 2 and all(e["details"]["erasure_pending"] == [] for e in done)
+
+
+def test_gg20_2of3_to_2of4_adding_a_node_then_refresh(stack: Stack) -> None:
+    with stack.client() as api:
+        key = create_key(api, protocol="gg20", chain_type="ethereum", threshold=2, nodes=["p1", "p2", "p3"])
+        key_id = key["key_id"]
+        change(api, key_id, "reshare", threshold=2, nodes=["p1", "p2", "p3", "p4"], reason="add p4")
+        grown = api.get(f"/v1/keys/{key_id}").json()
+        assert (grown["public_key"], grown["address"], grown["epoch"]) == (key["public_key"], key["address"], 1)
+        ecdsa_signs_with_every_subset(api, key, ["p1", "p2", "p3", "p4"], 2)
+        change(api, key_id, "refresh", reason="proactive")
+        fresh = api.get(f"/v1/keys/{key_id}").json()
+        assert (fresh["public_key"], fresh["address"], fresh["epoch"]) == (key["public_key"], key["address"], 2)
+        ecdsa_signs_with_every_subset(api, key, ["p1", "p4"], 2)
+        for node in ("p1", "p2", "p3", "p4"):
+            assert held_epochs(stack, node, key_id) == ["epoch-2.share"], node
+        epochs = api.get(f"/v1/keys/{key_id}/epochs").json()["epochs"]
+        assert [(e["epoch"], len(e["holders"]), e["reason"]) for e in epochs] == [
+            (0, 3, "keygen"), (1, 4, "add p4"), (2, 4, "proactive")]
+
+
+def ecdsa_signs_with_every_subset(api: httpx.Client, key: dict[str, Any], holders: list[str], threshold: int) -> None:
+    for signers in itertools.combinations(holders, threshold):
+        message = f"{key['key_id']} by {','.join(signers)}".encode()
+        session = sign(api, key["key_id"], message, signers=list(signers))
+        assert session["status"] == "completed", (signers, session["error"])
+        check_ecdsa_signature(key, hashlib.sha256(message).digest(), session["signature"])
 
 
 def test_reshare_refuses_bad_requests_and_starts_nothing(stack: Stack) -> None:

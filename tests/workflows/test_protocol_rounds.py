@@ -16,6 +16,7 @@ from mpc.protocols import KEY_PROTOCOLS, SPECS, Family, SessionProtocol, Stage, 
 from tss.ecdsa.gg18 import GG18SignProtocol
 from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol
 from tss.ecdsa.keygen import KeygenProtocol
+from tss.ecdsa.reshare import ReshareProtocol
 from tss.frost import FrostDkg, FrostRefresh, FrostReshare
 
 TSS: dict[str, Any] = {
@@ -26,6 +27,8 @@ TSS: dict[str, Any] = {
     "gg18-sign": GG18SignProtocol,
     "gg20-presign": GG20PresignProtocol,
     "gg20-sign": GG20SignProtocol,
+    "gg20-refresh": ReshareProtocol,
+    "gg20-reshare": ReshareProtocol,
 }
 
 
@@ -42,6 +45,9 @@ def test_key_protocols_name_registered_stages() -> None:
         for stage in key.sign:
             assert SPECS[stage].stage == Stage.SIGN and SPECS[stage].family == key.family
             assert key_protocol_of(stage) is key
+        for changes, stage in ((key.refresh, Stage.REFRESH), (key.reshare, Stage.RESHARE)):
+            assert changes is not None and SPECS[changes].stage == stage and SPECS[changes].family == key.family
+            assert SPECS[changes].stores_share
     assert sign_rounds("gg18") == 11 and sign_rounds("gg20") == 9
     assert KEY_PROTOCOLS["gg18"].keygen == KEY_PROTOCOLS["gg20"].keygen  # one keygen, one share format
 
