@@ -1,6 +1,9 @@
 """Generate the GG18/GG20 test pre-parameters once (slow: safe primes), for tests/fixtures/ecdsa/.
 
-Usage:  .venv/bin/python scripts/gen_ecdsa_fixtures.py [--count 8] [--bits 2048] [--out DIR]
+Usage:  .venv/bin/python scripts/gen_ecdsa_fixtures.py [--count 30] [--bits 2048] [--out DIR]
+
+The committed fixture holds 30 sets: tests/stack.py gives each of its five participants six (every
+ECDSA keygen, refresh and reshare takes one per new holder).
 
 Writes:
   preparams.jsonl  `tss.paillier.PreParamsPool` format (one party's Paillier + ring-Pedersen secret
@@ -45,7 +48,7 @@ def smooth_modulus(bits: int) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--count", type=int, default=8)
+    ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--bits", type=int, default=2048)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "tests/fixtures/ecdsa"))
     args = ap.parse_args()
