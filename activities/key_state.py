@@ -71,3 +71,4 @@ class KeyStates:
         services.state.put(KEY_STATE, request.key_id, "state", json.dumps(record).encode(), replace=True)
         _known[(id(services.state), request.key_id)] = record
         return KeyStateResult(services.node_id, request.enabled)
+

@@ -1,9 +1,11 @@
-"""Disable and enable a key: the API checks and signs the intent, every holder enforces it itself.
+"""Disable, enable and archive a key: the API checks and signs the intent, every holder enforces it itself.
 
 Disable is an emergency stop, so it is accepted with holders offline: the workflow marks the key
 `disabled` in the database first and tells every holder; one that cannot be reached is named in
 the failed session and the others stay disabled. Enable needs every holder online and marks the
-key `active` only when all of them enabled it. Both count under the policy's `disable` quorum.
+key `active` only when all of them enabled it. Archive (`DELETE /v1/keys/{id}`) marks the key
+`archived` and has every holder erase its share; metadata, public key and address stay. All three
+count under the policy's `disable` quorum.
 """
 
 from __future__ import annotations
@@ -44,14 +46,16 @@ class KeyStateChange(BaseModel):
 
 async def start_key_state(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
                           key_id: str, enabled: bool, body: KeyStateChange, idempotency_key: str | None, *,
-                          signer: IntentSigner) -> Started:
-    operation = "enable" if enabled else "disable"
+                          signer: IntentSigner, archive: bool = False) -> Started:
+    operation = "archive" if archive else "enable" if enabled else "disable"
     key = await db.get(Key, key_id)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
     if enabled and key.status != "disabled":
         raise ApiError(409, "key_not_disabled", f"key {key_id} is {key.status}, not disabled")
-    if not enabled and key.status not in ("active", "flagged"):
+    if archive and key.status == "pending":
+        raise ApiError(409, "key_not_active", f"key {key_id} is still being generated")
+    if not enabled and not archive and key.status not in ("active", "flagged"):
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}; only an active or flagged key is "
                                               "disabled")
     session_id = str(uuid.uuid4())
@@ -80,7 +84,8 @@ async def start_key_state(db: AsyncSession, client_factory: ClientFactory, setti
     db.add(AuditLog(actor=principal.name, action=f"key.{operation}_request", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted", details={"reason": body.reason, "holders": holders}))
     await db.flush()
-    request = KeyStateRequest(session_id=session_id, key_id=key_id, enabled=enabled, parties=parties, intent=intent,
+    request = KeyStateRequest(session_id=session_id, key_id=key_id, enabled=enabled, archive=archive,
+                              parties=parties, intent=intent,
                               policy=policy_from(settings), requested_by=principal.name, approvals_needed=needed,
                               approval_timeout_seconds=settings.approval_timeout)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,

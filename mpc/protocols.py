@@ -56,6 +56,7 @@ class Activity(StrEnum):
     FROST_SIGN = "participant.frost_sign"
     PING = "participant.ping"
     SET_KEY_STATE = "participant.set_key_state"
+    ARCHIVE_KEY = "participant.archive_key"
     RESHARE_ACK = "participant.reshare_ack"
     RESHARE_TEST_COMMIT = "participant.reshare_test_commit"
     RESHARE_TEST_SIGN = "participant.reshare_test_sign"

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.coordinator import CoordinatorActivities
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
+from activities.key_archive import KeyArchive
 from activities.key_state import KeyStates
 from activities.node import NodeActivities
 from activities.node_services import NodeServices
@@ -50,6 +51,7 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     frost = FrostSigning(services)
     states = KeyStates(services)
     reshare = ReshareNode(services)
+    archive = KeyArchive(services)
     return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
-            states.set_key_state, reshare.ack, reshare.test_commit, reshare.test_sign, reshare.activate,
-            reshare.retire]
+            states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit, reshare.test_sign,
+            reshare.activate, reshare.retire]

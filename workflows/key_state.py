@@ -1,9 +1,11 @@
-"""KeyStateWorkflow: disable or enable a key on every holder (each node then enforces it itself).
+"""KeyStateWorkflow: disable, enable or archive a key on every holder (each node then enforces it itself).
 
 Disable marks the key `disabled` in the database first (the API stops at once), then asks every
 holder; a holder that cannot be reached fails the session naming it, and the ones reached stay
 disabled (the safe direction). Enable asks every holder first and marks the key `active` only
-when all of them enabled it.
+when all of them enabled it. Archive marks the key `archived` first (it never signs again) and has
+every holder erase its share; a holder not reached fails the session naming it, and a repeated
+archive request erases what is left.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class KeyStateWorkflow(AwaitsApprovals):
 
     @workflow.run
     async def run(self, request: KeyStateRequest) -> list[str]:
-        operation = "enable" if request.enabled else "disable"
+        operation = request.operation
         if request.approvals_needed > 0 and request.intent is not None:
             outcome = await self._await_approvers(request.session_id, operation, request.intent,
                                                   request.approvals_needed, request.approval_timeout_seconds,
@@ -55,11 +57,13 @@ class KeyStateWorkflow(AwaitsApprovals):
         await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=1, current_round=1,
                                 started=True)
         if not request.enabled:
-            await db.call(Activity.FINISH_KEY.value, FinishKeyInput(request.key_id, "disabled"))
+            status = "archived" if request.archive else "disabled"
+            await db.call(Activity.FINISH_KEY.value, FinishKeyInput(request.key_id, status))
         nodes = [p.node_id for p in request.parties]
         call = KeyStateCall(request.session_id, request.key_id, request.enabled, request.intent)
+        activity = Activity.ARCHIVE_KEY if request.archive else Activity.SET_KEY_STATE
         try:
-            await run_on_nodes(Activity.SET_KEY_STATE.value, nodes, lambda _n: call, KeyStateResult, request.policy)
+            await run_on_nodes(activity.value, nodes, lambda _n: call, KeyStateResult, request.policy)
         except SessionFailedError as failed:
             await self._fail(request, operation, failed.failure)
         if request.enabled:

@@ -362,8 +362,13 @@ class KeyStateRequest:
     intent: SessionIntent | None = None
     policy: RoundPolicy = field(default_factory=RoundPolicy)
     requested_by: str = "api"
-    approvals_needed: int = 0  # the key policy's `disable` quorum (enable counts the same)
+    approvals_needed: int = 0  # the key policy's `disable` quorum (enable and archive count the same)
     approval_timeout_seconds: float = 3600.0
+    archive: bool = False  # erase every share epoch on every holder (the key's metadata stays, `archived`)
+
+    @property
+    def operation(self) -> str:
+        return "archive" if self.archive else "enable" if self.enabled else "disable"
 
 
 # ---- refresh and reshare (two phases: new shares inactive until ACKed and test-signed) ----------

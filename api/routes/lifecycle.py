@@ -1,4 +1,5 @@
-"""Key lifecycle: `POST /v1/keys/{id}/disable` and `/enable` (202 with a session), `GET /v1/keys/{id}/epochs`."""
+"""Key lifecycle: `POST /v1/keys/{id}/disable` and `/enable`, `DELETE /v1/keys/{id}` (archive), each 202 with
+a session, and `GET /v1/keys/{id}/epochs`."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 async def _change(key_id: str, enabled: bool, body: KeyStateChange | None, db: DbSession, state: State,
-                  principal: CurrentPrincipal, idempotency_key: str | None) -> JSONResponse:
+                  principal: CurrentPrincipal, idempotency_key: str | None, archive: bool = False) -> JSONResponse:
     started = await start_key_state(db, state.temporal, state.settings, principal, key_id, enabled,
-                                    body or KeyStateChange(), idempotency_key, signer=state.intent_signer)
+                                    body or KeyStateChange(), idempotency_key, signer=state.intent_signer,
+                                    archive=archive)
     db.expire_all()
     row = await db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
@@ -43,6 +45,13 @@ async def disable_key(key_id: str, db: DbSession, state: State, principal: Curre
 async def enable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                      body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _change(key_id, True, body, db, state, principal, idempotency_key)
+
+
+@router.delete("/{key_id}", status_code=202, dependencies=[require_role("operator")],
+               summary="Archive a key: every holder erases its share; metadata and address stay")
+async def archive_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
+                      body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    return await _change(key_id, False, body, db, state, principal, idempotency_key, archive=True)
 
 
 class EpochPublic(BaseModel):

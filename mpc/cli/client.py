@@ -1,4 +1,4 @@
-"""API client commands: `mpc keys create|list|show|disable|enable|reshare|refresh|epochs`, `mpc sign`,
+"""API client commands: `mpc keys create|list|show|disable|enable|archive|reshare|refresh|epochs`, `mpc sign`,
 `mpc approve`, `mpc sessions show`, `mpc nodes list|approve|remove`.
 
 They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
@@ -67,7 +67,8 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=_run(cmd_keys_show))
 
     for action, text in (("disable", "disable a key on every holder (nodes then refuse to sign with it)"),
-                         ("enable", "enable a disabled key again (every holder must be online)")):
+                         ("enable", "enable a disabled key again (every holder must be online)"),
+                         ("archive", "archive a key: every holder erases its share (metadata and address stay)")):
         lifecycle = keys_sub.add_parser(action, parents=[common, waiting], help=text)
         lifecycle.add_argument("key_id")
         lifecycle.add_argument("--reason", default=None, help="recorded in the audit log")
@@ -220,7 +221,10 @@ def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
 def cmd_keys_state(client: ApiClient, args: argparse.Namespace) -> int:
     body = {"reason": args.reason} if args.reason else {}
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
-    started = client.post(f"/v1/keys/{args.key_id}/{args.action}", body, headers=headers)
+    if args.action == "archive":
+        started = client.request("DELETE", f"/v1/keys/{args.key_id}", json_body=body, headers=headers)
+    else:
+        started = client.post(f"/v1/keys/{args.key_id}/{args.action}", body, headers=headers)
     if args.no_wait:
         return _emit(started, args, lambda s: _started_text(s, {}))
     session = client.wait_session(started["session_id"], args.timeout)

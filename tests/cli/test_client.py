@@ -188,3 +188,7 @@ def test_keys_reshare_refresh_and_epochs(stack: Stack) -> None:
     assert lines[-1].split()[-1] == "yes" and "cli grow" in lines[2]
     bad = mpc(stack, "keys", "reshare", key["key_id"], "--threshold", "9", "--nodes", ",".join(NODES))
     assert bad.returncode == 2 and "invalid_threshold" in bad.stderr
+    gone = mpc(stack, "keys", "archive", key["key_id"], "--reason", "cli test done")
+    assert gone.returncode == 0, gone.stderr
+    assert f"key {key['key_id']} archived on" in gone.stdout
+    assert json.loads(mpc(stack, "keys", "show", key["key_id"], "--json").stdout)["status"] == "archived"

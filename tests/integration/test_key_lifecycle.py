@@ -112,3 +112,28 @@ def test_sessions_by_state_counts_sessions_nobody_waited_for(stack: Stack) -> No
               for line in text.splitlines() if line.startswith("mpc_sessions_by_state{")}
     assert values['status="completed"'] >= completed > 0
     assert 'status="awaiting_approval"' in values and 'status="failed"' in values
+
+
+def test_archive_erases_every_share_and_keeps_the_address(stack: Stack) -> None:
+    with stack.client() as api:
+        key = create_key(api, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=HOLDERS)
+        key_id = key["key_id"]
+        sign(api, key_id, b"before the archive")
+        started = api.delete(f"/v1/keys/{key_id}", headers={"Idempotency-Key": f"archive-{key_id}"})
+        assert started.status_code == 202, started.text
+        done = wait_session(api, started.json()["session_id"])
+        assert done["status"] == "completed" and done["operation"] == "archive", done["error"]
+        archived = api.get(f"/v1/keys/{key_id}").json()
+        assert archived["status"] == "archived"
+        assert (archived["public_key"], archived["address"]) == (key["public_key"], key["address"])
+        for node in HOLDERS:
+            folder = stack.data_dir / node / "keys" / key_id
+            assert not list(folder.glob("epoch-*")), node  # every epoch's share and meta erased
+        refused = api.post(f"/v1/keys/{key_id}/sign", json={"digest": "ab" * 32})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "key_not_active"
+        enable = api.post(f"/v1/keys/{key_id}/enable", json={})
+        assert enable.status_code == 409 and enable.json()["error"]["code"] == "key_not_disabled"
+        audit = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
+        assert any(e["action"] == "key.archive" and e["status"] == "success" for e in audit)
+        missing = api.delete("/v1/keys/no-such-key")
+        assert missing.status_code == 404
