@@ -22,7 +22,7 @@ from activities.ecdsa_node import (
 from activities.node_services import NodeServices, Roster, invalid_request
 from activities.protocols import ProtocolSetup
 from mpc.intents import Intent
-from mpc.keystore import ShareNotFoundError
+from mpc.keystore import KeystoreError, ShareNotFoundError
 from mpc.protocols import ProtocolSpec, SessionProtocol, Stage
 from mpc.reshare_digests import test_message
 from tss.ecdsa.gg18 import GG18SignProtocol
@@ -42,11 +42,14 @@ def reshare_test_epoch(services: NodeServices, params: ProtocolParams) -> int | 
     own epoch and ack digest (mpc/reshare_digests.py) and nothing else: no intent is needed for that.
     """
     key_id, epoch = params.key_id, params.epoch
-    active = services.shares.active_epoch(key_id)
-    if params.digest is None or (active is not None and epoch <= active) or not services.shares.has_share(key_id,
-                                                                                                          epoch):
-        return None
-    ack_digest = services.shares.get_meta(key_id, epoch).public.get("ack_digest")
+    try:
+        active = services.shares.active_epoch(key_id)
+        if params.digest is None or (active is not None and epoch <= active) or not services.shares.has_share(
+                key_id, epoch):
+            return None
+        ack_digest = services.shares.get_meta(key_id, epoch).public.get("ack_digest")
+    except (KeystoreError, ValueError):
+        return None  # no such share here: ordinary signing then refuses it with its own reason
     if not isinstance(ack_digest, str):
         return None
     try:

@@ -18,6 +18,7 @@ from activities.authorisation import Pinned
 from activities.key_state import refuse_if_disabled
 from activities.node_services import NodeServices, invalid_request
 from mpc.intents import Intent, IntentRefused, KeyPolicy, SignedIntent
+from mpc.keystore import KeystoreError
 from mpc.protocols import Stage
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, SessionIntent, roster_of
@@ -49,7 +50,10 @@ def authorise_reshare(services: NodeServices, request: HelloInput | ProtocolRoun
     if reshare is None:
         invalid_request("invalid_parameters", "a refresh or reshare session names its dealers and new committee")
     key_id, epoch = params.key_id, params.epoch
-    holds = services.shares.active_epoch(key_id) == epoch and services.shares.has_share(key_id, epoch)
+    try:
+        holds = services.shares.active_epoch(key_id) == epoch and services.shares.has_share(key_id, epoch)
+    except KeystoreError:
+        invalid_request("share_unavailable", f"{services.node_id} cannot read its share records of {key_id}")
     pinned: Pinned | None = None
     package: Any = None
     if holds:
