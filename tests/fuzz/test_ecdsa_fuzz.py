@@ -71,7 +71,8 @@ Factory = Callable[[], dict[int, Any]]
 def _keygen() -> tuple[dict[int, KeyShare], dict[int, Any], dict]:
     trace: dict = {}
     outs = run(keygen_protocols(2, 2, session=b"fuzz-keygen"), trace=trace)
-    return {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}, {i: o.public_result for i, o in outs.items()}, trace
+    shares = {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}
+    return shares, {i: o.public_result for i, o in outs.items()}, trace
 
 
 def _gg18() -> dict[int, Any]:

@@ -10,14 +10,34 @@ they accept goes through `sign` / `aggregate` with culprits the sender.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from temporalio.exceptions import ApplicationError
 
-from tests.fuzz.support import apply, byte_mutation, case_id, fuzz, mutate_inbound, regressions, round_property
+from activities.coordinator import CoordinatorActivities
+from activities.frost_aggregate import _commitment
+from activities.frost_signing import COMMIT_PROTOCOL, FrostSigning, commitment_ssid
+from activities.node_services import Roster
+from mpc.envelope import seal
+from mpc.identity import NodeIdentity
+from tests.fuzz.support import (
+    apply,
+    byte_mutation,
+    case_id,
+    fuzz,
+    json_mutation,
+    mutate_inbound,
+    regressions,
+    round_property,
+)
 from tss.errors import EncodingError, ProtocolError
 from tss.frost import (
     FrostDkg,
@@ -33,8 +53,11 @@ from tss.frost import (
     trusted_dealer_keygen,
 )
 from tss.messages import BROADCAST, RoundMessage
+from workflows.types import FrostSignRequest, Party, StoreCommitmentsInput, WireMessage
 
 MESSAGE = bytes(range(32))
+IDS = {n: NodeIdentity.generate(n) for n in ("p1", "p2")}
+PARTIES = [Party(n, i, IDS[n].public().ed25519, IDS[n].public().x25519) for i, n in enumerate(IDS, start=1)]
 
 
 def _record(proto: Any, states: dict[int, bytes]) -> dict[int, tuple[dict[int, bytes], dict[int, list[RoundMessage]]]]:
@@ -132,16 +155,14 @@ def test_vss_regressions(case: dict[str, Any]) -> None:
 
 # ---- signing: commitments (round 1) and signature shares (round 2) --------------------------------
 @functools.cache
-def signing(suite_name: str) -> tuple[Any, dict[int, KeyShare], Any, dict, list[SigningCommitments], list]:
+def _key(suite_name: str) -> tuple[Any, dict[int, KeyShare], Any]:
     suite = get_ciphersuite(suite_name)
-    shares, public = trusted_dealer_keygen(suite, 2, [1, 2, 3])
-    pairs = {i: commit(suite, shares[i]) for i in (1, 3)}
-    comms = [pairs[i][1] for i in (1, 3)]
-    return suite, shares, public, pairs, comms, []
+    return suite, *trusted_dealer_keygen(suite, 2, [1, 2, 3])
 
 
 def _fresh_signing(suite_name: str) -> tuple[Any, dict, Any, dict, list[SigningCommitments]]:
-    suite, shares, public, _, _, _ = signing(suite_name)
+    """Signers 1 and 3 with fresh nonces (a nonce signs once)."""
+    suite, shares, public = _key(suite_name)
     pairs = {i: commit(suite, shares[i]) for i in (1, 3)}
     return suite, shares, public, pairs, [pairs[i][1] for i in (1, 3)]
 
@@ -154,7 +175,7 @@ SUITES = ["ed25519", "secp256k1", "secp256k1-tr"]
 def test_mutated_commitment_then_sign(suite_name: str, data: st.DataObject) -> None:
     """Signer 1 receives signer 3's commitment mutated: decoding raises EncodingError, or `sign`
     succeeds or raises ProtocolError naming 3 (an identity point, an unknown or reordered identifier)."""
-    suite, shares, public, pairs, comms = _fresh_signing(suite_name)
+    suite, shares, _public, pairs, comms = _fresh_signing(suite_name)
     raw = comms[1].to_bytes(suite)
     mutation = byte_mutation(data, raw)
     try:
@@ -189,7 +210,82 @@ def test_mutated_signature_share_then_aggregate(suite_name: str, data: st.DataOb
 def test_signing_decoders_on_random_bytes(suite_name: str, raw: bytes) -> None:
     suite = get_ciphersuite(suite_name)
     for decode in (SigningCommitments.from_bytes, SignatureShare.from_bytes):
-        try:
+        with contextlib.suppress(EncodingError):
             decode(suite, raw)
-        except EncodingError:
-            pass
+
+
+# ---- signed commitment envelopes: the pool (coordinator), the signer and the aggregator -----------
+class _FakeDb:
+    """Enough of an AsyncSession for `store_commitments` to get past its parsing."""
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+
+    async def __aenter__(self) -> _FakeDb:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+    def add(self, row: Any) -> None:
+        self.rows.append(row)
+
+    async def commit(self) -> None:
+        return None
+
+    async def rollback(self) -> None:
+        return None
+
+
+def _commitment_body(suite_name: str) -> tuple[Any, bytes]:
+    suite, _shares, _, _pairs, comms = _fresh_signing(suite_name)
+    body = json.dumps({"key_id": "k", "epoch": 0, "nonce_id": "ab" * 16, "identifier": 2,
+                       "commitment": comms[1].to_bytes(suite).hex()}, sort_keys=True).encode()
+    return suite, body
+
+
+def _violation_names(exc: ApplicationError, sender: str) -> None:
+    assert exc.non_retryable, exc
+    if exc.type == "ProtocolViolation":
+        assert exc.details[0]["culprits"] == [sender], exc.details
+
+
+@fuzz(80)
+@given(st.sampled_from(SUITES), st.data())
+def test_mutated_commitment_envelope(suite_name: str, data: st.DataObject) -> None:
+    """A signed commitment body mutated (then signed, so only its content is wrong) through every
+    decoder it meets: the coordinator's pool, the aggregator and a signer. Each accepts it or refuses
+    with a non-retryable ApplicationError; a ProtocolViolation names the signer."""
+    suite, body = _commitment_body(suite_name)
+    payload = apply(body, json_mutation(data, body))
+    envelope = seal(IDS["p2"], ssid=commitment_ssid("k"), protocol=COMMIT_PROTOCOL, round=1, kind="commitment",
+                    payload=payload)
+    wire = WireMessage(sender="p2", recipient="*", round=1, body=envelope.to_json())
+    coordinator = CoordinatorActivities(sessions=_FakeDb)  # type: ignore[arg-type]
+    try:
+        asyncio.run(coordinator.store_commitments(StoreCommitmentsInput(key_id="k", node_id="p2", commitments=[wire])))
+    except ApplicationError as exc:
+        _violation_names(exc, "p2")
+    try:
+        _commitment(suite, wire, payload)
+    except ApplicationError as exc:
+        _violation_names(exc, "p2")
+    request = FrostSignRequest(session_id="s", key_id="k", digest="00" * 32, signers=PARTIES[:2], commitments=[wire])
+    signing = FrostSigning(SimpleNamespace(identity=IDS["p1"], node_id="p1"))  # type: ignore[arg-type]
+    try:
+        signing._open_commitments(request, Roster(PARTIES[:2], "p1"), suite)
+    except ApplicationError as exc:
+        _violation_names(exc, "p2")
+
+
+@pytest.mark.parametrize("case", regressions("commitment-envelope"), ids=case_id)
+def test_commitment_envelope_regressions(case: dict[str, Any]) -> None:
+    _, body = _commitment_body("ed25519")
+    envelope = seal(IDS["p2"], ssid=commitment_ssid("k"), protocol=COMMIT_PROTOCOL, round=1, kind="commitment",
+                    payload=apply(body, case["mutation"]))
+    wire = WireMessage(sender="p2", recipient="*", round=1, body=envelope.to_json())
+    coordinator = CoordinatorActivities(sessions=_FakeDb)  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as caught:
+        asyncio.run(coordinator.store_commitments(StoreCommitmentsInput(key_id="k", node_id="p2", commitments=[wire])))
+    assert caught.value.details[0]["code"] == case["expect"]
+    _violation_names(caught.value, "p2")
