@@ -142,8 +142,12 @@ class CoordinatorActivities:
             try:
                 payload = json_object(Envelope.from_json(wire.body).payload_bytes(), max_bytes=64 * 1024,
                                       what="commitment")
-                nonce_id, epoch = str(payload["nonce_id"]), int(payload.get("epoch", 0))
+                nonce_id, epoch = str(payload["nonce_id"]), payload.get("epoch", 0)
                 commitment = str(payload["commitment"])
+                # int() of 1e999 raised OverflowError (unhandled, so retried), and an epoch beyond 64 bits
+                # failed the insert (found by tests/fuzz)
+                if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**63:
+                    raise ValueError("epoch must be a non-negative 64-bit integer")
             except (EnvelopeError, ValueError, TypeError, KeyError):
                 # The node's own published commitment is garbage: its fault, and a retry cannot help.
                 raise ApplicationError(f"malformed commitment envelope from {request.node_id}",

@@ -27,7 +27,7 @@ import binascii
 import hashlib
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -66,7 +66,9 @@ class EnvelopeError(Exception):
 
     def __init__(self, reason: str, sender: str, detail: str = "", *, attributable: bool = False) -> None:
         self.reason = reason
-        self.sender = sender
+        # A claimed sender is a node id (at most 128 characters); a longer one is not echoed in full
+        # into failure text and workflow history (found by tests/fuzz: a 5,000-character sender).
+        self.sender = sender = _printable(sender[:128]) if isinstance(sender, str) else "?"
         self.detail = detail
         self.attributable = attributable
         super().__init__(f"{reason}: sender={sender!r}" + (f" ({detail})" if detail else ""))
@@ -170,16 +172,31 @@ class Envelope:
         return cls.from_dict(json_object(text, max_bytes=2 * MAX_PAYLOAD_BYTES, what="envelope"))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Envelope:
-        sender = str(data.get("sender", "?"))[:128]
+    def from_dict(cls, data: Mapping[str, Any]) -> Envelope:
+        """An envelope from relayed data; anything but the envelope's fields with their types (text
+        that is valid Unicode, integer round and version) is `EnvelopeError("malformed")`."""
+        if not isinstance(data, Mapping):
+            raise EnvelopeError("malformed", "?", "envelope is not an object")
+        claimed = data.get("sender")
+        sender = _printable(claimed[:128]) if isinstance(claimed, str) else "?"
         text_fields = ("ssid", "protocol", "kind", "sender", "recipient", "payload", "signature")
         if not all(isinstance(data.get(k), str) for k in text_fields):
             raise EnvelopeError("malformed", sender, "missing or non-string envelope fields")
+        if not all(data[k].isascii() or _printable(data[k]) == data[k] for k in text_fields):
+            raise EnvelopeError("malformed", sender, "envelope fields must be valid Unicode text")
+        if "round" not in data:
+            raise EnvelopeError("malformed", sender, "round is missing")
         for k in ("round", "version"):
             value = data.get(k, VERSION)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise EnvelopeError("malformed", sender, f"{k} must be an integer")
         return cls(**{k: data[k] for k in (*text_fields, "round")}, version=data.get("version", VERSION))
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates replaced: JSON can carry them (``"\\ud800"``), UTF-8 cannot, so a
+    field holding one would make `.encode()` raise long after parsing (found by tests/fuzz)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def json_object(text: str | bytes, *, max_bytes: int, max_depth: int = 1, what: str = "message") -> dict[str, Any]:

@@ -172,11 +172,19 @@ def check_echo(own: str, received: dict[int, Any]) -> None:
     signed copies the participant layer keeps (S3), so no culprit is named here; `detail` lists the
     parties whose view differs.
     """
-    differ = [pid for pid, obj in received.items() if not isinstance(obj.get("echo"), str)]
-    differ += [pid for pid, obj in received.items() if isinstance(obj.get("echo"), str) and
-               not hmac.compare_digest(obj["echo"], own)]  # fmt: skip
+    # An echo that is not a digest at all is a malformed message, attributable to its sender; only a
+    # well-formed digest that differs is a view disagreement. (`hmac.compare_digest` raises TypeError
+    # on non-ASCII text, so the shape is checked first: found by tests/fuzz.)
+    malformed = sorted(pid for pid, obj in received.items() if not _is_digest(obj.get("echo")))
+    if malformed:
+        raise ProtocolError("malformed_payload", malformed, detail="echo is not a SHA-256 hex digest")
+    differ = [pid for pid, obj in received.items() if not hmac.compare_digest(obj["echo"], own)]
     if differ:
         raise ProtocolError("broadcast_inconsistent", (), detail=f"views differ: {sorted(differ)}")
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def payload_bytes(inbound: Sequence[RoundMessage], kind: str) -> dict[int, bytes]:
