@@ -81,6 +81,7 @@ class ProtocolSpec:
     rounds: int  # after the hello (round 0)
     compute_bound: bool = False  # seconds of Paillier arithmetic per round: run off the event loop
     stores_share: bool = False  # the last round seals a new share
+    timeout_scale: float = 1.0  # ROUND_TIMEOUT multiple: rounds that verify every new member's Paillier proofs
 
 
 SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
@@ -92,8 +93,11 @@ SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
     ProtocolSpec(SessionProtocol.GG20_PRESIGN, Family.ECDSA, Stage.SIGN, 7, compute_bound=True),
     ProtocolSpec(SessionProtocol.GG20_SIGN, Family.ECDSA, Stage.SIGN, 2, compute_bound=True),
     # One tss protocol (tss.ecdsa.reshare) for both: a refresh is a reshare to the same committee and threshold.
-    ProtocolSpec(SessionProtocol.GG20_REFRESH, Family.ECDSA, Stage.REFRESH, 5, compute_bound=True, stores_share=True),
-    ProtocolSpec(SessionProtocol.GG20_RESHARE, Family.ECDSA, Stage.RESHARE, 5, compute_bound=True, stores_share=True),
+    # Round 3 checks Π^mod, Π^prm and Π^fac of every other new member: seconds per member on 2 cores.
+    ProtocolSpec(SessionProtocol.GG20_REFRESH, Family.ECDSA, Stage.REFRESH, 5, compute_bound=True, stores_share=True,
+                 timeout_scale=4.0),
+    ProtocolSpec(SessionProtocol.GG20_RESHARE, Family.ECDSA, Stage.RESHARE, 5, compute_bound=True, stores_share=True,
+                 timeout_scale=4.0),
 )}
 
 

@@ -112,9 +112,12 @@ class ReshareWorkflow(AwaitsApprovals):
         reshare = ReshareParams(dealers=sorted(p.party_id for p in request.dealers),
                                 new_participants=sorted(p.party_id for p in request.new_parties),
                                 new_threshold=request.new_threshold)
+        spec = SPECS[request.protocol]
+        policy = dataclasses.replace(request.policy,
+                                     round_timeout_seconds=request.policy.round_timeout_seconds * spec.timeout_scale)
         run = ProtocolRun(
             protocol=request.protocol, session_id=request.session_id, workflow_id=workflow.info().workflow_id,
-            parties=parties, total_rounds=SPECS[request.protocol].rounds, policy=request.policy,
+            parties=parties, total_rounds=spec.rounds, policy=policy,
             intent=request.intent,
             params=ProtocolParams(key_id=request.key_id, curve=request.curve, epoch=request.epoch,
                                   threshold=request.new_threshold, reshare=reshare),
