@@ -255,14 +255,19 @@ class MetricsServer:
 
     async def start(self) -> None:
         """Serve in the background; raises if the port cannot be bound (a clear start-up failure)."""
-        self._task = asyncio.create_task(self.server.serve())
+        self._task = asyncio.create_task(self._serve())
         while not self.server.started:
-            if self._task.done():  # uvicorn exits (SystemExit) when it cannot bind
-                with contextlib.suppress(BaseException):
-                    self._task.result()
-                raise OSError(f"METRICS_PORT: cannot listen on {self.server.config.host}:{self.server.config.port} "
-                              "(in use?)")
+            if self._task.done():
+                self._task.result()  # raises the OSError below
+                raise OSError("METRICS_PORT: the metrics server stopped during start-up")
             await asyncio.sleep(0.02)
+
+    async def _serve(self) -> None:
+        try:
+            await self.server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind; a worker reports it instead
+            config = self.server.config
+            raise OSError(f"METRICS_PORT: cannot listen on {config.host}:{config.port} (in use?)") from None
 
     async def stop(self) -> None:
         self.server.should_exit = True
