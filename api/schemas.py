@@ -33,6 +33,8 @@ class NodeRegistration(BaseModel):
     encryption_public_key: str
     capabilities: dict[str, Any] = Field(default_factory=dict)
     version: str | None = Field(default=None, max_length=32)
+    metrics_url: str = Field(default="", max_length=256, pattern=r"^(https?://\S+)?$",
+                             description="where Prometheus scrapes this node (its METRICS_PORT)")
     timestamp: float
     signature: str
 
@@ -56,6 +58,7 @@ class NodePublic(BaseModel):
     encryption_public_key: str
     capabilities: dict[str, Any]
     version: str | None
+    metrics_url: str = Field(description="the node's /metrics (empty: not announced)")
     registered_at: datetime
     last_heartbeat: datetime
     seconds_since_heartbeat: float

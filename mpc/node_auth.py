@@ -10,10 +10,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+OPTIONAL_FIELDS = ("metrics_url",)
+"""Fields added after v1: signed when present, left out when empty, so a node that predates them (and
+signed without them) still verifies."""
+
 
 def registration_message(fields: Mapping[str, Any]) -> bytes:
-    """Canonical JSON of every registration field except the signature."""
-    unsigned = {k: v for k, v in fields.items() if k != "signature"}
+    """Canonical JSON of every registration field except the signature (and empty optional fields)."""
+    unsigned = {k: v for k, v in fields.items() if k != "signature" and not (k in OPTIONAL_FIELDS and not v)}
     return b"mpc-node-registration-v1\x00" + json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
 
 

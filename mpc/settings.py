@@ -34,7 +34,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "storage": {"key_share_path": "key_share_storage_path", "key_share_storage_path": "key_share_storage_path",
                 "encryption_key": "key_share_encryption_key",
                 "key_share_encryption_key": "key_share_encryption_key"},
-    "server": {"listen_address": "listen_address", "http_port": "http_port", "grpc_port": "grpc_port"},
+    "server": {"listen_address": "listen_address", "http_port": "http_port", "grpc_port": "grpc_port",
+               "metrics_port": "metrics_port"},
     "logging": {"level": "log_level"},
     "protocols": {"supported": "supported_protocols", "default": "default_protocol"},
     "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file"},
@@ -156,6 +157,10 @@ class Settings(BaseSettings):
     listen_address: str = "0.0.0.0"  # noqa: S104 - a server's listen default, overridden in dev
     http_port: int = Field(8080, ge=1, le=65535)
     grpc_port: int = Field(9090, ge=1, le=65535)
+    # Workers (participants, the coordinator worker) serve /metrics and /health here; the API serves its
+    # own on HTTP_PORT. Where one process runs both (`mpc serve`, coordinator) and the ports are equal, the
+    # worker's metrics join the API's /metrics.
+    metrics_port: int = Field(8080, ge=1, le=65535)
     log_level: str = "INFO"
 
     supported_protocols: Annotated[list[str], NoDecode] = ["gg18", "gg20", "frost"]

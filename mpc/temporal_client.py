@@ -6,6 +6,7 @@ import dataclasses
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 
 from mpc.codec import EncryptionCodec
 
@@ -18,5 +19,6 @@ def data_converter(codec: EncryptionCodec) -> DataConverter:
     )
 
 
-async def connect(address: str, namespace: str, codec: EncryptionCodec) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec))
+async def connect(address: str, namespace: str, codec: EncryptionCodec, *, runtime: Runtime | None = None) -> Client:
+    """`runtime`: a worker's own (mpc/node_metrics.py `sdk_runtime`, for the SDK's metrics); default: the SDK's."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec), runtime=runtime)

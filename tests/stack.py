@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mpc.devstack.openbao import OpenBaoServer
+from mpc.devstack.ports import free_port
 from mpc.devstack.process import ManagedProcess
 from tests.services import start_api
 
@@ -47,6 +48,8 @@ class Stack:
     api: ManagedProcess
     coordinator: ManagedProcess
     participants: dict[str, ManagedProcess] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    """Each worker's METRICS_PORT (/metrics, /health), kept across restarts of that worker."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -57,11 +60,17 @@ class Stack:
 
     node_tokens: Callable[[str], str] | None = None
 
+    def metrics_port(self, name: str) -> int:
+        return self.metrics_ports.setdefault(name, free_port())
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_port(name)}/metrics"
+
     def participant_env(self, node_id: str) -> dict[str, str]:
         assert self.node_tokens is not None
         return {**self.env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": self.node_tokens(node_id),
                 "KEY_SHARE_STORAGE_PATH": str(self.data_dir / node_id), "VAULT_TRANSIT_KEY": f"mpc-{node_id}",
-                "COORDINATOR_ENDPOINT": self.api_url}
+                "COORDINATOR_ENDPOINT": self.api_url, "METRICS_PORT": str(self.metrics_port(node_id))}
 
     def start_participant(self, node_id: str) -> ManagedProcess:
         process = ManagedProcess(node_id, [sys.executable, "-m", "mpc", "worker", "participant"],
@@ -81,7 +90,8 @@ class Stack:
 
     def start_coordinator(self) -> ManagedProcess:
         self.coordinator = ManagedProcess("coordinator", [sys.executable, "-m", "mpc", "worker", "coordinator"],
-                                          log_path=self.log_dir / "coordinator.log", env=self.env)
+                                          log_path=self.log_dir / "coordinator.log",
+                                          env={**self.env, "METRICS_PORT": str(self.metrics_port("coordinator"))})
         self.coordinator.start()
         return self.coordinator
 

@@ -8,31 +8,43 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client import CollectorRegistry
 from temporalio.worker import Worker
 
 from mpc.codec import EncryptionCodec
+from mpc.node_metrics import RegistryCollector
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+from workers.metrics import node_metrics, telemetry
 from workers.registry import coordinator_activities, coordinator_workflows
 
 log = logging.getLogger("mpc.worker.coordinator")
 
 
-async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None) -> None:
-    client = await connect(settings.temporal_address, settings.temporal_namespace, codec)
-    activities, close = await coordinator_activities(settings)
-    try:
-        worker = Worker(
-            client,
-            task_queue=COORDINATOR_TASK_QUEUE,
-            workflows=coordinator_workflows(),
-            activities=activities,
-            max_concurrent_activities=settings.max_concurrent_sessions,
-            max_concurrent_workflow_tasks=settings.max_concurrent_sessions,
-        )
-        log.info("coordinator worker polling", extra={"service": "coordinator"})
-        async with worker:
-            await (stop or asyncio.Event()).wait()
-    finally:
-        await close()
+async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None, *,
+                          metrics_into: CollectorRegistry | None = None) -> None:
+    """`metrics_into`: the API's registry where one process runs both on one port (`mpc serve`): the
+    worker's metrics then join the API's /metrics instead of a server of their own on METRICS_PORT."""
+    metrics = node_metrics(settings)
+    if metrics_into is not None:
+        metrics_into.register(RegistryCollector(metrics.registry))
+    async with telemetry(settings, metrics, serve=metrics_into is None) as telemetered:
+        client = await connect(settings.temporal_address, settings.temporal_namespace, codec,
+                               runtime=telemetered.runtime)
+        activities, close = await coordinator_activities(settings)
+        try:
+            worker = Worker(
+                client,
+                task_queue=COORDINATOR_TASK_QUEUE,
+                workflows=coordinator_workflows(),
+                activities=activities,
+                max_concurrent_activities=settings.max_concurrent_sessions,
+                max_concurrent_workflow_tasks=settings.max_concurrent_sessions,
+                interceptors=[metrics.interceptor()],
+            )
+            log.info("coordinator worker polling", extra={"service": "coordinator"})
+            async with worker:
+                await (stop or asyncio.Event()).wait()
+        finally:
+            await close()

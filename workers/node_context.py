@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ from workers.registry import participant_activity_list
 log = logging.getLogger("mpc.worker.participant")
 
 
-def build_wrapper(settings: Settings) -> KeyWrapper:
-    """Vault transit when VAULT_ADDR is set (the default everywhere); the local KEK only as a fallback."""
+def build_wrapper(settings: Settings, observe_vault: Callable[[str, float, str], None] | None = None) -> KeyWrapper:
+    """Vault transit when VAULT_ADDR is set (the default everywhere); the local KEK only as a fallback.
+    `observe_vault` times every Vault call (the participant's metrics)."""
     if settings.vault_addr:
         return VaultTransitWrapper(settings.vault_addr, settings.vault_token.get_secret_value(),
-                                   settings.transit_key_name, mount=settings.vault_transit_mount)
+                                   settings.transit_key_name, mount=settings.vault_transit_mount,
+                                   observe=observe_vault)
     kek = settings.key_share_encryption_key.get_secret_value()
     if not kek:
         raise SettingsError("VAULT_ADDR: required (or KEY_SHARE_ENCRYPTION_KEY as a fallback) to seal shares")
@@ -38,9 +41,10 @@ class NodeContext:
     services: NodeServices
 
     @classmethod
-    def open(cls, settings: Settings) -> NodeContext:
-        return cls.open_at(settings.node_id, Path(settings.key_share_storage_path), build_wrapper(settings),
-                           settings=settings)
+    def open(cls, settings: Settings, *,
+             observe_vault: Callable[[str, float, str], None] | None = None) -> NodeContext:
+        return cls.open_at(settings.node_id, Path(settings.key_share_storage_path),
+                           build_wrapper(settings, observe_vault), settings=settings)
 
     @classmethod
     def open_at(cls, node_id: str, root: Path, wrapper: KeyWrapper, *, settings: Settings) -> NodeContext:

@@ -14,6 +14,7 @@ from mpc.codec import EncryptionCodec
 from mpc.queues import participant_task_queue
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+from workers.metrics import Telemetry, count_pools, node_metrics, telemetry
 from workers.node_context import NodeContext
 from workers.registration import Registrar
 
@@ -31,7 +32,15 @@ def disable_core_dumps() -> None:
 async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None) -> None:
     disable_core_dumps()  # before any share or identity key is loaded
     stop = stop or asyncio.Event()
-    node = NodeContext.open(settings)
+    metrics = node_metrics(settings)
+    node = NodeContext.open(settings, observe_vault=metrics.observe_vault)
+    count_pools(metrics, node.services)
+    async with telemetry(settings, metrics) as telemetered:
+        await _serve(settings, codec, stop, node, telemetered)
+
+
+async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event, node: NodeContext,
+                 telemetered: Telemetry) -> None:
     public = node.identity_public()
     registrar = Registrar(
         api_url=settings.coordinator_endpoint,
@@ -43,13 +52,15 @@ async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyn
         capabilities=node.capabilities(),
         endpoint=settings.advertise_endpoint,
         version=API_VERSION,
+        metrics_url=telemetered.url,
     )
-    client = await connect(settings.temporal_address, settings.temporal_namespace, codec)
+    client = await connect(settings.temporal_address, settings.temporal_namespace, codec, runtime=telemetered.runtime)
     worker = Worker(
         client,
         task_queue=participant_task_queue(settings.node_id),
         activities=node.activities(),
         max_concurrent_activities=settings.max_concurrent_sessions,
+        interceptors=[telemetered.metrics.interceptor()],
     )
     log.info("participant worker polling", extra={"node_id": settings.node_id})
     heartbeats = asyncio.create_task(registrar.run(settings.heartbeat_interval, stop))

@@ -72,7 +72,8 @@ def to_public(node: Node, offline_after: float) -> NodePublic:
         node_id=node.node_id, node_type=node.node_type, endpoint=node.endpoint, status=status,
         admission=node.admission,
         signing_public_key=node.signing_public_key, encryption_public_key=node.encryption_public_key,
-        capabilities=node.capabilities, version=node.version, registered_at=node.registered_at,
+        capabilities=node.capabilities, version=node.version, metrics_url=node.metrics_url or "",
+        registered_at=node.registered_at,
         last_heartbeat=node.last_heartbeat, seconds_since_heartbeat=round(age, 3),
     )
 
@@ -98,10 +99,12 @@ async def register(reg: NodeRegistration, db: DbSession, state: State, principal
                     encryption_public_key=reg.encryption_public_key, admission=Admission.PENDING)
         db.add(node)
     node.endpoint, node.capabilities, node.version = reg.endpoint, reg.capabilities, reg.version
+    node.metrics_url = reg.metrics_url
     node.node_type, node.status, node.last_heartbeat = "participant", "online", now
     node.heartbeat_timestamp = reg.timestamp
     db.add(AuditLog(actor=principal.name, action=action, resource_type="node", resource_id=reg.node_id,
-                    details={"endpoint": reg.endpoint, "capabilities": reg.capabilities}))
+                    details={"endpoint": reg.endpoint, "capabilities": reg.capabilities,
+                             "metrics_url": reg.metrics_url}))
     await db.commit()
     await db.refresh(node)
     return to_public(node, state.settings.node_offline_after)

@@ -24,6 +24,9 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     dev.add_argument("--redis-port", type=int, default=6379)
     dev.add_argument("--participants", type=int, default=3)
     dev.add_argument("--log-level", default="INFO")
+    dev.add_argument("--prometheus", action="store_true",
+                     help="also start a local Prometheus scraping every process (when `prometheus` is installed)")
+    dev.add_argument("--prometheus-port", type=int, default=9091, help="its web UI and API (default 9091)")
     dev.set_defaults(handler=servers.cmd_dev)
 
     api = sub.add_parser("api", help="run the HTTP API (settings from env / config file)")

@@ -70,7 +70,11 @@ def cmd_serve(_: argparse.Namespace) -> int:
 
     async def both(stop: asyncio.Event) -> None:
         server = _EmbeddedServer(_uvicorn_server(settings))
-        worker = asyncio.create_task(run_coordinator(settings, settings.payload_codec(), stop))
+        # One port for both: the worker's metrics join the API's /metrics; else it serves METRICS_PORT.
+        from api.metrics import REGISTRY
+
+        shared = REGISTRY if settings.metrics_port == settings.http_port else None
+        worker = asyncio.create_task(run_coordinator(settings, settings.payload_codec(), stop, metrics_into=shared))
         api = asyncio.create_task(server.serve())
         await stop.wait()
         server.stop()

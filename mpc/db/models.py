@@ -86,6 +86,8 @@ class Node(Base):
     encryption_public_key: Mapped[str] = mapped_column(String(128))
     capabilities: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    metrics_url: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    """Where Prometheus scrapes the node, as its signed registration announced it."""
     status: Mapped[str] = mapped_column(String(16), default="online")
     admission: Mapped[str] = mapped_column(String(16), default=Admission.PENDING, server_default=Admission.PENDING)
     """`pending` until an admin approves the node (`admitted`); keygen and signing use admitted nodes only."""

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 
 from mpc.devstack.openbao import OpenBaoServer
-from mpc.devstack.ports import require_free_port
+from mpc.devstack.ports import free_port, require_free_port
 from mpc.devstack.postgres import PostgresServer
 from mpc.devstack.process import ManagedProcess, ServiceStartError
+from mpc.devstack.prometheus import PrometheusServer, Target, participant_targets, prometheus_binary
 from mpc.devstack.redis import RedisServer
 from mpc.devstack.temporal import TemporalDevServer
 
@@ -42,6 +43,8 @@ class DevStackConfig:
     redis_port: int = 6379
     participants: int = 3
     log_level: str = "INFO"
+    prometheus: bool = False
+    prometheus_port: int = 9091
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DevStackConfig:
@@ -51,6 +54,7 @@ class DevStackConfig:
             data_dir=Path(args.data_dir).resolve(), http_port=args.http_port, temporal_port=args.temporal_port,
             ui_port=args.ui_port, vault_port=args.vault_port, db_port=args.db_port, redis_port=args.redis_port,
             participants=args.participants, log_level=args.log_level,
+            prometheus=getattr(args, "prometheus", False), prometheus_port=getattr(args, "prometheus_port", 9091),
         )
 
     def node_ids(self) -> list[str]:
@@ -83,9 +87,12 @@ class DevStack:
             db_file=data / "temporal" / "temporal.db",
             codec_endpoint=f"http://{HOST}:{config.http_port}/codec",
         )
-        self.services: list[PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer] = [
+        self.services: list[PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer | PrometheusServer] = [
             self.postgres, self.redis, self.vault, self.temporal]
         self.apps: list[ManagedProcess] = []
+        # Each worker's /metrics and /health (METRICS_PORT): free ports, kept for the run (restarts reuse them).
+        self.metrics_ports = {name: free_port(HOST) for name in ("coordinator", *config.node_ids())}
+        self.prometheus: PrometheusServer | None = None
         self._stopping = False
 
     # ---- start -------------------------------------------------------------------------------
@@ -93,7 +100,8 @@ class DevStack:
         c = self.config
         for what, port in (("PostgreSQL (--db-port)", c.db_port), ("Redis (--redis-port)", c.redis_port),
                            ("OpenBao (--vault-port)", c.vault_port), ("Temporal (--temporal-port)", c.temporal_port),
-                           ("Temporal UI (--ui-port)", c.ui_port), ("API (--http-port)", c.http_port)):
+                           ("Temporal UI (--ui-port)", c.ui_port), ("API (--http-port)", c.http_port),
+                           *([("Prometheus (--prometheus-port)", c.prometheus_port)] if c.prometheus else [])):
             require_free_port(what, HOST, port)
 
     def start(self) -> None:
@@ -123,16 +131,43 @@ class DevStack:
         self._spawn("api", ["api"], env)
         api = self.apps[-1]
         api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1).status_code == 200, 60)
-        self._spawn("coordinator", ["worker", "coordinator"], env)
+        self._spawn("coordinator", ["worker", "coordinator"],
+                    {**env, "METRICS_PORT": str(self.metrics_ports["coordinator"])})
         for node_id in self.config.node_ids():
             node_dir = self.config.data_dir / "nodes" / node_id
             # Each participant has its own token, bound to its node id (SECURITY.md A4).
             node_token = self._token_file(f"node-token-{node_id}", f"dev-{node_id}", "node", node_id=node_id)
             node_env = {**env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
-                        "KEY_SHARE_STORAGE_PATH": str(node_dir / "shares"), "VAULT_TRANSIT_KEY": f"mpc-{node_id}"}
+                        "KEY_SHARE_STORAGE_PATH": str(node_dir / "shares"), "VAULT_TRANSIT_KEY": f"mpc-{node_id}",
+                        "METRICS_PORT": str(self.metrics_ports[node_id])}
             self._spawn(node_id, ["worker", "participant"], node_env)
         api.wait_until(self._ready, 120, interval=0.25)
+        self._start_prometheus()
         self._print_summary(time.monotonic() - started, admin_token)
+
+    def _start_prometheus(self) -> None:
+        """`--prometheus`: a local Prometheus scraping the API, the coordinator worker and every participant
+        at the metrics URL it registered, with the repository's alert rules; skipped when not installed."""
+        if not self.config.prometheus:
+            return
+        if prometheus_binary() is None:
+            self._say("--prometheus: prometheus is not installed (Debian: apt-get install prometheus); "
+                      "continuing without it")
+            return
+        self._say("starting Prometheus")
+        coordinator = [Target(f"{self.api_url}/metrics", {"node": "api"}),
+                       Target(f"http://{HOST}:{self.metrics_ports['coordinator']}/metrics", {"node": "coordinator-1"})]
+        self.prometheus = PrometheusServer(self.config.data_dir / "prometheus", self.config.prometheus_port,
+                                           coordinator, interval="5s")
+        self.services.append(self.prometheus)  # stopped with the services, also when start fails
+        self.prometheus.start()
+        self.prometheus.set_participants(participant_targets(self._nodes()))
+
+    def _nodes(self) -> list[dict[str, object]]:
+        headers = {"Authorization": f"Bearer {(self.config.data_dir / 'admin-token').read_text().strip()}"}
+        ours = set(self.config.node_ids())
+        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()["nodes"]
+        return [n for n in nodes if n["node_id"] in ours]
 
     @property
     def api_url(self) -> str:
@@ -215,7 +250,11 @@ class DevStack:
             f"  Vault/OpenBao {self.vault.address}   (root token in {self.vault.init_file}, development only)\n"
             f"  PostgreSQL    postgresql://postgres@{HOST}:{c.db_port}/mpc\n"
             f"  Redis         redis://{HOST}:{c.redis_port}\n"
-            f"  participants  {', '.join(c.node_ids())}\n"
+            f"  participants  {', '.join(c.node_ids())}   (metrics: ports "
+            f"{', '.join(str(self.metrics_ports[n]) for n in c.node_ids())}; coordinator worker "
+            f"{self.metrics_ports['coordinator']})\n"
+            + (f"  Prometheus    {self.prometheus.url}   (alerts: {self.prometheus.url}/alerts)\n"
+               if self.prometheus else "") +
             f"  admin token   {c.data_dir / 'admin-token'}   (export MPC_API_TOKEN=$(cat that file))\n"
             f"  logs          {c.data_dir / 'logs'}\n"
             "Press Ctrl-C to stop everything.",

@@ -22,6 +22,8 @@ import hmac
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -108,18 +110,22 @@ class VaultTransitWrapper:
         timeout: seconds per HTTP request; an unreachable Vault fails fast as
             `VaultUnavailableError` instead of hanging a round activity.
         verify: TLS verification (bool or CA bundle path), passed to hvac.
+        observe: called after every Vault call with (action, seconds, outcome), outcome ``ok`` or the
+            keystore error's class name; the participant's metrics use it (mpc/node_metrics.py).
     """
 
     scheme = "vault-transit"
 
     def __init__(self, vault_addr: str, token: str, transit_key: str, *, mount: str = "transit",
-                 timeout: float = 10.0, verify: bool | str = True) -> None:
+                 timeout: float = 10.0, verify: bool | str = True,
+                 observe: Callable[[str, float, str], None] | None = None) -> None:
         if not transit_key or "/" in transit_key:
             raise TransitKeyError(f"invalid transit key name {transit_key!r}")
         self.vault_addr = vault_addr
         self.transit_key = transit_key
         self.mount = mount.strip("/")
         self._client = hvac.Client(url=vault_addr, token=token, timeout=timeout, verify=verify)
+        self._observe = observe
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
         return f"VaultTransitWrapper({self.vault_addr!r}, transit_key={self.key_ref!r})"
@@ -129,7 +135,19 @@ class VaultTransitWrapper:
         return f"{self.mount}/{self.transit_key}"
 
     def _call(self, action: str, fn: Any, **kwargs: Any) -> dict[str, Any]:
-        """Run one hvac call and translate its failures into keystore errors."""
+        """Run one hvac call (timed, when observed) and translate its failures into keystore errors."""
+        if self._observe is None:
+            return self._call_vault(action, fn, **kwargs)
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return self._call_vault(action, fn, **kwargs)
+        except Exception as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            self._observe(action, time.perf_counter() - started, outcome)
+
+    def _call_vault(self, action: str, fn: Any, **kwargs: Any) -> dict[str, Any]:
         where = f"Vault at {self.vault_addr}, transit key {self.key_ref!r}"
         try:
             reply = fn(name=self.transit_key, mount_point=self.mount, **kwargs)

@@ -218,3 +218,27 @@ def test_values_the_database_cannot_take_are_422(api_server: str, admin_token: s
         reply = httpx.get(f"{api_server}{path}", params={"offset": 2**70}, headers=auth, timeout=10)
         assert reply.status_code == 422 and reply.json()["error"]["code"] == "validation_error", (path, reply.text)
     assert httpx.get(f"{api_server}/v1/keys", params={"offset": 2**63 - 1}, headers=auth, timeout=10).status_code == 200
+
+
+def test_registration_carries_the_signed_metrics_url(api_server: str, node_token: str, admin_token: str,
+                                                     node_id: str) -> None:
+    key = SigningKey.generate()
+    auth = {"Authorization": f"Bearer {node_token}"}
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    url = "http://10.0.0.7:8080/metrics"
+    # the URL is part of the signed registration: changed in transit, the signature fails
+    body = _registration(node_id, key, "44" * 32, metrics_url=url)
+    tampered = {**body, "metrics_url": "http://attacker.example:8080/metrics"}
+    reply = httpx.post(f"{api_server}/v1/nodes/register", json=tampered, headers=auth)
+    assert reply.status_code == 401 and reply.json()["error"]["code"] == "bad_node_signature"
+    reply = httpx.post(f"{api_server}/v1/nodes/register", json=body, headers=auth)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["metrics_url"] == url
+    listed = httpx.get(f"{api_server}/v1/nodes", headers=admin).json()
+    assert next(n for n in listed["nodes"] if n["node_id"] == node_id)["metrics_url"] == url
+    assert httpx.get(f"{api_server}/v1/nodes/{node_id}", headers=admin).json()["metrics_url"] == url
+    # a registration without one (a node from before METRICS_PORT) still verifies and clears it
+    reply = httpx.post(f"{api_server}/v1/nodes/register", json=_registration(node_id, key, "44" * 32), headers=auth)
+    assert reply.status_code == 200 and reply.json()["metrics_url"] == ""
+    not_http = _registration(node_id, key, "44" * 32, metrics_url="file:///etc/passwd")
+    assert httpx.post(f"{api_server}/v1/nodes/register", json=not_http, headers=auth).status_code == 422

@@ -195,19 +195,37 @@ def test_network_policies_default_deny_and_the_described_flows(k8s_docs) -> None
 
     participant = policies["mpc-participant"]["spec"]
     assert participant["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "mpc-participant"}
-    assert participant["ingress"] == []  # nothing reaches a participant
+    # nothing reaches a participant but Prometheus, and only its metrics port
+    assert participant["ingress"] == SCRAPE_ONLY
     # Temporal and Vault, plus the API for registration and signed heartbeats (DESIGN.md); DNS via allow-dns
     assert _peer_names(participant["egress"]) == {"temporal", "vault", "mpc-api"}
     assert _peer_names(policies["mpc-coordinator"]["spec"]["egress"]) == {"databases", "temporal"}
-    assert policies["mpc-coordinator"]["spec"]["ingress"] == []
+    assert policies["mpc-coordinator"]["spec"]["ingress"] == SCRAPE_ONLY
 
     api = policies["mpc-api"]["spec"]
     assert _peer_names(api["ingress"]) == {"ingress-nginx", "monitoring", "mpc-participant"}
     assert {p["port"] for r in api["ingress"] for p in r["ports"]} == {8080}
-    # the only policy letting anything in from outside the namespace is the API's
+    # the only policy letting anything in from outside the namespace is the API's, besides the workers'
+    # scrape-only rule above
     for name, policy in policies.items():
-        if name != "mpc-api":
+        if name not in ("mpc-api", "mpc-participant", "mpc-coordinator"):
             assert not policy["spec"].get("ingress"), name
+
+
+SCRAPE_ONLY = [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                "ports": [{"port": 8080, "protocol": "TCP"}]}]
+"""A worker's whole ingress: Prometheus (namespace monitoring) on METRICS_PORT."""
+
+
+@pytest.mark.parametrize("workload", [("Deployment", "mpc-coordinator"), ("StatefulSet", "node")], ids=lambda w: w[1])
+def test_workers_are_scraped_on_their_metrics_port(k8s_by_kind, workload) -> None:
+    doc = k8s_by_kind[workload]
+    annotations = doc["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    config = yaml.safe_load(k8s_by_kind[("ConfigMap", "mpc-config")]["data"]["config.yaml"])
+    assert annotations["prometheus.io/port"] == str(config["server"]["metrics_port"]) == "8080"
+    assert SCRAPE_ONLY[0]["ports"][0]["port"] == config["server"]["metrics_port"]
 
 
 def test_every_workload_has_a_network_policy(k8s_docs) -> None:

@@ -12,7 +12,9 @@ from tests.deploy.conftest import CHECKOV_SKIPS, DEPLOY_FILES, ROOT
 PATTERNS = {
     "hex key (32 bytes)": re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])"),
     "Vault/OpenBao token": re.compile(r"\b(?:hvs|hvb|hvr|s|b)\.[A-Za-z0-9]{20,}"),
-    "mpc API token": re.compile(r"\bmpc_[A-Za-z0-9_-]{20,}"),
+    # "mpc_" + token_urlsafe(32): 43 characters, mixed case (all lower case: p < 1e-9). A lower-case
+    # name such as the metric mpc_signing_latency_seconds_bucket is not a token.
+    "mpc API token": re.compile(r"\bmpc_(?=[a-z0-9_-]*[A-Z])[A-Za-z0-9_-]{20,}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
 }
@@ -58,6 +60,15 @@ def test_no_real_secret_in_file(path) -> None:
 ])
 def test_the_scan_finds_real_looking_secrets(sample: str) -> None:
     assert findings(sample)
+
+
+def test_the_scan_finds_generated_api_tokens_but_not_metric_names() -> None:
+    import secrets
+
+    from api.auth import TOKEN_PREFIX
+
+    assert all(findings(f"token: {TOKEN_PREFIX}{secrets.token_urlsafe(32)}") for _ in range(200))
+    assert not findings("expr: rate(mpc_coordinator_sessions_finished_total[5m]) mpc_signing_latency_seconds_bucket")
 
 
 def test_no_env_file_is_tracked_by_git() -> None:

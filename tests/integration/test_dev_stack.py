@@ -17,16 +17,18 @@ import pytest
 
 from mpc.devstack.ports import free_port
 from mpc.verify import verify_signature
+from tests.prometheus_tools import ensure_prometheus
 
 
 def _ports() -> dict[str, int]:
     return {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
 
 
-def _start(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, ports: dict[str, int], log: Path, *extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--http-port", str(ports["http"]),
             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
-            "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"])]
+            "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"]),
+            *extra]
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -113,3 +115,36 @@ def test_port_in_use_is_named(dev_dir: Path, tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert f"Redis (--redis-port) port {ports['redis']}" in result.stderr
+
+
+def test_dev_stack_with_prometheus_scrapes_every_process(dev_dir: Path, tmp_path: Path) -> None:
+    """`mpc dev --prometheus`: Prometheus beside the stack, its URL printed, every process scraped (the
+    participants at the metrics URL they registered), and stopped with the rest."""
+    ensure_prometheus()
+    ports = _ports()
+    prometheus_port = free_port()
+    log = tmp_path / "dev-prometheus.log"
+    proc = _start(dev_dir, ports, log, "--prometheus", "--prometheus-port", str(prometheus_port))
+    try:
+        _wait_ready(proc, log)
+        url = f"http://127.0.0.1:{prometheus_port}"
+        assert f"Prometheus    {url}" in log.read_text()
+        token = (dev_dir / "admin-token").read_text().strip()
+        nodes = httpx.get(f"http://127.0.0.1:{ports['http']}/v1/nodes", headers={"Authorization": f"Bearer {token}"},
+                          timeout=10).json()["nodes"]
+        registered = {n["node_id"]: n["metrics_url"] for n in nodes}
+        assert set(registered) == {"node-1", "node-2", "node-3"} and all(registered.values())
+        deadline = time.monotonic() + 60
+        while True:
+            targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+            up = {(t["labels"]["job"], t["labels"]["node"]) for t in targets if t["health"] == "up"}
+            if len(up) == 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert up == {("mpc-coordinator", "api"), ("mpc-coordinator", "coordinator-1"),
+                      *(("mpc-participants", node) for node in registered)}
+        scraped = {t["labels"]["node"]: t["scrapeUrl"] for t in targets if t["labels"]["job"] == "mpc-participants"}
+        assert scraped == registered
+    finally:
+        if proc.poll() is None:
+            _stop_and_check_no_children(proc)
