@@ -1,17 +1,24 @@
 """JSON errors with stable codes: every failure the API returns has this shape.
 
 ``{"error": {"code": "key_not_found", "message": "...", "node": "node-2"}}``
+
+Each route documents the error statuses it can answer in its OpenAPI `responses` (`error_responses`),
+all with the `ErrorResponse` schema, so clients and schemathesis can check them.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("mpc.api.errors")
 
 
 class ApiError(Exception):
@@ -20,8 +27,45 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. key_not_found")
+    message: str
+    field: str | None = Field(default=None, description="the request field at fault (validation errors)")
+    node: str | None = Field(default=None, description="the node at fault or concerned")
+    nodes: list[str] | None = Field(default=None, description="the nodes at fault or concerned")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "the body is not parseable (not JSON, not UTF-8, or not the expected message)",
+    401: "no bearer token, or an invalid, expired or revoked one",
+    403: "the token's role may not make this call",
+    404: "no such resource",
+    409: "the request conflicts with the resource's state",
+    422: "invalid input: `field` names the culprit; nothing was started or written",
+    429: "too many sessions are running; retry later",
+    503: "a backing service (Temporal, Vault) is unreachable; nothing was started or recorded",
+    504: "`?wait=true` timed out; the session goes on (poll it)",
+}
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses, each with the `ErrorResponse` schema.
+
+    A description can be given per status as `s409="..."`.
+    """
+    return {status: {"model": ErrorResponse, "description": descriptions.get(f"s{status}", _DESCRIPTIONS[status])}
+            for status in statuses}
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
+
+
+_DATA_EXCEPTION = "22"  # SQLSTATE class 22: a value the database cannot store or compare
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -41,18 +85,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
-        # SQLSTATE class 22 (data exception: a NUL character, an out-of-range number) is the client's
-        # input, not a server failure (found by schemathesis); anything else stays a 500, in our shape.
+        """A value PostgreSQL refuses as data (SQLSTATE class 22: a NUL character in a string, a number out of
+        range) is the client's input, not a server fault: 422. Anything else is a real 500, in the error shape."""
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
-        if sqlstate.startswith("22"):
+        if sqlstate.startswith(_DATA_EXCEPTION):
             return JSONResponse(error_body("invalid_value", "a parameter holds a value the service cannot store "
                                                             "(e.g. a NUL character)"), status_code=422)
+        log.error("database error", exc_info=exc)
         return JSONResponse(error_body("internal", "database error"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                403: "forbidden"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        """Any other failure still answers in the error shape (the traceback goes to the log)."""
+        return JSONResponse(error_body("internal", "internal error"), status_code=500)

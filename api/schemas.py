@@ -13,6 +13,9 @@ from mpc.protocols import KEY_PROTOCOLS
 
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
+HEX32_SCHEMA = {"pattern": "^[0-9a-fA-F]{64}$"}
+"""What the hex validators below accept, stated in the OpenAPI schema (the validators keep their messages)."""
+HEX64_SCHEMA = {"pattern": "^[0-9a-fA-F]{128}$"}
 
 
 def _hex32(value: str) -> str:
@@ -29,8 +32,8 @@ class NodeRegistration(BaseModel):
 
     node_id: str = Field(pattern=NODE_ID_PATTERN)
     endpoint: str = Field(default="", max_length=256)
-    signing_public_key: str
-    encryption_public_key: str
+    signing_public_key: str = Field(json_schema_extra=HEX32_SCHEMA)
+    encryption_public_key: str = Field(json_schema_extra=HEX32_SCHEMA)
     capabilities: dict[str, Any] = Field(default_factory=dict)
     version: str | None = Field(default=None, max_length=32)
     metrics_url: str = Field(default="", max_length=256, pattern=r"^(https?://\S+)?$",
@@ -54,8 +57,8 @@ class NodePublic(BaseModel):
     endpoint: str
     status: str
     admission: str = Field(description="pending until an admin approves the node; only admitted nodes hold keys")
-    signing_public_key: str
-    encryption_public_key: str
+    signing_public_key: str = Field(json_schema_extra=HEX32_SCHEMA)
+    encryption_public_key: str = Field(json_schema_extra=HEX32_SCHEMA)
     capabilities: dict[str, Any]
     version: str | None
     metrics_url: str = Field(description="the node's /metrics (empty: not announced)")
@@ -73,6 +76,7 @@ class NodeList(BaseModel):
 # ---- keys and signing ---------------------------------------------------------------------
 
 PROTOCOLS = tuple(KEY_PROTOCOLS)
+MAX_NODES = 255
 CHAINS = ("bitcoin", "ethereum", "solana", "schnorr", "ed25519")
 
 
@@ -80,7 +84,7 @@ class ApproverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
-    public_key: str = Field(description="Ed25519 public key, 64 hex characters")
+    public_key: str = Field(description="Ed25519 public key, 64 hex characters", json_schema_extra=HEX32_SCHEMA)
 
     _key = field_validator("public_key")(_hex32)
 
@@ -117,14 +121,21 @@ class KeyPolicyIn(BaseModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    protocol: str | None = Field(default=None, description="frost, gg18 or gg20 (default DEFAULT_PROTOCOL)")
+    protocol: str | None = Field(default=None, description="frost, gg18 or gg20 (default DEFAULT_PROTOCOL)",
+                                 json_schema_extra={"enum": [*PROTOCOLS, None]})
     curve: str | None = Field(default=None, description="ed25519, secp256k1 or secp256k1-tr (default from chain)")
-    chain_type: str = Field(description="bitcoin, ethereum, solana, schnorr or ed25519")
-    threshold: int = Field(description="t: the minimum number of signers (2-of-3 means threshold 2)")
-    total_nodes: int | None = Field(default=None, description="n; or give `nodes`")
-    nodes: list[str] | None = Field(default=None, description="participant node ids (default: online nodes)")
+    chain_type: str = Field(description="bitcoin, ethereum, solana, schnorr or ed25519",
+                            json_schema_extra={"enum": list(CHAINS)})
+    threshold: int = Field(description="t: the minimum number of signers (2-of-3 means threshold 2)",
+                           json_schema_extra={"minimum": 2, "maximum": MAX_NODES})
+    total_nodes: int | None = Field(default=None, description="n; or give `nodes`",
+                                    json_schema_extra={"minimum": 2, "maximum": MAX_NODES})
+    nodes: list[str] | None = Field(default=None, description="participant node ids (default: online nodes)",
+                                    json_schema_extra={"maxItems": MAX_NODES, "uniqueItems": True})
     description: str | None = Field(default=None, max_length=1000)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra={
+        "maxProperties": 32, "propertyNames": {"maxLength": 64}, "additionalProperties": {"type": "string",
+                                                                                            "maxLength": 256}})
     policy: KeyPolicyIn | None = Field(default=None, description="approvers and quorums (default: the API alone)")
 
     @field_validator("protocol")
@@ -176,9 +187,12 @@ class KeyList(BaseModel):
 class SignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    digest: str = Field(description="32-byte message digest, hex (hashed by the chain's rule upstream)")
-    signers: list[str] | None = Field(default=None, description="node ids to sign with (default: online nodes)")
-    taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex")
+    digest: str = Field(description="32-byte message digest, hex (hashed by the chain's rule upstream)",
+                        json_schema_extra={"pattern": "^(0x)?[0-9a-fA-F]{64}$"})
+    signers: list[str] | None = Field(default=None, description="node ids to sign with (default: online nodes)",
+                                      json_schema_extra={"uniqueItems": True})
+    taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex",
+                                            json_schema_extra=HEX32_SCHEMA)
 
     @field_validator("digest")
     @classmethod
@@ -203,6 +217,13 @@ class SessionError(BaseModel):
     nodes: list[str] = Field(default_factory=list)
 
 
+class ApprovalDecision(BaseModel):
+    approver: str | None
+    public_key: str | None
+    decision: str = Field(description="approve or reject")
+    at: datetime
+
+
 class SessionPublic(BaseModel):
     session_id: str
     key_id: str | None
@@ -219,8 +240,14 @@ class SessionPublic(BaseModel):
     duration_ms: int | None
     created_at: datetime
     completed_at: datetime | None
-    approvals: list[dict[str, Any]] = Field(default_factory=list,
-                                            description="approver decisions (GET of one session only)")
+    approvals: list[ApprovalDecision] = Field(default_factory=list,
+                                              description="approver decisions (GET of one session only)")
+
+
+class KeygenSessionPublic(SessionPublic):
+    """A keygen session as `POST /v1/keys` answers it: the session and the key it makes."""
+
+    key: KeyPublic | None = Field(default=None, description="the key (pending until the keygen completes)")
 
 
 class SessionList(BaseModel):
@@ -243,3 +270,49 @@ class AuditLogPublic(BaseModel):
 class AuditLogList(BaseModel):
     entries: list[AuditLogPublic]
     total: int
+
+
+# ---- approvals -----------------------------------------------------------------------------
+
+
+class ApproverRef(BaseModel):
+    name: str | None
+    public_key: str
+
+
+class IntentPublic(BaseModel):
+    """What an approver signs: the canonical intent bytes (hex) and, for reading, their fields."""
+
+    session_id: str
+    status: str
+    intent: str = Field(description="the canonical intent bytes, hex; sign these (or the rejection tag + these)")
+    intent_fields: dict[str, Any]
+    approvals_needed: int
+    approvals: list[ApproverRef]
+    rejected_by: str | None
+
+
+class ApprovalAccepted(BaseModel):
+    session_id: str
+    approver: str
+    decision: str = Field(description="approve or reject")
+
+
+# ---- health and the codec server -----------------------------------------------------------
+
+
+class ReadyStatus(BaseModel):
+    status: str = Field(description="ready, or not_ready (then with `error`, and HTTP 503)")
+    checks: dict[str, str] = Field(description="per dependency: ok, or unavailable and why")
+    error: dict[str, str] | None = None
+
+
+class PayloadJson(BaseModel):
+    """A Temporal `Payload` in protobuf JSON: metadata values and data are base64."""
+
+    metadata: dict[str, str] = Field(default_factory=dict)
+    data: str = ""
+
+
+class PayloadsJson(BaseModel):
+    payloads: list[PayloadJson] = Field(default_factory=list)

@@ -15,13 +15,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.schemas import HEX32_SCHEMA, HEX64_SCHEMA, ApprovalAccepted, ApproverRef, IntentPublic
 from mpc.db.models import AuditLog, Key, SigningSession
 from mpc.intents import INTENT_TAG, REJECTION_TAG, KeyPolicy, verify_ed25519
 from mpc.protocols import SessionStatus
 from workflows.types import ApprovalSignal, ApprovalState
 
-router = APIRouter(prefix="/v1/sessions", tags=["approvals"])
+router = APIRouter(prefix="/v1/sessions", tags=["approvals"], responses=error_responses(
+    401, 404, 409, 422, 503, s409="the session needs no human approval (or, for a decision, is not awaiting one)",
+    s503="Temporal cannot reach the session's workflow"))
 
 AWAITING = str(SessionStatus.AWAITING_APPROVAL)
 
@@ -29,9 +32,11 @@ AWAITING = str(SessionStatus.AWAITING_APPROVAL)
 class ApprovalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    public_key: str = Field(description="the approver's Ed25519 public key (64 hex characters), as in the policy")
+    public_key: str = Field(description="the approver's Ed25519 public key (64 hex characters), as in the policy",
+                            json_schema_extra=HEX32_SCHEMA)
     signature: str = Field(description="Ed25519 signature over the intent bytes (a rejection: over "
-                                       "'mpc-signer/reject/v1\\0' + the intent bytes), 128 hex characters")
+                                       "'mpc-signer/reject/v1\\0' + the intent bytes), 128 hex characters",
+                           json_schema_extra=HEX64_SCHEMA)
     reject: bool = False
 
     @field_validator("public_key", "signature")
@@ -66,21 +71,24 @@ def _names(policy: KeyPolicy) -> dict[str, str]:
     return {a.public_key: a.name for a in policy.approvers}
 
 
-@router.get("/{session_id}/intent", summary="The intent bytes an approver signs, and who approved so far")
-async def get_intent(session_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/{session_id}/intent", response_model=IntentPublic,
+            summary="The intent bytes an approver signs, and who approved so far")
+async def get_intent(session_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> IntentPublic:
     row, policy, approval = await _waiting(db, state, session_id)
     raw = bytes.fromhex(approval.intent)
     names = _names(policy)
-    return {"session_id": session_id, "status": row.status, "intent": approval.intent,
-            "intent_fields": json.loads(raw[len(INTENT_TAG):]), "approvals_needed": approval.needed,
-            "approvals": [{"name": names.get(a.public_key), "public_key": a.public_key} for a in approval.approvals],
-            "rejected_by": names.get(approval.rejected_by or "")}
+    return IntentPublic(
+        session_id=session_id, status=row.status, intent=approval.intent,
+        intent_fields=json.loads(raw[len(INTENT_TAG):]), approvals_needed=approval.needed,
+        approvals=[ApproverRef(name=names.get(a.public_key), public_key=a.public_key) for a in approval.approvals],
+        rejected_by=names.get(approval.rejected_by or ""))
 
 
-@router.post("/{session_id}/approvals", status_code=202, summary="Approve or reject a session's intent",
-             dependencies=[require_role("operator")])
+@router.post("/{session_id}/approvals", status_code=202, response_model=ApprovalAccepted,
+             summary="Approve or reject a session's intent", dependencies=[require_role("operator")],
+             responses=error_responses(400, 403))
 async def post_approval(session_id: str, body: ApprovalCreate, db: DbSession, state: State,
-                        principal: CurrentPrincipal) -> dict[str, Any]:
+                        principal: CurrentPrincipal) -> ApprovalAccepted:
     row, policy, approval = await _waiting(db, state, session_id)
     if row.status != AWAITING:
         raise ApiError(409, "not_awaiting_approval", f"session {session_id} is {row.status}")
@@ -105,4 +113,4 @@ async def post_approval(session_id: str, body: ApprovalCreate, db: DbSession, st
                     resource_id=session_id, session_id=session_id, status="success",
                     details={"approver": name, "public_key": body.public_key, "key_id": row.key_id}))
     await db.commit()
-    return {"session_id": session_id, "approver": name, "decision": decision}
+    return ApprovalAccepted(session_id=session_id, approver=name, decision=decision)

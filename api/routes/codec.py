@@ -18,9 +18,17 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, authenticate
 from api.deps import DbSession, State
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.schemas import PayloadsJson
 
 router = APIRouter(prefix="/codec", tags=["codec"])
+# The body is read as protobuf JSON (json_format), not through a pydantic model, so it is documented here.
+_CODEC_ROUTE: dict[str, Any] = {
+    "response_model": PayloadsJson, "response_model_exclude_unset": True,
+    "responses": error_responses(400, 401, 403, 422, s422="a cookie or header that is not valid"),
+    "openapi_extra": {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/PayloadsJson"}}}}},
+}
 COOKIE = "mpc_codec_token"
 _bearer = HTTPBearer(auto_error=False)
 
@@ -59,15 +67,16 @@ def _reply(payloads: list[Payload]) -> dict[str, Any]:
     return json_format.MessageToDict(Payloads(payloads=payloads))
 
 
-@router.post("/encode", summary="Encrypt payloads (Temporal codec server)")
+@router.post("/encode", summary="Encrypt payloads (Temporal codec server)", **_CODEC_ROUTE)
 async def encode(request: Request, state: State, _: Operator) -> dict[str, Any]:
     return _reply(await state.codec.encode(await _payloads(request)))
 
 
-@router.post("/decode", summary="Decrypt payloads for the Temporal UI (Temporal codec server)")
+@router.post("/decode", summary="Decrypt payloads for the Temporal UI (Temporal codec server)", **_CODEC_ROUTE)
 async def decode(request: Request, state: State, _: Operator) -> dict[str, Any]:
+    payloads = await _payloads(request)  # a malformed body is `invalid_payloads`, not `undecodable_payload`
     try:
-        return _reply(await state.codec.decode(await _payloads(request)))
+        return _reply(await state.codec.decode(payloads))
     except Exception as exc:
         raise ApiError(400, "undecodable_payload", f"cannot decode: {type(exc).__name__}") from None
 

@@ -15,6 +15,7 @@ from api.deps import State
 from api.metrics import REGISTRY, SESSIONS_BY_STATE
 from mpc.db.models import SigningSession
 from mpc.protocols import SessionStatus
+from api.schemas import ReadyStatus
 
 router = APIRouter(tags=["health"])
 
@@ -50,7 +51,8 @@ async def _check_vault(state: State) -> None:
         raise RuntimeError("sealed" if reply.status_code == 503 else f"status {reply.status_code}")
 
 
-@router.get("/ready", summary="Database, Redis, Temporal and Vault reachable")
+@router.get("/ready", summary="Database, Redis, Temporal and Vault reachable", response_model=ReadyStatus,
+            responses={503: {"model": ReadyStatus, "description": "a dependency is unavailable (`checks` says which)"}})
 async def ready(state: State) -> JSONResponse:
     checks = {"database": _check_database, "redis": _check_redis, "temporal": _check_temporal, "vault": _check_vault}
 

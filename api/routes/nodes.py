@@ -19,13 +19,17 @@ from sqlalchemy import func, select
 
 from api.auth import Principal
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.metrics import NODES_ONLINE, NODES_TOTAL
 from api.schemas import NodeHeartbeat, NodeList, NodePublic, NodeRegistration
 from mpc.db.models import Admission, AuditLog, Node
 from mpc.node_auth import heartbeat_message, registration_message
 
-router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"], responses=error_responses(401))
+_SIGNED = error_responses(400, 401, 403, 422, s401="no valid token, or the node signature does not verify "
+                                              "(`bad_node_signature`)",
+                          s403="the token's role may not make this call, or it is bound to another node",
+                          s422="invalid input, or a timestamp that is not finite, stale or not later than the last one")
 
 MAX_CLOCK_SKEW = 300.0
 
@@ -79,7 +83,8 @@ def to_public(node: Node, offline_after: float) -> NodePublic:
 
 
 @router.post("/register", response_model=NodePublic, summary="Register a participant node (signed)",
-             dependencies=[require_role("node")])
+             dependencies=[require_role("node")],
+             responses={**_SIGNED, **error_responses(409, s409="the node id is registered with other identity keys")})
 async def register(reg: NodeRegistration, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
     _speaks_for(principal, reg.node_id)
     _fresh(reg.timestamp)
@@ -111,7 +116,7 @@ async def register(reg: NodeRegistration, db: DbSession, state: State, principal
 
 
 @router.post("/{node_id}/heartbeat", response_model=NodePublic, summary="Heartbeat (signed)",
-             dependencies=[require_role("node")])
+             dependencies=[require_role("node")], responses={**_SIGNED, **error_responses(404)})
 async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: State,
                     principal: CurrentPrincipal) -> NodePublic:
     _speaks_for(principal, node_id)
@@ -128,14 +133,17 @@ async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: Sta
     return to_public(node, state.settings.node_offline_after)
 
 
-@router.get("", response_model=NodeList, summary="Nodes with online/offline status from the last heartbeat")
+@router.get("", response_model=NodeList, summary="Nodes with online/offline status from the last heartbeat",
+            responses={200: {"description": "every registered node", "links": {
+                "GetNode": {"operationRef": "#/paths/~1v1~1nodes~1{node_id}/get",
+                            "parameters": {"node_id": "$response.body#/nodes/0/node_id"}}}}})
 async def list_nodes(db: DbSession, state: State, _: CurrentPrincipal) -> NodeList:
     nodes = (await db.execute(select(Node).order_by(Node.node_id))).scalars().all()
     public = [to_public(n, state.settings.node_offline_after) for n in nodes]
     return NodeList(nodes=public, online=sum(n.status == "online" for n in public), total=len(public))
 
 
-@router.get("/{node_id}", response_model=NodePublic, summary="One node")
+@router.get("/{node_id}", response_model=NodePublic, summary="One node", responses=error_responses(404, 422))
 async def get_node(node_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> NodePublic:
     node = await db.get(Node, node_id)
     if node is None:
@@ -144,7 +152,7 @@ async def get_node(node_id: str, db: DbSession, state: State, _: CurrentPrincipa
 
 
 @router.post("/{node_id}/approve", response_model=NodePublic, summary="Admit a pending node (admin)",
-             dependencies=[require_role("admin")])
+             dependencies=[require_role("admin")], responses=error_responses(403, 404, 422))
 async def approve(node_id: str, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
     node = await db.get(Node, node_id)
     if node is None:
@@ -160,7 +168,7 @@ async def approve(node_id: str, db: DbSession, state: State, principal: CurrentP
 
 
 @router.delete("/{node_id}", status_code=204, summary="Remove a node (admin); it must register and be approved again",
-               dependencies=[require_role("admin")])
+               dependencies=[require_role("admin")], responses=error_responses(403, 404, 422))
 async def remove(node_id: str, db: DbSession, principal: CurrentPrincipal) -> None:
     node = await db.get(Node, node_id)
     if node is None:

@@ -8,16 +8,24 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, DbSession, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.pagination import MAX_OFFSET, page
-from api.schemas import AuditLogList, SessionList, SessionPublic
+from api.schemas import ApprovalDecision, AuditLogList, SessionList, SessionPublic
 from api.views import audit_view, session_view
 from mpc.db.models import AuditLog, SigningSession
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"], responses=error_responses(401, 422))
+
+SESSION_LINKS = {
+    "GetSession": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}/get",
+                   "parameters": {"session_id": "$response.body#/sessions/0/session_id"}},
+    "GetSessionIntent": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}~1intent/get",
+                         "parameters": {"session_id": "$response.body#/sessions/0/session_id"}},
+}
 
 
-@router.get("/sessions/{session_id}", response_model=SessionPublic, summary="One session")
+@router.get("/sessions/{session_id}", response_model=SessionPublic, summary="One session",
+            responses=error_responses(404))
 async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> SessionPublic:
     row = await db.get(SigningSession, session_id)
     if row is None:
@@ -26,13 +34,14 @@ async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> Se
         AuditLog.session_id == session_id, AuditLog.action.in_(("session.approve", "session.reject")))
         .order_by(AuditLog.id))).scalars().all()
     view = session_view(row)
-    view.approvals = [{"approver": d.details.get("approver"), "public_key": d.details.get("public_key"),
-                       "decision": d.action.removeprefix("session."), "at": d.timestamp.isoformat()}
+    view.approvals = [ApprovalDecision(approver=d.details.get("approver"), public_key=d.details.get("public_key"),
+                                       decision=d.action.removeprefix("session."), at=d.timestamp)
                       for d in decisions]
     return view
 
 
-@router.get("/sessions", response_model=SessionList, summary="Sessions, newest first")
+@router.get("/sessions", response_model=SessionList, summary="Sessions, newest first",
+            responses={200: {"description": "one page of sessions", "links": SESSION_LINKS}})
 async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None = None, status: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> SessionList:
@@ -46,7 +55,7 @@ async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None =
 
 
 @router.get("/audit-logs", response_model=AuditLogList, summary="Audit log, newest first",
-            dependencies=[require_role("operator", "viewer")])
+            dependencies=[require_role("operator", "viewer")], responses=error_responses(403))
 async def audit_logs(db: DbSession, action: str | None = None, resource_id: str | None = None,
                      session_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                      offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> AuditLogList:

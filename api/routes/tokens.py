@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from api.auth import revoke_token
 from api.deps import CurrentPrincipal, DbSession, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from mpc.db.models import ApiToken
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"], dependencies=[require_role("admin")])
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], dependencies=[require_role("admin")],
+                   responses=error_responses(401, 403))
 
 
 class TokenPublic(BaseModel):
@@ -43,7 +44,8 @@ async def list_tokens(db: DbSession) -> TokenList:
     return TokenList(tokens=[_public(r) for r in rows])
 
 
-@router.delete("/{token_id}", response_model=TokenPublic, summary="Revoke a token at once (admin)")
+@router.delete("/{token_id}", response_model=TokenPublic, summary="Revoke a token at once (admin)",
+               responses=error_responses(404, 422))
 async def revoke(token_id: str, db: DbSession, principal: CurrentPrincipal) -> TokenPublic:
     row = await revoke_token(db, token_id, actor=principal.name)
     if row is None:

@@ -1,0 +1,52 @@
+"""Schemathesis hooks for fuzzing the real API (loaded through SCHEMATHESIS_HOOKS=tests.api.schemathesis_hooks).
+
+They bound the cost of the run, never what is checked:
+- a keygen example asking for an ECDSA protocol (gg18, gg20, or the default gg20) is turned into FROST,
+  since one ECDSA keygen costs seconds of Paillier work per node and the fuzzer would start many;
+- a `?wait=true` request waits at most WAIT_CAP seconds (a sign on a key with human approvers would
+  otherwise hold the connection for the whole SESSION_TIMEOUT); the API answers 504 `wait_timeout`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import schemathesis
+
+WAIT_CAP = 5.0
+ECDSA = ("gg18", "gg20", None)
+
+
+@schemathesis.hook("map_body").apply_to(method="POST", path="/v1/keys")
+def frost_keygen_only(context: Any, body: Any) -> Any:
+    if isinstance(body, dict) and body.get("protocol", None) in ECDSA:
+        return {**body, "protocol": "frost"}
+    return body
+
+
+@schemathesis.hook("map_query").apply_to(method="POST", path_regex=r"^/v1/keys(/\{key_id\}/sign)?$")
+def bounded_wait(context: Any, query: Any) -> Any:
+    if not isinstance(query, dict) or query.get("wait") not in (True, "true"):
+        return query
+    timeout = query.get("timeout")
+    if timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > WAIT_CAP):
+        return {**query, "timeout": WAIT_CAP}
+    return query
+
+
+PROTECTED_ENV = "MPC_SCHEMATHESIS_PROTECTED"
+"""Comma-separated node and token ids the run must not delete (the participants, the fuzzer's own token)."""
+
+
+@schemathesis.hook("before_call").apply_to(method="DELETE")
+def spare_protected(context: Any, case: Any, kwargs: Any) -> None:
+    """A DELETE that would remove a protected node or revoke a protected token (say, one taken from
+    `GET /v1/tokens` by a stateful link) goes to an id that does not exist instead: the call and its
+    checks still run, the stack under test survives."""
+    protected = set(filter(None, os.environ.get(PROTECTED_ENV, "").split(",")))
+    params = case.path_parameters or {}
+    for name in ("node_id", "token_id"):
+        if params.get(name) in protected:
+            case.path_parameters = {**params, name: f"spared-{uuid.uuid4().hex[:12]}"}
