@@ -18,6 +18,8 @@ from mpc.codec import EncryptionCodec
 from mpc.settings import Settings
 
 API_VERSION = "0.1.0"
+ROUTERS = (health.router, nodes.router, keys.router, lifecycle.router, reshare.router, sessions.router,
+           approvals.router, tokens.router, codec_routes.router)
 
 
 def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
@@ -35,7 +37,7 @@ def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
         description="Threshold keys and signatures (FROST, GG18/GG20) on durable Temporal workflows.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, ROUTERS)
     # The Temporal Web UI calls the codec endpoints from the browser: allow its origins, nothing else.
     app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_credentials=True,
                        allow_methods=["POST", "OPTIONS"], allow_headers=["Authorization", "Content-Type",
@@ -50,13 +52,6 @@ def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
         response.headers["X-Response-Time-Ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
         return response
 
-    app.include_router(health.router)
-    app.include_router(nodes.router)
-    app.include_router(keys.router)
-    app.include_router(lifecycle.router)
-    app.include_router(reshare.router)
-    app.include_router(sessions.router)
-    app.include_router(approvals.router)
-    app.include_router(tokens.router)
-    app.include_router(codec_routes.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -9,14 +9,16 @@ all with the `ErrorResponse` schema, so clients and schemathesis can check them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("mpc.api.errors")
 
@@ -48,7 +50,6 @@ _DESCRIPTIONS = {
     422: "invalid input: `field` names the culprit; nothing was started or written",
     429: "too many sessions are running; retry later",
     503: "a backing service (Temporal, Vault) is unreachable; nothing was started or recorded",
-    504: "`?wait=true` timed out; the session goes on (poll it)",
 }
 
 
@@ -68,7 +69,24 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 _DATA_EXCEPTION = "22"  # SQLSTATE class 22: a value the database cannot store or compare
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def _allowed_methods(routers: Sequence[APIRouter], request: Request) -> str:
+    """Every method of the path template the request matched. Starlette names only the first route that
+    matches (`GET /v1/nodes/{id}` but not `DELETE`), since each method of a path is a route of its own.
+    The first match decides the template, as it does in Starlette: `/v1/nodes/register` is the register
+    path, not `/v1/nodes/{node_id}`."""
+    template: str | None = None
+    methods: set[str] = set()
+    for route in (route for router in routers for route in router.routes):
+        match, _ = route.matches(request.scope)
+        path = getattr(route, "path", None)
+        if match != Match.NONE and template in (None, path):
+            template = path
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter] = ()) -> None:
+    """`routers`: the app's routers, for the `Allow` header of a 405."""
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status)
@@ -95,11 +113,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal", "database error"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                 403: "forbidden"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(routers, request) or headers.get("Allow", "")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

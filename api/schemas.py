@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
+from temporalio.api.common.v1 import Payload
 
 from mpc.intents import KeyPolicy
 from mpc.protocols import KEY_PROTOCOLS
 
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
-HEX32_SCHEMA = {"pattern": "^[0-9a-fA-F]{64}$"}
+HEX32_SCHEMA: JsonDict = {"pattern": "^[0-9a-fA-F]{64}$"}
 """What the hex validators below accept, stated in the OpenAPI schema (the validators keep their messages)."""
-HEX64_SCHEMA = {"pattern": "^[0-9a-fA-F]{128}$"}
+HEX64_SCHEMA: JsonDict = {"pattern": "^[0-9a-fA-F]{128}$"}
 
 
 def _hex32(value: str) -> str:
@@ -78,6 +81,7 @@ class NodeList(BaseModel):
 PROTOCOLS = tuple(KEY_PROTOCOLS)
 MAX_NODES = 255
 CHAINS = ("bitcoin", "ethereum", "solana", "schnorr", "ed25519")
+CURVES = ("ed25519", "secp256k1", "secp256k1-tr")
 
 
 class ApproverIn(BaseModel):
@@ -119,11 +123,15 @@ class KeyPolicyIn(BaseModel):
 
 
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"protocol": "frost", "chain_type": "ed25519", "threshold": 2, "total_nodes": 3},
+        {"protocol": "frost", "chain_type": "bitcoin", "threshold": 2, "total_nodes": 2, "tags": {"team": "ops"}},
+    ]})
 
     protocol: str | None = Field(default=None, description="frost, gg18 or gg20 (default DEFAULT_PROTOCOL)",
                                  json_schema_extra={"enum": [*PROTOCOLS, None]})
-    curve: str | None = Field(default=None, description="ed25519, secp256k1 or secp256k1-tr (default from chain)")
+    curve: str | None = Field(default=None, description="ed25519, secp256k1 or secp256k1-tr (default from chain)",
+                              json_schema_extra={"enum": [*CURVES, None]})
     chain_type: str = Field(description="bitcoin, ethereum, solana, schnorr or ed25519",
                             json_schema_extra={"enum": list(CHAINS)})
     threshold: int = Field(description="t: the minimum number of signers (2-of-3 means threshold 2)",
@@ -131,7 +139,8 @@ class KeyCreate(BaseModel):
     total_nodes: int | None = Field(default=None, description="n; or give `nodes`",
                                     json_schema_extra={"minimum": 2, "maximum": MAX_NODES})
     nodes: list[str] | None = Field(default=None, description="participant node ids (default: online nodes)",
-                                    json_schema_extra={"maxItems": MAX_NODES, "uniqueItems": True})
+                                    json_schema_extra={"minItems": 2, "maxItems": MAX_NODES, "uniqueItems": True,
+                                                       "items": {"type": "string", "pattern": NODE_ID_PATTERN}})
     description: str | None = Field(default=None, max_length=1000)
     tags: dict[str, str] = Field(default_factory=dict, json_schema_extra={
         "maxProperties": 32, "propertyNames": {"maxLength": 64}, "additionalProperties": {"type": "string",
@@ -185,12 +194,13 @@ class KeyList(BaseModel):
 
 
 class SignCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"digest": "00" * 32}]})
 
     digest: str = Field(description="32-byte message digest, hex (hashed by the chain's rule upstream)",
                         json_schema_extra={"pattern": "^(0x)?[0-9a-fA-F]{64}$"})
     signers: list[str] | None = Field(default=None, description="node ids to sign with (default: online nodes)",
-                                      json_schema_extra={"uniqueItems": True})
+                                      json_schema_extra={"minItems": 2, "uniqueItems": True,
+                                                         "items": {"type": "string", "pattern": NODE_ID_PATTERN}})
     taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex",
                                             json_schema_extra=HEX32_SCHEMA)
 
@@ -307,12 +317,36 @@ class ReadyStatus(BaseModel):
     error: dict[str, str] | None = None
 
 
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+"""Standard base64 with padding, as protobuf JSON writes bytes (and the Temporal UI sends them)."""
+Base64 = Annotated[str, Field(pattern=BASE64_PATTERN)]
+
+
+class ExternalPayloadJson(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sizeBytes: str = Field(default="0", pattern=r"^[0-9]{1,18}$", description="int64, as protobuf JSON writes it")
+
+
 class PayloadJson(BaseModel):
     """A Temporal `Payload` in protobuf JSON: metadata values and data are base64."""
 
-    metadata: dict[str, str] = Field(default_factory=dict)
-    data: str = ""
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
+    externalPayloads: list[ExternalPayloadJson] = Field(default_factory=list)
+
+    def to_payload(self) -> Payload:
+        return Payload(metadata={k: base64.b64decode(v) for k, v in self.metadata.items()},
+                       data=base64.b64decode(self.data),
+                       external_payloads=[Payload.ExternalPayloadDetails(size_bytes=int(e.sizeBytes))
+                                          for e in self.externalPayloads])
 
 
 class PayloadsJson(BaseModel):
+    """The codec server's body and answer: `{"payloads": [...]}`, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
     payloads: list[PayloadJson] = Field(default_factory=list)

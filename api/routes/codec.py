@@ -22,7 +22,7 @@ from api.errors import ApiError, error_responses
 from api.schemas import PayloadsJson
 
 router = APIRouter(prefix="/codec", tags=["codec"])
-# The body is read as protobuf JSON (json_format), not through a pydantic model, so it is documented here.
+# The body is read in the handler (a malformed one is 400 invalid_payloads, not 422), so it is documented here.
 _CODEC_ROUTE: dict[str, Any] = {
     "response_model": PayloadsJson, "response_model_exclude_unset": True,
     "responses": error_responses(400, 401, 403, 422, s422="a cookie or header that is not valid"),
@@ -56,11 +56,13 @@ Operator = Annotated[Principal, Depends(codec_operator)]
 
 
 async def _payloads(request: Request) -> list[Payload]:
+    """The body as exactly the `PayloadsJson` schema says: anything else (not JSON, `null` where a list
+    belongs, unknown fields, bytes that are not standard base64) is refused, never half-read."""
     try:
-        body: Any = await request.json()
-        return list(json_format.ParseDict(body, Payloads()).payloads)
-    except Exception:
+        body = PayloadsJson.model_validate_json(await request.body())
+    except ValueError:
         raise ApiError(400, "invalid_payloads", "body must be a JSON Payloads message") from None
+    return [p.to_payload() for p in body.payloads]
 
 
 def _reply(payloads: list[Payload]) -> dict[str, Any]:

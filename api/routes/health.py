@@ -13,9 +13,9 @@ from sqlalchemy import func, select, text
 
 from api.deps import State
 from api.metrics import REGISTRY, SESSIONS_BY_STATE
+from api.schemas import ReadyStatus
 from mpc.db.models import SigningSession
 from mpc.protocols import SessionStatus
-from api.schemas import ReadyStatus
 
 router = APIRouter(tags=["health"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -13,6 +14,7 @@ from temporalio.client import WorkflowFailureError
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError, error_responses
 from api.idempotency import refuse_changed_request, remember_session, remembered_session
+from api.links import key_links, session_links
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
 from api.pagination import MAX_OFFSET, page
@@ -23,34 +25,14 @@ from mpc.db.models import Key, SigningSession
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 422))
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-Wait = Annotated[bool, Query(description="block until the session completes or fails")]
+Wait = Annotated[bool, Query(description="block until the session completes or fails (200); after `timeout` "
+                                          "seconds the answer is 202 with the session still running")]
 WaitTimeout = Annotated[float | None, Query(gt=0, le=600, description="seconds to wait (default SESSION_TIMEOUT)")]
-
-
-def _key_links(pointer: str = "") -> dict[str, dict[str, object]]:
-    """OpenAPI links from a response holding a key id at `pointer` (a JSON pointer prefix)."""
-    key_id = f"$response.body#{pointer}/key_id"
-    return {"GetKey": {"operationRef": "#/paths/~1v1~1keys~1{key_id}/get", "parameters": {"key_id": key_id}},
-            "SignWithKey": {"operationRef": "#/paths/~1v1~1keys~1{key_id}~1sign/post",
-                            "parameters": {"key_id": key_id}}}
-
-
-def _session_links() -> dict[str, dict[str, object]]:
-    """OpenAPI links from a session in the response body to the calls on that session."""
-    session_id = "$response.body#/session_id"
-    return {
-        "GetSession": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}/get",
-                       "parameters": {"session_id": session_id}},
-        "GetSessionIntent": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}~1intent/get",
-                             "parameters": {"session_id": session_id}},
-        "ApproveSession": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}~1approvals/post",
-                           "parameters": {"session_id": session_id}},
-    }
 
 
 # Starting a session: the statuses every start can answer besides its own.
 _START_ERRORS = error_responses(
-    400, 403, 409, 429, 503, 504,
+    400, 403, 409, 429, 503,
     s409="nodes offline or not admitted, not enough online nodes, the key is not active, or the "
          "Idempotency-Key is in use by a request in flight",
     s503="Temporal cannot start the workflow, or Vault cannot sign the intent; nothing was started or recorded")
@@ -65,13 +47,9 @@ async def _same_request(db: DbSession, started: Started, body: KeyCreate | SignC
 async def _respond(state: State, db: DbSession, started: Started, wait: bool, timeout: float | None,
                    histogram_labels: tuple[str, str], operation: str) -> JSONResponse:
     if wait and started.handle is not None:
-        try:
+        # A wait that times out answers like no wait: 202 with the session, still running (poll it).
+        with contextlib.suppress(WorkflowFailureError, TimeoutError):  # a failed session's row says why
             await asyncio.wait_for(started.handle.result(), timeout or state.settings.session_timeout)
-        except WorkflowFailureError:
-            pass  # the session row says why
-        except TimeoutError:
-            raise ApiError(504, "wait_timeout", f"session {started.session_id} still running; poll "
-                                                f"/v1/sessions/{started.session_id}") from None
     db.expire_all()
     row = await db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
@@ -93,9 +71,9 @@ async def _respond(state: State, db: DbSession, started: Started, wait: bool, ti
 @router.post("", status_code=202, response_model=KeygenSessionPublic,
              summary="Generate a key among participant nodes (distributed keygen)",
              responses={202: {"description": "keygen session started (or, with `?wait=true`, still running)",
-                              "links": {**_key_links(), **_session_links()}},
+                              "links": {**key_links(), **session_links()}},
                         200: {"model": KeygenSessionPublic, "description": "`?wait=true`: the keygen ended "
-                              "(completed or failed)", "links": {**_key_links(), **_session_links()}},
+                              "(completed or failed)", "links": {**key_links(), **session_links()}},
                         **_START_ERRORS},
              dependencies=[require_role("operator")])
 async def create_key(body: KeyCreate, db: DbSession, state: State, principal: CurrentPrincipal,
@@ -115,7 +93,7 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
 
 
 @router.get("", response_model=KeyList, summary="List keys",
-            responses={200: {"description": "one page of keys", "links": _key_links("/keys/0")}})
+            responses={200: {"description": "one page of keys"}})
 async def list_keys(db: DbSession, _: CurrentPrincipal, status: str | None = None, chain_type: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
                     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> KeyList:
@@ -129,7 +107,7 @@ async def list_keys(db: DbSession, _: CurrentPrincipal, status: str | None = Non
 
 
 @router.get("/{key_id}", response_model=KeyPublic, summary="One key",
-            responses={200: {"description": "the key", "links": _key_links()}, **error_responses(404)})
+            responses={200: {"description": "the key", "links": key_links()}, **error_responses(404)})
 async def get_key(key_id: str, db: DbSession, _: CurrentPrincipal) -> KeyPublic:
     key = await db.get(Key, key_id)
     if key is None:
@@ -140,9 +118,9 @@ async def get_key(key_id: str, db: DbSession, _: CurrentPrincipal) -> KeyPublic:
 @router.post("/{key_id}/sign", status_code=202, response_model=SessionPublic,
              summary="Sign a 32-byte digest with a key", dependencies=[require_role("operator")],
              responses={202: {"description": "signing session started (or, with `?wait=true`, still running)",
-                              "links": _session_links()},
+                              "links": session_links()},
                         200: {"model": SessionPublic, "description": "`?wait=true`: the session ended "
-                              "(completed or failed)", "links": _session_links()},
+                              "(completed or failed)", "links": session_links()},
                         **_START_ERRORS, **error_responses(404)})
 async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, principal: CurrentPrincipal,
                idempotency_key: IdempotencyKey = None, wait: Wait = False,

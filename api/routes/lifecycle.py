@@ -4,19 +4,31 @@ a session, and `GET /v1/keys/{id}/epochs`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.key_lifecycle import KeyStateChange, start_key_state
+from api.links import session_links
+from api.schemas import SessionPublic
 from api.views import session_view
 from mpc.db.models import Key, SigningSession
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 404, 422))
+
+_CHANGE: dict[str, Any] = {
+    "status_code": 202, "response_model": SessionPublic, "dependencies": [require_role("operator")],
+    "responses": {202: {"description": "the session that changes the key's state on every holder",
+                        "links": session_links()},
+                  **error_responses(400, 403, 409, 503, s409="the key is not in a state this change applies to, or a "
+                                                        "holder is unknown or (to enable) offline",
+                                    s503="Temporal cannot start the workflow, or Vault cannot sign the intent; "
+                                         "nothing was started or recorded")},
+}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
@@ -33,15 +45,15 @@ async def _change(key_id: str, enabled: bool, body: KeyStateChange | None, db: D
     return JSONResponse(session_view(row).model_dump(mode="json"), status_code=202)
 
 
-@router.post("/{key_id}/disable", status_code=202, summary="Disable a key on every holder (nodes then refuse it)",
-             dependencies=[require_role("operator")])
+@router.post("/{key_id}/disable", summary="Disable a key on every holder (nodes then refuse it)",
+             **_CHANGE)
 async def disable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                       body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _change(key_id, False, body, db, state, principal, idempotency_key)
 
 
-@router.post("/{key_id}/enable", status_code=202, summary="Enable a disabled key again on every holder",
-             dependencies=[require_role("operator")])
+@router.post("/{key_id}/enable", summary="Enable a disabled key again on every holder",
+             **_CHANGE)
 async def enable_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                      body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _change(key_id, True, body, db, state, principal, idempotency_key)

@@ -134,9 +134,7 @@ async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: Sta
 
 
 @router.get("", response_model=NodeList, summary="Nodes with online/offline status from the last heartbeat",
-            responses={200: {"description": "every registered node", "links": {
-                "GetNode": {"operationRef": "#/paths/~1v1~1nodes~1{node_id}/get",
-                            "parameters": {"node_id": "$response.body#/nodes/0/node_id"}}}}})
+            responses={200: {"description": "every registered node"}})
 async def list_nodes(db: DbSession, state: State, _: CurrentPrincipal) -> NodeList:
     nodes = (await db.execute(select(Node).order_by(Node.node_id))).scalars().all()
     public = [to_public(n, state.settings.node_offline_after) for n in nodes]

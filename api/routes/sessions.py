@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, DbSession, require_role
 from api.errors import ApiError, error_responses
+from api.links import session_links
 from api.pagination import MAX_OFFSET, page
 from api.schemas import ApprovalDecision, AuditLogList, SessionList, SessionPublic
 from api.views import audit_view, session_view
@@ -16,16 +17,8 @@ from mpc.db.models import AuditLog, SigningSession
 
 router = APIRouter(prefix="/v1", tags=["sessions"], responses=error_responses(401, 422))
 
-SESSION_LINKS = {
-    "GetSession": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}/get",
-                   "parameters": {"session_id": "$response.body#/sessions/0/session_id"}},
-    "GetSessionIntent": {"operationRef": "#/paths/~1v1~1sessions~1{session_id}~1intent/get",
-                         "parameters": {"session_id": "$response.body#/sessions/0/session_id"}},
-}
-
-
 @router.get("/sessions/{session_id}", response_model=SessionPublic, summary="One session",
-            responses=error_responses(404))
+            responses={200: {"description": "the session", "links": session_links()}, **error_responses(404)})
 async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> SessionPublic:
     row = await db.get(SigningSession, session_id)
     if row is None:
@@ -41,7 +34,7 @@ async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> Se
 
 
 @router.get("/sessions", response_model=SessionList, summary="Sessions, newest first",
-            responses={200: {"description": "one page of sessions", "links": SESSION_LINKS}})
+            responses={200: {"description": "one page of sessions"}})
 async def list_sessions(db: DbSession, _: CurrentPrincipal, key_id: str | None = None, status: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> SessionList:
