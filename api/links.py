@@ -1,4 +1,4 @@
-"""OpenAPI links between operations: key -> sign, disable, enable, epochs; session -> intent, approvals.
+"""OpenAPI links between operations: key -> sign, disable, enable, archive, epochs; session -> intent, approvals.
 
 Clients read them as documentation; schemathesis's stateful phase follows them (create a key, sign with it,
 read the session). Links start only at responses that always hold the id (one key, one session): a link
@@ -27,6 +27,7 @@ def key_links() -> Links:
         "GetKeyEpochs": ("/v1/keys/{key_id}/epochs", "get"),
         "DisableKey": ("/v1/keys/{key_id}/disable", "post"),
         "EnableKey": ("/v1/keys/{key_id}/enable", "post"),
+        "ArchiveKey": ("/v1/keys/{key_id}", "delete"),
     })
 
 

@@ -59,8 +59,8 @@ async def enable_key(key_id: str, db: DbSession, state: State, principal: Curren
     return await _change(key_id, True, body, db, state, principal, idempotency_key)
 
 
-@router.delete("/{key_id}", status_code=202, dependencies=[require_role("operator")],
-               summary="Archive a key: every holder erases its share; metadata and address stay")
+@router.delete("/{key_id}", summary="Archive a key: every holder erases its share; metadata and address stay",
+               **_CHANGE)
 async def archive_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                       body: KeyStateChange | None = None, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _change(key_id, False, body, db, state, principal, idempotency_key, archive=True)

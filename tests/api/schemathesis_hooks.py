@@ -6,12 +6,14 @@ They bound the cost of the run, never what is checked:
 - a `?wait=true` request waits at most WAIT_CAP seconds (a sign on a key with human approvers would
   otherwise hold the connection for the whole SESSION_TIMEOUT); the API then answers 202 with the session
   still running, as without `wait`;
-- a DELETE never removes the nodes and tokens that existed before the run (`spare_protected`).
+- a call that removes or changes a node, token or key that existed before the run goes to an unknown
+  id instead (`before_call`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from typing import Any
 
@@ -39,16 +41,21 @@ def bounded_wait(context: Any, query: Any) -> Any:
 
 
 PROTECTED_ENV = "MPC_SCHEMATHESIS_PROTECTED"
-"""Comma-separated node and token ids the run must not delete (the participants, the fuzzer's own token)."""
+"""Comma-separated node, token and key ids that existed before the run: the run must not remove a node,
+revoke a token, or disable, enable or archive a key it did not make (the stack's own, other tests')."""
+
+_CHANGES_STATE = re.compile(r"/(disable|enable|reshare|refresh)$")
 
 
-@schemathesis.hook("before_call").apply_to(method="DELETE")
-def spare_protected(context: Any, case: Any, kwargs: Any) -> None:
-    """A DELETE that would remove a protected node or revoke a protected token (say, one taken from
-    `GET /v1/tokens` by a stateful link) goes to an id that does not exist instead: the call and its
-    checks still run, the stack under test survives."""
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    """A DELETE, disable, enable, reshare or refresh aimed at a protected id (say, one a stateful link took
+    from `GET /v1/tokens` or `GET /v1/keys`) goes to an id that does not exist instead: the call and its
+    checks still run, and the stack under test and the keys of other tests survive."""
+    if case.method.upper() != "DELETE" and not _CHANGES_STATE.search(case.path):
+        return
     protected = set(filter(None, os.environ.get(PROTECTED_ENV, "").split(",")))
     params = case.path_parameters or {}
-    for name in ("node_id", "token_id"):
+    for name in ("node_id", "token_id", "key_id"):
         if params.get(name) in protected:
             case.path_parameters = {**params, name: f"spared-{uuid.uuid4().hex[:12]}"}

@@ -43,6 +43,9 @@ schema cannot state (threshold <= number of nodes, nodes that exist and are onli
 5 minutes of the server clock) are refused with 4xx for input that the schema alone allows."""
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
+EXCLUDED = ("POST /v1/keys/{key_id}/reshare", "POST /v1/keys/{key_id}/refresh")
+"""Left out for now: these routes (api/routes/reshare.py, work in progress of issue 10) document only 202
+and 422 so far, and each accepted example runs a full two-phase reshare on the participants."""
 WORKERS = 1
 """One worker: on Python 3.11, hypothesis building strategies in two threads at once can fail inside the
 interpreter's AST constructor ("AST constructor recursion depth mismatch", cpython gh-106905), which
@@ -102,16 +105,24 @@ class RunResult:
 
 
 def protected_ids(api_url: str, token: str) -> list[str]:
-    """The nodes and tokens that exist now: the run must not remove them (see the hooks)."""
+    """The nodes, tokens and keys that exist now: the run must not remove or change them (see the hooks)."""
     headers = {"Authorization": f"Bearer {token}"}
     nodes = httpx.get(f"{api_url}/v1/nodes", headers=headers, timeout=30).raise_for_status().json()["nodes"]
     tokens = httpx.get(f"{api_url}/v1/tokens", headers=headers, timeout=30).raise_for_status().json()["tokens"]
-    return sorted({n["node_id"] for n in nodes} | {t["token_id"] for t in tokens})
+    keys: set[str] = set()
+    while True:
+        page = httpx.get(f"{api_url}/v1/keys", params={"limit": 500, "offset": len(keys)}, headers=headers,
+                         timeout=30).raise_for_status().json()
+        keys |= {k["key_id"] for k in page["keys"]}
+        if not page["keys"] or len(keys) >= page["total"]:
+            break
+    return sorted({n["node_id"] for n in nodes} | {t["token_id"] for t in tokens} | keys)
 
 
 def run(api_url: str, token: str, *, examples: int, work_dir: Path, seed: int | None = None,
         workers: int = WORKERS, phases: Sequence[str] = PHASES, checks: Sequence[str] = CHECKS,
-        schema: str | Path | None = None, extra_args: Sequence[str] = (), timeout: float = 3600,
+        schema: str | Path | None = None, excluded: Sequence[str] = EXCLUDED, extra_args: Sequence[str] = (),
+        timeout: float = 3600,
         echo: bool = False) -> RunResult:
     """Run the schemathesis CLI against `api_url` (the schema from `/openapi.json`, or the file `schema`)."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +135,8 @@ def run(api_url: str, token: str, *, examples: int, work_dir: Path, seed: int | 
             "--checks", ",".join(checks), "--phases", ",".join(phases),
             "--max-examples", str(examples), "--workers", str(workers),
             "--report", "json", "--report-json-path", str(report_path),
-            *(["--seed", str(seed)] if seed is not None else []), *extra_args]
+            *(["--seed", str(seed)] if seed is not None else []),
+            *[arg for name in excluded for arg in ("--exclude-name", name)], *extra_args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", PROTECTED_ENV: ",".join(protected),
            "NO_COLOR": "1"}
