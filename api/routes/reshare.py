@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import contextlib
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.links import session_links
 from api.reshare import RefreshCreate, ReshareCreate, start_change
+from api.schemas import SessionPublic
 from api.views import session_view
 from mpc.db.models import SigningSession
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 404, 422))
+
+_CHANGE: dict[str, Any] = {
+    "status_code": 202, "response_model": SessionPublic, "dependencies": [require_role("operator")],
+    "responses": {200: {"description": "with ?wait=true: the finished session (completed or failed)",
+                        "model": SessionPublic},
+                  202: {"description": "the session that changes the key's shares (still running with ?wait=true "
+                                       "when the wait ran out)", "links": session_links()},
+                  **error_responses(400, 403, 409, 503,
+                                    s409="the key is not active, already being reshared, a node is not admitted or "
+                                         "offline, or fewer than t old holders are online",
+                                    s503="Temporal cannot start the workflow, or Vault cannot sign the intent; "
+                                         "nothing was started or recorded")},
+}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Wait = Annotated[bool, Query(description="block until the session completes or fails")]
@@ -28,13 +44,9 @@ async def _start(key_id: str, body: ReshareCreate | RefreshCreate, db: DbSession
     started = await start_change(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
                                  signer=state.intent_signer)
     if wait and started.handle is not None:
-        try:
+        # A failed session's row says why; one still running after the wait is answered 202, as without it.
+        with contextlib.suppress(WorkflowFailureError, TimeoutError):
             await asyncio.wait_for(started.handle.result(), timeout or state.settings.session_timeout)
-        except WorkflowFailureError:
-            pass  # the session row says why
-        except TimeoutError:
-            raise ApiError(504, "wait_timeout", f"session {started.session_id} still running; poll "
-                                                f"/v1/sessions/{started.session_id}") from None
     db.expire_all()
     row = await db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
@@ -43,16 +55,16 @@ async def _start(key_id: str, body: ReshareCreate | RefreshCreate, db: DbSession
     return JSONResponse(session_view(row).model_dump(mode="json"), status_code=200 if done and wait else 202)
 
 
-@router.post("/{key_id}/reshare", status_code=202, dependencies=[require_role("operator")],
-             summary="Move the key to a new committee and/or threshold (same public key and address)")
+@router.post("/{key_id}/reshare", summary="Move the key to a new committee and/or threshold (same public key and "
+                                          "address)", **_CHANGE)
 async def reshare_key(key_id: str, body: ReshareCreate, db: DbSession, state: State, principal: CurrentPrincipal,
                       idempotency_key: IdempotencyKey = None, wait: Wait = False,
                       timeout: WaitTimeout = None) -> JSONResponse:
     return await _start(key_id, body, db, state, principal, idempotency_key, wait, timeout)
 
 
-@router.post("/{key_id}/refresh", status_code=202, dependencies=[require_role("operator")],
-             summary="New shares for the same committee and threshold (proactive security)")
+@router.post("/{key_id}/refresh", summary="New shares for the same committee and threshold (proactive security)",
+             **_CHANGE)
 async def refresh_key(key_id: str, db: DbSession, state: State, principal: CurrentPrincipal,
                       body: RefreshCreate | None = None, idempotency_key: IdempotencyKey = None, wait: Wait = False,
                       timeout: WaitTimeout = None) -> JSONResponse:

@@ -44,8 +44,9 @@ schema cannot state (threshold <= number of nodes, nodes that exist and are onli
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 EXCLUDED = ("POST /v1/keys/{key_id}/reshare", "POST /v1/keys/{key_id}/refresh")
-"""Left out for now: these routes (api/routes/reshare.py, work in progress of issue 10) document only 202
-and 422 so far, and each accepted example runs a full two-phase reshare on the participants."""
+"""Left out of the bounded CI run: each accepted example runs a full two-phase reshare on the participants
+(seconds each, ECDSA tens of seconds). Their statuses are documented like disable's; tests/integration/
+test_reshare.py covers their bad input."""
 WORKERS = 1
 """One worker: on Python 3.11, hypothesis building strategies in two threads at once can fail inside the
 interpreter's AST constructor ("AST constructor recursion depth mismatch", cpython gh-106905), which
