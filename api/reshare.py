@@ -36,7 +36,7 @@ from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
 from mpc.protocols import KEY_PROTOCOLS
 from mpc.settings import Settings
-from workflows.reshare import ReshareWorkflow
+from workflows.reshare import ReshareWorkflow, phase_two_budget
 from workflows.search import initial_attributes
 from workflows.types import Party, ReshareRequest, roster_of
 
@@ -126,8 +126,9 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
         approval_timeout_seconds=settings.approval_timeout)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation=operation)
+    budget = waits_for + phase_two_budget(settings.round_timeout, len(old_parties))
     handle = await _commit_then_start(db, client_factory, settings, ReshareWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, waits_for=waits_for)
+                                      attributes, session_id=session_id, waits_for=budget)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 

@@ -81,19 +81,20 @@ class ProtocolSpec:
     rounds: int  # after the hello (round 0)
     compute_bound: bool = False  # seconds of Paillier arithmetic per round: run off the event loop
     stores_share: bool = False  # the last round seals a new share
-    timeout_scale: float = 1.0  # ROUND_TIMEOUT multiple: rounds that verify every new member's Paillier proofs
+    timeout_scale: float = 1.0  # ROUND_TIMEOUT multiple (workflows/rounds.py): rounds that verify Paillier proofs
 
 
 SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
     ProtocolSpec(SessionProtocol.FROST_DKG, Family.FROST, Stage.KEYGEN, 3, stores_share=True),
     ProtocolSpec(SessionProtocol.FROST_REFRESH, Family.FROST, Stage.REFRESH, 3, stores_share=True),
     ProtocolSpec(SessionProtocol.FROST_RESHARE, Family.FROST, Stage.RESHARE, 3, stores_share=True),
-    ProtocolSpec(SessionProtocol.GG20_KEYGEN, Family.ECDSA, Stage.KEYGEN, 4, compute_bound=True, stores_share=True),
+    # Keygen checks Π^mod, Π^prm and Π^fac of every other party; refresh and reshare of every other new member.
+    ProtocolSpec(SessionProtocol.GG20_KEYGEN, Family.ECDSA, Stage.KEYGEN, 4, compute_bound=True, stores_share=True,
+                 timeout_scale=2.0),
     ProtocolSpec(SessionProtocol.GG18_SIGN, Family.ECDSA, Stage.SIGN, 11, compute_bound=True),
     ProtocolSpec(SessionProtocol.GG20_PRESIGN, Family.ECDSA, Stage.SIGN, 7, compute_bound=True),
     ProtocolSpec(SessionProtocol.GG20_SIGN, Family.ECDSA, Stage.SIGN, 2, compute_bound=True),
     # One tss protocol (tss.ecdsa.reshare) for both: a refresh is a reshare to the same committee and threshold.
-    # Round 3 checks Π^mod, Π^prm and Π^fac of every other new member: seconds per member on 2 cores.
     ProtocolSpec(SessionProtocol.GG20_REFRESH, Family.ECDSA, Stage.REFRESH, 5, compute_bound=True, stores_share=True,
                  timeout_scale=4.0),
     ProtocolSpec(SessionProtocol.GG20_RESHARE, Family.ECDSA, Stage.RESHARE, 5, compute_bound=True, stores_share=True,

@@ -112,12 +112,9 @@ class ReshareWorkflow(AwaitsApprovals):
         reshare = ReshareParams(dealers=sorted(p.party_id for p in request.dealers),
                                 new_participants=sorted(p.party_id for p in request.new_parties),
                                 new_threshold=request.new_threshold)
-        spec = SPECS[request.protocol]
-        policy = dataclasses.replace(request.policy,
-                                     round_timeout_seconds=request.policy.round_timeout_seconds * spec.timeout_scale)
         run = ProtocolRun(
             protocol=request.protocol, session_id=request.session_id, workflow_id=workflow.info().workflow_id,
-            parties=parties, total_rounds=spec.rounds, policy=policy,
+            parties=parties, total_rounds=SPECS[request.protocol].rounds, policy=request.policy,
             intent=request.intent,
             params=ProtocolParams(key_id=request.key_id, curve=request.curve, epoch=request.epoch,
                                   threshold=request.new_threshold, reshare=reshare),
@@ -171,8 +168,12 @@ class ReshareWorkflow(AwaitsApprovals):
         """The commit point: the first new holder verifies everything and activates; the database follows."""
         await self._round(SPECS[request.protocol].rounds + 4)
         first = _nodes(request.new_parties)[0]
+        # Once dispatched, the outcome is unknown until the node answers: it may have activated and its
+        # answer been lost. So it is retried as patiently as the others; a refusal (bad ACK set or test
+        # signature) comes before the node activates anything and fails the session at once.
         results: dict[str, ReshareNodeResult] = await run_on_nodes(
-            Activity.RESHARE_ACTIVATE.value, [first], lambda _n: step, ReshareNodeResult, request.policy)
+            Activity.RESHARE_ACTIVATE.value, [first], lambda _n: step, ReshareNodeResult,
+            _patient(request.policy, COMMITTED_ATTEMPTS))
         ordered = sorted(request.new_parties, key=lambda p: p.party_id)
         await db.call(Activity.RECORD_EPOCH.value, RecordEpochInput(
             session_id=request.session_id, key_id=request.key_id, epoch=step.epoch, package=package,
@@ -209,6 +210,12 @@ class ReshareWorkflow(AwaitsApprovals):
                        resource_id=request.key_id, session_id=request.session_id, status="failure", failure=failure,
                        epoch=request.epoch)
         raise session_failed_error(failure) from None
+
+
+def phase_two_budget(round_timeout_seconds: float, old_holders: int) -> float:
+    """Seconds the commit phase may spend retrying (the first activation, the others, each erasure):
+    the workflow's execution timeout must cover them, or Temporal would end a decided change midway."""
+    return round_timeout_seconds * (2 * COMMITTED_ATTEMPTS + ERASE_ATTEMPTS * old_holders)
 
 
 def _nodes(parties: Sequence[Party]) -> list[str]:

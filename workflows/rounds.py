@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from mpc.protocols import Activity
+    from mpc.protocols import SPECS, Activity
     from workflows.driver import SessionFailedError, route, run_on_nodes
     from workflows.types import (
         Party,
@@ -56,6 +57,10 @@ async def drive_protocol(
 ) -> dict[str, ProtocolRoundOutput]:
     """Run the handshake and every round; return the last round's output per node."""
     nodes: Sequence[str] = run.executors or [p.node_id for p in run.parties]
+    spec = SPECS.get(run.protocol)
+    if spec is not None and spec.timeout_scale != 1.0:  # rounds of Paillier proofs: seconds per party
+        run = dataclasses.replace(run, policy=dataclasses.replace(
+            run.policy, round_timeout_seconds=run.policy.round_timeout_seconds * spec.timeout_scale))
     hello = HelloInput(run.session_id, run.workflow_id, run.protocol, run.parties, run.params, run.intent)
     hellos: dict[str, WireMessage] = await run_on_nodes(HELLO_ACTIVITY, nodes, lambda _n: hello, WireMessage,
                                                         run.policy)

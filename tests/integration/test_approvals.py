@@ -141,8 +141,8 @@ def test_a_rejection_ends_the_session(stack: Stack, policy_key: dict[str, Any],
 
 @pytest.fixture(scope="module")
 def impatient_api(stack: Stack) -> Iterator[str]:
-    """A second API process whose sessions wait 3 seconds for approvers."""
-    process, url = start_api({**stack.env, "APPROVAL_TIMEOUT": "3s"}, stack.log_dir, name="api-impatient")
+    """A second API process whose sessions wait 10 seconds for approvers (one `mpc approve` fits, under load)."""
+    process, url = start_api({**stack.env, "APPROVAL_TIMEOUT": "10s"}, stack.log_dir, name="api-impatient")
     try:
         yield url
     finally:

@@ -252,13 +252,6 @@ def test_kill_during_change(stack: Stack, temporal_server: TemporalDevServer, re
     scenario(stack, Killer(stack, temporal_server, target, None), key_for(stack, keys, target), phase)
 
 
-COMMIT_ANSWER_LOST = (
-    "workflows/reshare.py ReshareWorkflow._commit: a failed commit activation on the first new holder fails the "
-    "session as if nothing were decided, but the holder may have activated and only its answer was lost; the key "
-    "then stays on the old epoch in the database while that holder signs only with the new one")
-
-
-@pytest.mark.xfail(strict=True, reason=COMMIT_ANSWER_LOST)
 def test_commit_answer_lost_and_first_holder_down_past_the_retries(
         stack: Stack, temporal_server: TemporalDevServer, revive: None) -> None:
     """Temporal dies while the first new holder makes the commit, so its answer is lost; the holder dies
