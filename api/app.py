@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.metrics import HTTP_REQUESTS
+from api.refresh_schedule import serve_api_activities
 from api.routes import approvals, health, keys, lifecycle, nodes, reshare, sessions, tokens
 from api.routes import codec as codec_routes
 from api.state import AppState
@@ -26,9 +29,16 @@ def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mpc = AppState.build(settings, codec)
+        stop = asyncio.Event()
+        # The API's own activities (a key's scheduled refresh needs the API's intent key).
+        worker = asyncio.create_task(serve_api_activities(app.state.mpc, stop))
         try:
             yield
         finally:
+            stop.set()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker
             await app.state.mpc.close()
 
     app = FastAPI(

@@ -13,6 +13,7 @@ from temporalio.api.common.v1 import Payload
 
 from mpc.intents import KeyPolicy
 from mpc.protocols import KEY_PROTOCOLS
+from mpc.settings import parse_duration
 
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
@@ -146,6 +147,15 @@ class KeyCreate(BaseModel):
         "maxProperties": 32, "propertyNames": {"maxLength": 64}, "additionalProperties": {"type": "string",
                                                                                             "maxLength": 256}})
     policy: KeyPolicyIn | None = Field(default=None, description="approvers and quorums (default: the API alone)")
+    refresh_every: str | None = Field(default=None, max_length=32, description='refresh the key this often, e.g. '
+                                      '"24h" (a Temporal Schedule; PUT /v1/keys/{key_id}/refresh-schedule changes it)')
+
+    @field_validator("refresh_every")
+    @classmethod
+    def _refresh_every(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) < 1:
+            raise ValueError("refresh_every must be at least 1s")
+        return value
 
     @field_validator("protocol")
     @classmethod

@@ -71,6 +71,7 @@ class Activity(StrEnum):
     POOL_LEVELS = "coordinator.pool_levels"
     FROST_AGGREGATE = "coordinator.frost_aggregate"
     RECORD_EPOCH = "coordinator.record_epoch"
+    START_SCHEDULED_REFRESH = "api.start_scheduled_refresh"
 
 
 @dataclass(frozen=True)

@@ -450,3 +450,10 @@ class ReshareResult:
     threshold: int
     test_signature: str
     erasure_pending: list[str] = field(default_factory=list)  # old holders not reached: they erase when next asked
+
+
+@dataclass
+class ScheduledRefreshRequest:
+    """What a key's refresh Schedule starts with: the key (the API checks everything else when it runs)."""
+
+    key_id: str

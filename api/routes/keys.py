@@ -18,9 +18,11 @@ from api.links import key_links, session_links
 from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
 from api.pagination import MAX_OFFSET, page
+from api.refresh_schedule import apply_refresh_schedule
 from api.schemas import KeyCreate, KeygenSessionPublic, KeyList, KeyPublic, SessionPublic, SignCreate
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
+from mpc.settings import parse_duration
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 422))
 
@@ -87,6 +89,9 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
         started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key,
                                      signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
+        if body.refresh_every is not None and not started.replayed and (key := await db.get(Key, started.key_id)):
+            # Runs before the keygen ends are skipped (the key is not active yet).
+            await apply_refresh_schedule(db, state, key, parse_duration(body.refresh_every), principal.name)
     await _same_request(db, started, body)
     protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
     return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")

@@ -1,4 +1,5 @@
-"""Refresh and reshare: `POST /v1/keys/{id}/refresh` and `/reshare`, 202 with a session (`?wait=true` blocks)."""
+"""Refresh and reshare: `POST /v1/keys/{id}/refresh` and `/reshare`, 202 with a session (`?wait=true` blocks);
+`PUT /v1/keys/{id}/refresh-schedule`: a refresh every so often, on a Temporal Schedule."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowFailureError
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError, error_responses
 from api.links import session_links
+from api.refresh_schedule import MIN_EVERY_SECONDS, apply_refresh_schedule, schedule_id
 from api.reshare import RefreshCreate, ReshareCreate, start_change
 from api.schemas import SessionPublic
 from api.views import session_view
-from mpc.db.models import SigningSession
+from mpc.db.models import Key, SigningSession
+from mpc.protocols import KEY_PROTOCOLS
+from mpc.settings import parse_duration
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 404, 422))
 
@@ -69,3 +74,41 @@ async def refresh_key(key_id: str, db: DbSession, state: State, principal: Curre
                       body: RefreshCreate | None = None, idempotency_key: IdempotencyKey = None, wait: Wait = False,
                       timeout: WaitTimeout = None) -> JSONResponse:
     return await _start(key_id, body or RefreshCreate(), db, state, principal, idempotency_key, wait, timeout)
+
+
+class RefreshSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    every: str | None = Field(max_length=32, description='how often, e.g. "24h", "30m"; null removes the schedule')
+
+
+class RefreshSchedulePublic(BaseModel):
+    key_id: str
+    schedule_id: str | None = Field(description="the Temporal Schedule (temporal schedule list), null when none")
+    every_seconds: float | None
+
+
+@router.put("/{key_id}/refresh-schedule", response_model=RefreshSchedulePublic, dependencies=[require_role("operator")],
+            summary="Refresh the key every so often (a Temporal Schedule; null removes it)",
+            responses=error_responses(400, 403, 409, 503, s409="the key is archived",
+                                      s503="Temporal is unreachable; the schedule was not changed"))
+async def put_refresh_schedule(key_id: str, body: RefreshSchedule, db: DbSession, state: State,
+                               principal: CurrentPrincipal) -> RefreshSchedulePublic:
+    key = await db.get(Key, key_id)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
+    if key.status == "archived":
+        raise ApiError(409, "key_not_active", f"key {key_id} is archived")
+    if KEY_PROTOCOLS[key.protocol].refresh is None:
+        raise ApiError(422, "protocol_not_available", f"refresh of {key.protocol} keys is not available")
+    every: float | None = None
+    if body.every is not None:
+        try:
+            every = parse_duration(body.every)
+        except (ValueError, TypeError):
+            raise ApiError(422, "invalid_value", 'every is a duration such as "24h" or "30m"', field="every") from None
+        if every < MIN_EVERY_SECONDS:
+            raise ApiError(422, "invalid_value", f"every must be at least {MIN_EVERY_SECONDS:g} s", field="every")
+    await apply_refresh_schedule(db, state, key, every, principal.name)
+    return RefreshSchedulePublic(key_id=key_id, schedule_id=schedule_id(key_id) if every else None,
+                                 every_seconds=every)

@@ -43,10 +43,12 @@ schema cannot state (threshold <= number of nodes, nodes that exist and are onli
 5 minutes of the server clock) are refused with 4xx for input that the schema alone allows."""
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
-EXCLUDED = ("POST /v1/keys/{key_id}/reshare", "POST /v1/keys/{key_id}/refresh")
+EXCLUDED = ("POST /v1/keys/{key_id}/reshare", "POST /v1/keys/{key_id}/refresh",
+            "PUT /v1/keys/{key_id}/refresh-schedule")
 """Left out of the bounded CI run: each accepted example runs a full two-phase reshare on the participants
-(seconds each, ECDSA tens of seconds). Their statuses are documented like disable's; tests/integration/
-test_reshare.py covers their bad input."""
+(seconds each, ECDSA tens of seconds), and an accepted schedule would go on refreshing a key for the rest
+of the test session. Their statuses are documented like disable's; tests/integration/test_reshare.py covers
+their bad input."""
 WORKERS = 1
 """One worker: on Python 3.11, hypothesis building strategies in two threads at once can fail inside the
 interpreter's AST constructor ("AST constructor recursion depth mismatch", cpython gh-106905), which

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 import activities.participant_rounds as participant_rounds
@@ -265,3 +267,60 @@ async def test_cheating_dealer_is_named_and_the_key_keeps_its_epoch(stack: Stack
 
     await asyncio.to_thread(scenario)
 
+
+
+async def test_scheduled_refresh_runs_on_a_temporal_schedule(stack: Stack, client: Client) -> None:
+    def schedule() -> dict[str, Any]:
+        with stack.client() as api:
+            key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
+            for every in ("soon", "0s", "100ms"):
+                bad = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": every})
+                assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_value", bad.text
+            reply = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": "2s"})
+            assert reply.status_code == 200, reply.text
+            assert reply.json() == {"key_id": key["key_id"], "schedule_id": f"refresh-{key['key_id']}",
+                                    "every_seconds": 2.0}
+            return key
+
+    key = await asyncio.to_thread(schedule)
+    key_id = key["key_id"]
+    handle = client.get_schedule_handle(f"refresh-{key_id}")
+    described = await handle.describe()
+    assert described.schedule.spec.intervals[0].every.total_seconds() == 2
+
+    def refreshed() -> None:
+        with stack.client() as api:
+            for _ in range(300):
+                if api.get(f"/v1/keys/{key_id}").json()["epoch"] >= 1:
+                    break
+                time.sleep(0.3)
+            off = api.put(f"/v1/keys/{key_id}/refresh-schedule", json={"every": None})
+            assert off.status_code == 200 and off.json()["schedule_id"] is None
+            after = api.get(f"/v1/keys/{key_id}").json()
+            assert after["epoch"] >= 1 and after["public_key"] == key["public_key"]
+            sessions = api.get("/v1/sessions", params={"key_id": key_id, "limit": 50}).json()["sessions"]
+            scheduled = [s for s in sessions if s["operation"] == "refresh" and s["status"] == "completed"]
+            assert scheduled, sessions
+            wait_all = [wait_session(api, s["session_id"]) for s in sessions if s["operation"] == "refresh"]
+            assert all(s["status"] in ("completed", "failed") for s in wait_all)
+            signs_with_every_subset(api, key, ["p1", "p2", "p3"], 2)
+            audit = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
+            assert any(e["action"] == "key.refresh" and e["actor"] == "refresh-schedule" for e in audit)
+
+    await asyncio.to_thread(refreshed)
+    with pytest.raises(RPCError):
+        await handle.describe()  # removed
+
+    def create_with_schedule() -> str:
+        with stack.client() as api:
+            bad = api.post("/v1/keys", json={"protocol": "frost", "chain_type": "ed25519", "threshold": 2,
+                                             "nodes": ["p1", "p2", "p3"], "refresh_every": "often"})
+            assert bad.status_code == 422, bad.text
+            made = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"],
+                              refresh_every="1h")
+            return str(made["key_id"])
+
+    daily = await asyncio.to_thread(create_with_schedule)
+    daily_handle = client.get_schedule_handle(f"refresh-{daily}")
+    assert (await daily_handle.describe()).schedule.spec.intervals[0].every.total_seconds() == 3600
+    await daily_handle.delete()
