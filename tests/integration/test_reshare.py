@@ -298,11 +298,11 @@ async def test_scheduled_refresh_runs_on_a_temporal_schedule(stack: Stack, clien
             assert off.status_code == 200 and off.json()["schedule_id"] is None
             after = api.get(f"/v1/keys/{key_id}").json()
             assert after["epoch"] >= 1 and after["public_key"] == key["public_key"]
+            # The epoch moves at the commit point; the session completes after activation and erasure.
             sessions = api.get("/v1/sessions", params={"key_id": key_id, "limit": 50}).json()["sessions"]
-            scheduled = [s for s in sessions if s["operation"] == "refresh" and s["status"] == "completed"]
-            assert scheduled, sessions
-            wait_all = [wait_session(api, s["session_id"]) for s in sessions if s["operation"] == "refresh"]
-            assert all(s["status"] in ("completed", "failed") for s in wait_all)
+            ended = [wait_session(api, s["session_id"]) for s in sessions if s["operation"] == "refresh"]
+            assert all(s["status"] in ("completed", "failed") for s in ended)
+            assert any(s["status"] == "completed" for s in ended), sessions
             signs_with_every_subset(api, key, ["p1", "p2", "p3"], 2)
             audit = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
             assert any(e["action"] == "key.refresh" and e["actor"] == "refresh-schedule" for e in audit)
