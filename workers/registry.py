@@ -23,13 +23,14 @@ from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
 from workflows.reshare import ReshareWorkflow
+from workflows.reshare_catchup import ReshareCatchUpWorkflow
 from workflows.scheduled_refresh import ScheduledRefreshWorkflow
 from workflows.sign import SignWorkflow
 
 
 def coordinator_workflows() -> list[type]:
     return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow,
-            ReshareWorkflow, ScheduledRefreshWorkflow]
+            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
