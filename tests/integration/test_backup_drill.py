@@ -7,6 +7,7 @@ shared; nothing of the session stack is touched). Every process is stopped by pi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -261,4 +262,51 @@ def test_failed_step_fails_the_run_with_its_cause(drill: Drill) -> None:
     finally:
         stack.coordinator.stop()
         stack.env.pop("BACKUP_PG_BIN_DIR")
+        stack.start_coordinator()
+
+
+async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(drill: Drill) -> None:
+    """The coordinator creates the Schedule at start; a one-minute cron runs it, a run while one is in progress
+    is skipped (overlap SKIP), and a run deletes the set older than BACKUP_RETENTION_DAYS."""
+    from temporalio.client import Client, ScheduleOverlapPolicy
+
+    from workers.backup_schedule import BACKUP_SCHEDULE_ID
+
+    stack = drill.stack
+    aged = _latest_set(drill)
+    drill.psql(f"UPDATE backups SET created_at = now() - interval '40 days' WHERE backup_id = '{aged.name}'")
+    stack.coordinator.stop()
+    stack.env["BACKUP_SCHEDULE"] = "* * * * *"
+    client = await Client.connect(drill.temporal.address)
+    handle = client.get_schedule_handle(BACKUP_SCHEDULE_ID)
+    try:
+        stack.start_coordinator()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                described = await handle.describe()
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the coordinator did not create the schedule"
+                await asyncio.sleep(0.5)
+        assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        await handle.trigger()
+        await handle.trigger()  # while the first run is in progress: skipped
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            info = (await handle.describe()).info
+            if info.num_actions >= 2 and info.num_actions_skipped_overlap >= 1 and not info.running_actions:
+                break
+            await asyncio.sleep(1)
+        assert info.num_actions_skipped_overlap >= 1, info
+        assert info.num_actions >= 2, info  # the trigger's run and at least one run of the cron
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=stack.headers) as api:
+            row = (await api.get(f"/v1/backups/{aged.name}")).json()
+            done = (await api.get("/v1/backups", params={"status": "completed"})).json()["backups"]
+        assert row["status"] == "deleted" and not aged.exists()
+        assert any(b["requested_by"] == "schedule" for b in done)
+    finally:
+        stack.coordinator.stop()
+        stack.env["BACKUP_SCHEDULE"] = ""
+        await handle.delete()
         stack.start_coordinator()
