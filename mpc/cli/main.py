@@ -17,6 +17,7 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     dev = sub.add_parser("dev", help="start the whole stack on this machine (Ctrl-C stops it)")
     dev.add_argument("--data-dir", default=".data/dev", help="state of every service (default: .data/dev)")
     dev.add_argument("--http-port", type=int, default=8080)
+    dev.add_argument("--grpc-port", type=int, default=9090, help="the gRPC API (default 9090)")
     dev.add_argument("--temporal-port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--vault-port", type=int, default=8200)

@@ -36,6 +36,7 @@ HOST = "127.0.0.1"
 class DevStackConfig:
     data_dir: Path
     http_port: int = 8080
+    grpc_port: int = 9090
     temporal_port: int = 7233
     ui_port: int = 8233
     vault_port: int = 8200
@@ -51,7 +52,8 @@ class DevStackConfig:
         if not 2 <= args.participants <= 20:
             raise SystemExit("mpc dev: --participants must be between 2 and 20")
         return cls(
-            data_dir=Path(args.data_dir).resolve(), http_port=args.http_port, temporal_port=args.temporal_port,
+            data_dir=Path(args.data_dir).resolve(), http_port=args.http_port,
+            grpc_port=getattr(args, "grpc_port", 9090), temporal_port=args.temporal_port,
             ui_port=args.ui_port, vault_port=args.vault_port, db_port=args.db_port, redis_port=args.redis_port,
             participants=args.participants, log_level=args.log_level,
             prometheus=getattr(args, "prometheus", False), prometheus_port=getattr(args, "prometheus_port", 9091),
@@ -101,6 +103,7 @@ class DevStack:
         for what, port in (("PostgreSQL (--db-port)", c.db_port), ("Redis (--redis-port)", c.redis_port),
                            ("OpenBao (--vault-port)", c.vault_port), ("Temporal (--temporal-port)", c.temporal_port),
                            ("Temporal UI (--ui-port)", c.ui_port), ("API (--http-port)", c.http_port),
+                           ("gRPC API (--grpc-port)", c.grpc_port),
                            *([("Prometheus (--prometheus-port)", c.prometheus_port)] if c.prometheus else [])):
             require_free_port(what, HOST, port)
 
@@ -211,6 +214,7 @@ class DevStack:
             "TEMPORAL_ADDRESS": self.temporal.address, "TEMPORAL_NAMESPACE": "default",
             "VAULT_ADDR": self.vault.address, "VAULT_TOKEN": self.vault.token,
             "PAYLOAD_CODEC_KEY": codec_key, "LISTEN_ADDRESS": HOST, "HTTP_PORT": str(c.http_port),
+            "GRPC_PORT": str(c.grpc_port),
             "COORDINATOR_ENDPOINT": self.api_url, "NODE_TYPE": "coordinator", "NODE_ID": "coordinator-1",
             "CODEC_CORS_ORIGINS": f"http://{HOST}:{c.ui_port},http://localhost:{c.ui_port}",
         })
@@ -246,6 +250,7 @@ class DevStack:
         print(
             f"\nmpc dev is ready ({seconds:.1f} s); data in {c.data_dir}\n"
             f"  API           {self.api_url}   (docs: {self.api_url}/docs, metrics: {self.api_url}/metrics)\n"
+            f"  gRPC API      {HOST}:{c.grpc_port}   (reflection and grpc.health.v1; same token)\n"
             f"  Temporal      {self.temporal.address}   (Web UI: http://{HOST}:{c.ui_port})\n"
             f"  Vault/OpenBao {self.vault.address}   (root token in {self.vault.init_file}, development only)\n"
             f"  PostgreSQL    postgresql://postgres@{HOST}:{c.db_port}/mpc\n"

@@ -21,12 +21,12 @@ from tests.prometheus_tools import ensure_prometheus
 
 
 def _ports() -> dict[str, int]:
-    return {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
+    return {name: free_port() for name in ("http", "grpc", "temporal", "ui", "vault", "db", "redis")}
 
 
 def _start(data_dir: Path, ports: dict[str, int], log: Path, *extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--http-port", str(ports["http"]),
-            "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
+            "--grpc-port", str(ports["grpc"]), "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
             "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"]),
             *extra]
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,8 +110,9 @@ def test_port_in_use_is_named(dev_dir: Path, tmp_path: Path) -> None:
         busy.listen()
         result = subprocess.run(
             [sys.executable, "-m", "mpc", "dev", "--data-dir", str(dev_dir), "--http-port", str(ports["http"]),
-             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--vault-port",
-             str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"])],
+             "--grpc-port", str(ports["grpc"]), "--temporal-port", str(ports["temporal"]), "--ui-port",
+             str(ports["ui"]), "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]),
+             "--redis-port", str(ports["redis"])],
             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert f"Redis (--redis-port) port {ports['redis']}" in result.stderr
