@@ -14,6 +14,7 @@ from mpc.codec import EncryptionCodec
 from mpc.queues import participant_task_queue
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+from mpc.tls_client import httpx_tls
 from workers.metrics import Telemetry, count_pools, node_metrics, telemetry
 from workers.node_context import NodeContext
 from workers.registration import Registrar
@@ -53,6 +54,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         endpoint=settings.advertise_endpoint,
         version=API_VERSION,
         metrics_url=telemetered.url,
+        tls=httpx_tls(settings),
     )
     client = await connect(settings.temporal_address, settings.temporal_namespace, codec, runtime=telemetered.runtime)
     worker = Worker(

@@ -57,6 +57,10 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=servers.cmd_tokens_revoke)
 
+    from mpc.cli.certs import add_certs_commands
+
+    add_certs_commands(sub)
+
     approvers = sub.add_parser("approvers", help="approver keys (kept by each approver, never by the service)")
     approvers_sub = approvers.add_subparsers(dest="approvers_cmd", required=True)
     keygen = approvers_sub.add_parser("keygen", help="write a new Ed25519 approver key; print its public key")

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def _settings(node_type: str | None = None) -> Settings:
     overrides = {"node_type": node_type} if node_type else {}
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level, service=node_type or settings.node_type)
+    configure_logging(settings.log_level, service=node_type or settings.node_type, log_file=settings.log_file,
+                      max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     return settings
 
 
