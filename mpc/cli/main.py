@@ -28,6 +28,8 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     dev.add_argument("--prometheus", action="store_true",
                      help="also start a local Prometheus scraping every process (when `prometheus` is installed)")
     dev.add_argument("--prometheus-port", type=int, default=9091, help="its web UI and API (default 9091)")
+    dev.add_argument("--tls", action="store_true",
+                     help="serve HTTPS and gRPC with TLS, with a development CA made in <data-dir>/tls")
     dev.set_defaults(handler=servers.cmd_dev)
 
     api = sub.add_parser("api", help="run the HTTP API (settings from env / config file)")
