@@ -55,9 +55,16 @@ def configure_logging(level: str = "INFO", *, service: str = "mpc", log_file: Pa
     logging.LoggerAdapter(logging.getLogger("mpc"), {"service": service})
 
 
+class _PrivateRotatingFileHandler(RotatingFileHandler):
+    """Every log file it opens, the first and each new one after a rotation, is created 0640 (never
+    world-readable: log lines name keys, sessions and nodes), whatever the process umask."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def _rotating_file(path: Path, max_bytes: int, backups: int) -> RotatingFileHandler:
     if not path.parent.is_dir():
         raise OSError(f"LOG_FILE: directory {path.parent} does not exist")
-    if not path.exists():  # not world-readable: log lines name keys, sessions and nodes
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
-    return RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    return _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
