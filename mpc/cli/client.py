@@ -2,7 +2,8 @@
 `mpc approve`, `mpc sessions show`, `mpc nodes list|approve|remove`.
 
 They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
-token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists).
+token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists);
+over HTTPS with ``--ca-file`` and, for AUTH_TYPE=cert, a client certificate (``--client-cert``, ``--client-key``).
 Keygen and signing start the session, then poll it with a progress line on stderr.
 Exit codes: 0 done, 1 the session failed, 2 a usage or HTTP error (one line with the API's error code).
 """
@@ -33,6 +34,12 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--token", default=None, help="bearer token (env MPC_API_TOKEN)")
     group.add_argument("--token-file", default=None,
                        help="file holding the token (default .data/dev/admin-token if it exists)")
+    group.add_argument("--ca-file", default=None,
+                       help="CA certificate (PEM) to trust for an HTTPS API (env MPC_CA_FILE; `mpc dev --tls`: "
+                            "<data-dir>/tls/ca.pem)")
+    group.add_argument("--client-cert", default=None,
+                       help="client certificate (PEM) for AUTH_TYPE=cert (env MPC_CLIENT_CERT)")
+    group.add_argument("--client-key", default=None, help="its private key (PEM) (env MPC_CLIENT_KEY)")
     group.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--no-wait", action="store_true", help="print the started session and return at once")
@@ -163,7 +170,8 @@ def _run(command: Callable[[ApiClient, argparse.Namespace], int]) -> Callable[[a
         from mpc.cli.client_api import ApiClient, ClientError, ClientSettings
 
         try:
-            settings = ClientSettings.resolve(args.api_url, args.token, args.token_file)
+            settings = ClientSettings.resolve(args.api_url, args.token, args.token_file, ca_file=args.ca_file,
+                                              client_cert=args.client_cert, client_key=args.client_key)
             with ApiClient(settings) as client:
                 return command(client, args)
         except ClientError as exc:
