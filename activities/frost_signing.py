@@ -17,6 +17,7 @@ from dataclasses import asdict
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow
+from activities.derivation import child_tweak
 from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
@@ -129,6 +130,10 @@ class FrostSigning:
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
+        # A BIP-32 child: the tweak from this node's own package and pinned chain code, for this signature.
+        key_share = key_share.with_tweak(child_tweak(
+            self.services, request.key_id, request.derivation_path, suite.name,
+            suite.group.serialize_element(key_share.group_public_key)))
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         own_nonce_id, commitment_list = self._open_commitments(request, roster, suite, epoch)
         taproot = self._taproot(request, suite.name)
@@ -164,7 +169,8 @@ class FrostSigning:
         gate = self.services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root)
+        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root,
+                    derivation_path=request.derivation_path)
         gate.expect_signers(intent, request.signers)
         return intent
 

@@ -26,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import idempotency
 from api.auth import Principal
+from api.derivation import checked_path
 from api.errors import ApiError
 from api.intent_issuer import issue
 from api.schemas import KeyCreate, SignCreate
@@ -254,6 +255,7 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     if body.taproot_merkle_root and not (key.chain_type == "bitcoin" and key.curve == "secp256k1-tr"):
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
+    derivation_path = checked_path(key, body.derivation_path)
     participants = list(key.participants)
     party_ids = party_ids_of(key)
     if body.signers is not None:
@@ -287,22 +289,25 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
     details = {"protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
-               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type}
+               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
+               "derivation_path": derivation_path}
     intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
                          ttl=settings.intent_ttl + waits_for, details=details)
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
-                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
+                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest,
+                          derivation_path=derivation_path))
     db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted",
-                    details={"digest": body.digest, "signers": chosen,
+                    details={"digest": body.digest, "signers": chosen, "derivation_path": derivation_path,
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
                           chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
-                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout)
+                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,
+                          derivation_path=derivation_path)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,

@@ -203,6 +203,12 @@ class KeyList(BaseModel):
     total: int
 
 
+DERIVATION_PATH_FIELD = Field(
+    default=None, max_length=1024, examples=["m/0/17"],
+    description="sign with the key's BIP-32 child at this non-hardened path (secp256k1 keys; a hardened step "
+                "is 422 hardened_not_possible)")
+
+
 class SignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"digest": "00" * 32}]})
 
@@ -213,6 +219,7 @@ class SignCreate(BaseModel):
                                                          "items": {"type": "string", "pattern": NODE_ID_PATTERN}})
     taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex",
                                             json_schema_extra=HEX32_SCHEMA)
+    derivation_path: str | None = DERIVATION_PATH_FIELD
 
     @field_validator("digest")
     @classmethod
@@ -262,6 +269,14 @@ class SessionPublic(BaseModel):
     completed_at: datetime | None
     approvals: list[ApprovalDecision] = Field(default_factory=list,
                                               description="approver decisions (GET of one session only)")
+    derivation_path: str | None = Field(default=None, description="the BIP-32 child that signs (None: the key)")
+    transaction: dict[str, Any] | None = Field(
+        default=None, description="a transaction session: what is signed, decoded (chain, to, amount, fee, "
+                                  "inputs, outputs)")
+    result: dict[str, Any] | None = Field(
+        default=None, description="a completed transaction session: the signed transaction (ethereum: "
+                                  "raw_transaction, transaction_hash; bitcoin: psbt, raw_transaction; solana: "
+                                  "transaction, signature)")
 
 
 class KeygenSessionPublic(SessionPublic):

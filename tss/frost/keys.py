@@ -143,11 +143,11 @@ class PublicKeyPackage:
 
         Only for secp256k1 suites: BIP-32 defines no non-hardened Ed25519 derivation."""
         g = self.ciphersuite.group
-        if self.suite not in HD_SUITES:
-            raise InvalidInputError(f"no BIP-32 derivation for {self.suite} keys")
         offset = tweak % g.order
         if offset == 0:
             return self
+        if self.suite not in HD_SUITES:
+            raise InvalidInputError(f"no BIP-32 derivation for {self.suite} keys")
         delta = g.base_mul(offset)
         moved = PublicKeyPackage(self.suite, g.add(self.group_public_key, delta),
                                  {i: g.add(x, delta) for i, x in self.verifying_shares.items()}, self.threshold,
