@@ -30,6 +30,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
+from activities.purpose import check_purpose
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
@@ -53,6 +54,7 @@ COMMIT_PROTOCOL = "frost-commit"
 SIGN_PROTOCOL = "frost-sign"
 MAX_PREPROCESS = 1000
 MAX_COMMITMENT_BYTES = 4096  # a signed commitment payload: ids and two points, a few hundred bytes
+MAX_MESSAGE_BYTES = 1232  # a Solana transaction message (Ed25519 signs the message itself)
 
 
 def commitment_ssid(key_id: str) -> bytes:
@@ -123,8 +125,8 @@ class FrostSigning:
             message = bytes.fromhex(request.digest)
         except ValueError:
             invalid_request("invalid_digest", "digest is not hex")
-        if len(message) != 32:
-            invalid_request("invalid_digest", "digest must be 32 bytes")
+        if not 1 <= len(message) <= MAX_MESSAGE_BYTES:  # 32 unless the intent's transaction needs more
+            invalid_request("invalid_digest", f"the message must be 1..{MAX_MESSAGE_BYTES} bytes")
         key_share = self._key_share(request.key_id)
         suite = get_ciphersuite(key_share.suite)
         if roster.me.party_id != key_share.identifier:
@@ -134,6 +136,9 @@ class FrostSigning:
         key_share = key_share.with_tweak(child_tweak(
             self.services, request.key_id, request.derivation_path, suite.name,
             suite.group.serialize_element(key_share.group_public_key)))
+        # What the signature is for: a raw digest the policy allows, or what the intent's transaction needs.
+        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=request.digest,
+                      taproot_merkle_root=request.taproot_merkle_root, derivation_path=request.derivation_path)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         own_nonce_id, commitment_list = self._open_commitments(request, roster, suite, epoch)
         taproot = self._taproot(request, suite.name)

@@ -36,6 +36,7 @@ from activities.node_services import (
     violation,
 )
 from activities.protocols import adapter_for, require_spec
+from activities.purpose import check_purpose
 from activities.reshare_authorisation import authorise_reshare, new_pinned
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
@@ -107,6 +108,8 @@ class ParticipantRounds:
             intent = gate.verify(request.intent, operation="sign", key_id=key_id, epoch=meta.epoch,
                                  policy=pinned.policy if pinned else KeyPolicy())
             gate.expect(intent, protocol=signing_for.name, digest=params.digest, derivation_path=params.derivation_path)
+            check_purpose(self.services, key_id, intent, family="ecdsa", curve=params.curve, digest=params.digest or "",
+                          taproot_merkle_root=None, derivation_path=params.derivation_path)
             gate.expect_signers(intent, request.parties)
             slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
         elif spec.stage in (Stage.REFRESH, Stage.RESHARE):

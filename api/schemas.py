@@ -147,6 +147,10 @@ class KeyCreate(BaseModel):
         "maxProperties": 32, "propertyNames": {"maxLength": 64}, "additionalProperties": {"type": "string",
                                                                                             "maxLength": 256}})
     policy: KeyPolicyIn | None = Field(default=None, description="approvers and quorums (default: the API alone)")
+    allow_raw_digest: bool | None = Field(
+        default=None, description="may the key sign a bare 32-byte digest (POST /sign)? Default: yes for schnorr "
+                                  "and ed25519 keys, no for ethereum, bitcoin and solana keys, which then sign "
+                                  "only transactions the nodes decode (POST /transactions). Pinned on every node.")
     refresh_every: str | None = Field(default=None, max_length=32, description='refresh the key this often, e.g. '
                                       '"24h" (a Temporal Schedule; PUT /v1/keys/{key_id}/refresh-schedule changes it)')
 
@@ -195,6 +199,8 @@ class KeyPublic(BaseModel):
     description: str | None
     tags: dict[str, str]
     policy: dict[str, Any] = Field(description="approvers and quorum per operation, pinned on every node")
+    allow_raw_digest: bool = Field(default=True, description="whether the key signs bare digests (else only "
+                                                             "transactions), pinned on every node")
     created_at: datetime
 
 
