@@ -11,6 +11,7 @@ from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
 from mpc.db.models import Key
 from mpc.envelope import EnvelopeError, json_object
+from mpc.hd import derive, key_chain_code, present_child
 from mpc.identity import NodePublic
 from mpc.protocols import Activity
 from mpc.verify import verify_signature
@@ -25,6 +26,7 @@ from tss.frost import (
     get_ciphersuite,
     taproot_output_key,
 )
+from tss.hd import DerivationError
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import AggregateInput, Party, WireMessage
 
@@ -88,6 +90,17 @@ def _taproot(request: AggregateInput, key: Key) -> TaprootTweak | None:
                                non_retryable=True) from None
 
 
+def _child(key: Key, public: PublicKeyPackage, path: str) -> tuple[PublicKeyPackage, bytes]:
+    """The child's package (every point moved by the tweak) and the key its signatures verify under."""
+    try:
+        derived = derive(key.public_data["package"]["group_public_key"], key_chain_code(key.public_data), path)
+        child = public.with_tweak(derived.tweak)
+    except (DerivationError, InvalidInputError) as exc:
+        raise ApplicationError(f"cannot derive {path}: {exc}", type=INVALID_REQUEST, non_retryable=True) from None
+    forms = present_child("frost", key.curve, key.chain_type, derived.public_key)
+    return child, bytes.fromhex(forms["verifying_key"])
+
+
 class FrostAggregation:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -101,6 +114,9 @@ class FrostAggregation:
                                    non_retryable=True)
         public = PublicKeyPackage.from_dict(key.public_data["package"])
         suite = get_ciphersuite(public.suite)
+        verifying_key = bytes.fromhex(key.public_data["verifying_key"])
+        if request.derivation_path is not None:  # a BIP-32 child: its package and verifying key
+            public, verifying_key = _child(key, public, request.derivation_path)
         by_node = {p.node_id: p for p in request.signers}
         node_of = {p.party_id: p.node_id for p in request.signers}
         commitments = []
@@ -128,7 +144,6 @@ class FrostAggregation:
         except ProtocolError as exc:
             culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
             raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
-        verifying_key = bytes.fromhex(key.public_data["verifying_key"])
         if taproot is not None and taproot.merkle_root is not None:
             # A script-path commitment: the output key the signers signed under is tweaked with the root.
             verifying_key, _parity = taproot_output_key(public.group_public_key, taproot.merkle_root)

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow
+from activities.derivation import child_tweak
 from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
@@ -29,6 +30,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
+from activities.purpose import check_purpose
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
@@ -52,6 +54,7 @@ COMMIT_PROTOCOL = "frost-commit"
 SIGN_PROTOCOL = "frost-sign"
 MAX_PREPROCESS = 1000
 MAX_COMMITMENT_BYTES = 4096  # a signed commitment payload: ids and two points, a few hundred bytes
+MAX_MESSAGE_BYTES = 1232  # a Solana transaction message (Ed25519 signs the message itself)
 
 
 def commitment_ssid(key_id: str) -> bytes:
@@ -122,13 +125,20 @@ class FrostSigning:
             message = bytes.fromhex(request.digest)
         except ValueError:
             invalid_request("invalid_digest", "digest is not hex")
-        if len(message) != 32:
-            invalid_request("invalid_digest", "digest must be 32 bytes")
+        if not 1 <= len(message) <= MAX_MESSAGE_BYTES:  # 32 unless the intent's transaction needs more
+            invalid_request("invalid_digest", f"the message must be 1..{MAX_MESSAGE_BYTES} bytes")
         key_share = self._key_share(request.key_id)
         suite = get_ciphersuite(key_share.suite)
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
+        # A BIP-32 child: the tweak from this node's own package and pinned chain code, for this signature.
+        key_share = key_share.with_tweak(child_tweak(
+            self.services, request.key_id, request.derivation_path, suite.name,
+            suite.group.serialize_element(key_share.group_public_key)))
+        # What the signature is for: a raw digest the policy allows, or what the intent's transaction needs.
+        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=request.digest,
+                      taproot_merkle_root=request.taproot_merkle_root, derivation_path=request.derivation_path)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         own_nonce_id, commitment_list = self._open_commitments(request, roster, suite, epoch)
         taproot = self._taproot(request, suite.name)
@@ -164,7 +174,8 @@ class FrostSigning:
         gate = self.services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root)
+        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root,
+                    derivation_path=request.derivation_path)
         gate.expect_signers(intent, request.signers)
         return intent
 

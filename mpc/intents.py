@@ -60,8 +60,14 @@ class KeyPolicy:
 
     approvers: tuple[Approver, ...] = ()
     quorum: Mapping[str, int] = field(default_factory=dict)
+    allow_raw_digest: bool = True
+    """Whether a bare 32-byte digest may be signed (SECURITY.md I7). Off, the nodes sign only what they
+    recompute from a transaction the intent names. Absent from a policy's dict when on, so policies
+    pinned before it existed read as on and re-encode identically."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.allow_raw_digest, bool):
+            raise ValueError("allow_raw_digest must be true or false")
         if len(self.approvers) > MAX_APPROVERS:
             raise ValueError(f"at most {MAX_APPROVERS} approvers")
         keys = [a.public_key for a in self.approvers]
@@ -83,15 +89,18 @@ class KeyPolicy:
         return int(self.quorum.get(counted_as, 0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],
-                "quorum": dict(sorted(self.quorum.items()))}
+        out: dict[str, Any] = {"approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],
+                               "quorum": dict(sorted(self.quorum.items()))}
+        if not self.allow_raw_digest:
+            out["allow_raw_digest"] = False
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> KeyPolicy:
         data = data or {}
         try:
             approvers = tuple(Approver(str(a["name"]), str(a["public_key"]).lower()) for a in data.get("approvers", []))
-            return cls(approvers, dict(data.get("quorum", {})))
+            return cls(approvers, dict(data.get("quorum", {})), data.get("allow_raw_digest", True))
         except (KeyError, TypeError, AttributeError):
             raise ValueError("policy: approvers need name and public_key; quorum maps operations to counts") from None
 

@@ -86,7 +86,7 @@ class ApiClient:
         self.settings = settings
         context = settings.ssl_context()
         self.http = httpx.Client(base_url=settings.api_url, headers=headers, timeout=settings.timeout,
-                                 **({"verify": context} if context is not None else {}))
+                                 verify=context if context is not None else True)
 
     def __enter__(self) -> ApiClient:
         return self
