@@ -291,6 +291,10 @@ async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(
                 await asyncio.sleep(0.5)
         assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
         await handle.trigger()
+        deadline = time.monotonic() + 60
+        while not (await handle.describe()).info.running_actions:  # the run has started (and takes seconds)
+            assert time.monotonic() < deadline, "the triggered run never started"
+            await asyncio.sleep(0.1)
         await handle.trigger()  # while the first run is in progress: skipped
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
