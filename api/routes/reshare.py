@@ -1,4 +1,5 @@
 """Refresh and reshare: `POST /v1/keys/{id}/refresh` and `/reshare`, 202 with a session (`?wait=true` blocks);
+`POST /v1/keys/{id}/recover`: a key recovered from escrow enters a new committee (sent by `mpc recover`);
 `PUT /v1/keys/{id}/refresh-schedule`: a refresh every so often, on a Temporal Schedule."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from temporalio.client import WorkflowFailureError
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError, error_responses
 from api.links import session_links
+from api.recover import RecoverCreate, start_recovery
 from api.refresh_schedule import MIN_EVERY_SECONDS, apply_refresh_schedule, schedule_id
 from api.reshare import RefreshCreate, ReshareCreate, start_change
 from api.schemas import SessionPublic
@@ -43,11 +45,15 @@ Wait = Annotated[bool, Query(description="block until the session completes or f
 WaitTimeout = Annotated[float | None, Query(gt=0, le=600, description="seconds to wait (default SESSION_TIMEOUT)")]
 
 
-async def _start(key_id: str, body: ReshareCreate | RefreshCreate, db: DbSession, state: State,
+async def _start(key_id: str, body: ReshareCreate | RefreshCreate | RecoverCreate, db: DbSession, state: State,
                  principal: CurrentPrincipal, idempotency_key: str | None, wait: bool,
                  timeout: float | None) -> JSONResponse:
-    started = await start_change(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
-                                 signer=state.intent_signer)
+    if isinstance(body, RecoverCreate):
+        started = await start_recovery(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
+                                       signer=state.intent_signer)
+    else:
+        started = await start_change(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
+                                     signer=state.intent_signer)
     if wait and started.handle is not None:
         # A failed session's row says why; one still running after the wait is answered 202, as without it.
         with contextlib.suppress(WorkflowFailureError, TimeoutError):
@@ -74,6 +80,15 @@ async def refresh_key(key_id: str, db: DbSession, state: State, principal: Curre
                       body: RefreshCreate | None = None, idempotency_key: IdempotencyKey = None, wait: Wait = False,
                       timeout: WaitTimeout = None) -> JSONResponse:
     return await _start(key_id, body or RefreshCreate(), db, state, principal, idempotency_key, wait, timeout)
+
+
+@router.post("/{key_id}/recover", summary="Put a key recovered from escrow (mpc recover --from-escrow) in a new "
+                                          "committee (same public key and address; FROST keys)",
+             **{**_CHANGE, "dependencies": [require_role("admin")]})
+async def recover_key(key_id: str, body: RecoverCreate, db: DbSession, state: State, principal: CurrentPrincipal,
+                      idempotency_key: IdempotencyKey = None, wait: Wait = False,
+                      timeout: WaitTimeout = None) -> JSONResponse:
+    return await _start(key_id, body, db, state, principal, idempotency_key, wait, timeout)
 
 
 class RefreshSchedule(BaseModel):
