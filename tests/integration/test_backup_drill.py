@@ -310,3 +310,64 @@ async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(
         stack.env["BACKUP_SCHEDULE"] = ""
         await handle.delete()
         stack.start_coordinator()
+
+
+def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: Path) -> None:
+    """Keys of d1..d3 (Ed25519 for Solana, Taproot for Bitcoin) are escrowed; d2 and d3 lose their disks (more
+    than n - t); `mpc recover --from-escrow` with the recovery key puts each key in d1, d4 and d5, and they sign
+    with the same public key and address (independent verifiers). A wrong recovery key is a clear error.
+    Last in this module: d2 and d3 stay lost."""
+    stack = drill.stack
+    with stack.client() as client:
+        keys = [create_key(client, chain_type="solana", threshold=2, nodes=NODES),
+                create_key(client, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=NODES)]
+    run = drill.cli("backup", "run")
+    assert run.returncode == 0, run.stderr
+    backup_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("backup_id"))
+
+    # The disaster: d2 and d3 and their disks are gone; the operator forgets them and brings up d4 and d5.
+    for node in ("d2", "d3"):
+        stack.participants[node].stop()
+        shutil.rmtree(stack.data_dir / node)
+        with stack.client() as client:
+            assert client.delete(f"/v1/nodes/{node}").status_code == 204
+    for node in ("d4", "d5"):
+        drill.openbao.ensure_transit_key(f"mpc-{node}")
+        stack.start_participant(node)
+    stack.admit(["d4", "d5"])
+    stack.wait_online(["d1", "d4", "d5"])
+
+    recover = ["recover", "--from-escrow", backup_id, "--nodes", "d1,d4,d5", "--yes",
+               *(arg for key in keys for arg in ("--key", key["key_id"]))]
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(X25519PrivateKey.generate().private_bytes_raw().hex())
+    refused = drill.cli(*recover, "--recovery-key", str(wrong))
+    assert refused.returncode == 1 and "not to the key given" in refused.stderr, refused.stderr
+    assert f"/escrow/{keys[0]['key_id']}.json" in refused.stderr  # the file it could not open
+    with stack.client() as client:
+        assert client.get(f"/v1/keys/{keys[0]['key_id']}").json()["epoch"] == 0  # nothing started
+
+    started = time.monotonic()
+    recovered = drill.cli(*recover, "--recovery-key", str(drill.recovery_key))
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    print(f"recovery of 2 keys: {time.monotonic() - started:.1f} s")
+    secret_hex = drill.recovery_key.read_text().strip()
+    assert secret_hex not in recovered.stdout + recovered.stderr
+    assert "identity fingerprint" in recovered.stderr
+    with stack.client() as client:
+        for key in keys:
+            after = client.get(f"/v1/keys/{key['key_id']}").json()
+            assert (after["public_key"], after["address"], after["verifying_key"]) == \
+                (key["public_key"], key["address"], key["verifying_key"])
+            assert after["participants"] == ["d1", "d4", "d5"] and after["epoch"] == 1, after
+            for signers in (["d4", "d5"], ["d1", "d5"]):
+                message = f"after the loss {signers}".encode()
+                session = sign(client, key["key_id"], message, signers=signers)
+                assert session["status"] == "completed", session["error"]
+                check_signature(after, hashlib.sha256(message).hexdigest(), session["signature"])
+        audit = client.get("/v1/audit-logs", params={"action": "key.recover"}).json()["entries"]
+        assert {e["resource_id"] for e in audit} == {k["key_id"] for k in keys}
+    # d1 kept only the new epoch; the new holders hold it active.
+    for key in keys:
+        assert sorted(p.name for p in (stack.data_dir / "d1" / "keys" / key["key_id"]).glob("epoch-*.meta")) == \
+            ["epoch-1.meta"]
