@@ -42,6 +42,7 @@ from tests.services import make_token, start_api
 from tests.stack import Stack, seed_preparams
 
 NODES = ["d1", "d2", "d3"]
+REPO = Path(__file__).resolve().parents[2]
 DB = "mpc_drill"
 
 
@@ -310,6 +311,92 @@ async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(
         stack.env["BACKUP_SCHEDULE"] = ""
         await handle.delete()
         stack.start_coordinator()
+
+
+
+def old_version(base: Path) -> Path:
+    """The coordinator's code before BackupWorkflow's patched change: a copy of `workflows/` whose
+    `workflow.patched(SEARCH_ATTRIBUTES_PATCH)` is False, which is what the earlier version ran (its history,
+    tests/workflows/histories/backup-v1-*, replays against today's code). A process started in `base` imports
+    it ahead of the installed package."""
+    shutil.copytree(REPO / "workflows", base / "workflows", ignore=shutil.ignore_patterns("__pycache__"))
+    module = base / "workflows" / "backup.py"
+    source = module.read_text()
+    assert source.count("workflow.patched(SEARCH_ATTRIBUTES_PATCH)") == 1
+    module.write_text(source.replace("workflow.patched(SEARCH_ATTRIBUTES_PATCH)", "False"))
+    return base
+
+
+async def test_upgrade_with_running_workflows(drill: Drill, tmp_path: Path) -> None:
+    """The guide's upgrade with workflows in flight (issue 11 part 5): keygen, sign and backup runs start on the
+    old version and stop in the middle (their nodes are down, then the coordinator stops); the new version, whose
+    BackupWorkflow changed behind `workflow.patched`, starts and every run completes. The runs the old version
+    began finish as they began (no search attributes); a run of the new version carries them."""
+    from temporalio.client import Client
+
+    from workflows.search import OPERATION, STATUS
+
+    stack = drill.stack
+    with stack.client() as client:
+        key = create_key(client, chain_type="solana", threshold=2, nodes=NODES)
+    stack.env["ROUND_TIMEOUT"] = "60s"  # the nodes are down for a while: no round may time out meanwhile
+    stack.restart_api()
+    stack.coordinator.stop()
+    stack.coordinator = ManagedProcess(
+        "coordinator-old", [sys.executable, "-m", "mpc", "worker", "coordinator"],
+        log_path=stack.log_dir / "coordinator-old.log", cwd=old_version(tmp_path / "old"),
+        env={**stack.env, "METRICS_PORT": str(stack.metrics_port("coordinator"))})
+    stack.coordinator.start()
+    try:
+        for node in NODES:
+            stack.participants[node].stop()
+        message = b"signed across an upgrade"
+        with stack.client() as client:  # the nodes still count as online for NODE_OFFLINE_AFTER
+            keygen = client.post("/v1/keys", json={"protocol": "frost", "chain_type": "solana", "threshold": 2,
+                                                   "nodes": NODES})
+            signing = client.post(f"/v1/keys/{key['key_id']}/sign", json={
+                "digest": hashlib.sha256(message).hexdigest(), "signers": ["d1", "d2"]})
+            backup = client.post("/v1/backups")
+            assert [r.status_code for r in (keygen, signing, backup)] == [202, 202, 202], keygen.text + signing.text
+            sessions = [keygen.json()["session_id"], signing.json()["session_id"], backup.json()["session_id"]]
+            deadline = time.monotonic() + 90
+            while True:  # the old version ran their first steps; each now waits for a node
+                states = [client.get(f"/v1/sessions/{s}").json() for s in sessions]
+                if all(s["status"] == "running" for s in states) and states[2]["current_round"] >= 1:
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(0.5)
+        stack.coordinator.stop()  # the upgrade: stop, (migrate), start the new version
+        stack.start_coordinator()
+        for node in NODES:
+            stack.start_participant(node)
+        with stack.client() as client:
+            done = [wait_session(client, s, timeout=240) for s in sessions]
+            assert [s["status"] for s in done] == ["completed"] * 3, [s["error"] for s in done]
+            check_signature(key, hashlib.sha256(message).hexdigest(), done[1]["signature"])
+            new_key = client.get(f"/v1/keys/{keygen.json()['key']['key_id']}").json()
+            assert new_key["status"] == "active" and new_key["participants"] == NODES
+            assert client.get(f"/v1/backups/{backup.json()['backup_id']}").json()["status"] == "completed"
+        temporal = await Client.connect(drill.temporal.address)
+        old_run = await temporal.get_workflow_handle(done[2]["workflow_id"]).describe()
+        assert old_run.typed_search_attributes.get(OPERATION) is None  # begun by the old version: as it began
+        run = drill.cli("backup", "run")
+        assert run.returncode == 0, run.stderr
+        new_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("session_id"))
+        with stack.client() as client:
+            workflow_id = client.get(f"/v1/sessions/{new_id}").json()["workflow_id"]
+        new_run = await temporal.get_workflow_handle(workflow_id).describe()
+        assert new_run.typed_search_attributes.get(OPERATION) == "backup"
+        assert new_run.typed_search_attributes.get(STATUS) == "completed"
+    finally:
+        if stack.coordinator.name == "coordinator-old" or not stack.coordinator.running():
+            stack.coordinator.stop()
+            stack.start_coordinator()
+        for node in NODES:
+            if not stack.participants[node].running():
+                stack.start_participant(node)
+        stack.env["ROUND_TIMEOUT"] = "10s"
+        stack.restart_api()
 
 
 def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ deliberate, versioned workflow change.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -38,6 +39,22 @@ async def test_recorded_history_replays(path: Path) -> None:
 def test_histories_are_recorded() -> None:
     names = {p.stem.split("-")[0] for p in HISTORIES.glob("*.json")}
     assert {"keygen", "sign", "pool", "reshare", "backup"} <= names
+
+
+def test_the_patched_backup_change_is_covered_both_ways() -> None:
+    """backup-v1 was recorded before `workflow.patched(SEARCH_ATTRIBUTES_PATCH)` existed (no marker: replays on
+    the old branch), backup-v2 after (the marker and the upserts: replays on the new one)."""
+    from workflows.backup import SEARCH_ATTRIBUTES_PATCH
+
+    for version, patched in (("v1", False), ("v2", True)):
+        events = json.loads(next(HISTORIES.glob(f"backup-{version}-*.json")).read_text())["events"]
+        patches = [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
+                   if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+                   and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+                   for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
+        assert (patches == [SEARCH_ATTRIBUTES_PATCH]) is patched, (version, patches)
+        upserts = [e for e in events if e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"]
+        assert bool(upserts) is patched, version
 
 
 @pytest.mark.skipif(os.environ.get("MPC_RECORD_HISTORIES") != "1", reason="recording is a manual step")
