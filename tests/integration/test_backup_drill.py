@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -89,7 +90,7 @@ def drill(stack_env: dict[str, str], postgres_server: PostgresServer, openbao_se
         migrate.upgrade(postgres_server.dsn(DB))
         env = {**stack_env, "DB_NAME": DB, "REDIS_PORT": str(redis.port), "TEMPORAL_ADDRESS": temporal.address,
                "BACKUP_DIR": str(base / "backups"), "BACKUP_RECOVERY_PUBLIC_KEY": public_hex_of(recovery),
-               "ROUND_TIMEOUT": "10s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "180s", "NONCE_POOL_TARGET": "3"}
+               "ROUND_TIMEOUT": "60s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "180s", "NONCE_POOL_TARGET": "3"}
         admin = make_token(postgres_server.dsn(DB), "admin")
         tokens: dict[str, str] = {}
 
@@ -339,17 +340,16 @@ async def test_upgrade_with_running_workflows(drill: Drill, tmp_path: Path) -> N
     stack = drill.stack
     with stack.client() as client:
         key = create_key(client, chain_type="solana", threshold=2, nodes=NODES)
-    stack.env["ROUND_TIMEOUT"] = "60s"  # the nodes are down for a while: no round may time out meanwhile
-    stack.restart_api()
-    stack.coordinator.stop()
+    stack.coordinator.stop()  # (ROUND_TIMEOUT is 60 s here: the nodes are down for a while, no round times out)
     stack.coordinator = ManagedProcess(
         "coordinator-old", [sys.executable, "-m", "mpc", "worker", "coordinator"],
         log_path=stack.log_dir / "coordinator-old.log", cwd=old_version(tmp_path / "old"),
         env={**stack.env, "METRICS_PORT": str(stack.metrics_port("coordinator"))})
     stack.coordinator.start()
     try:
-        for node in NODES:
-            stack.participants[node].stop()
+        stack.wait_online(NODES, fresh=True)
+        for node in NODES:  # at once (kill -9): the API must still count them online when the runs start
+            stack.participants[node].stop(sig=signal.SIGKILL)
         message = b"signed across an upgrade"
         with stack.client() as client:  # the nodes still count as online for NODE_OFFLINE_AFTER
             keygen = client.post("/v1/keys", json={"protocol": "frost", "chain_type": "solana", "threshold": 2,
@@ -395,8 +395,6 @@ async def test_upgrade_with_running_workflows(drill: Drill, tmp_path: Path) -> N
         for node in NODES:
             if not stack.participants[node].running():
                 stack.start_participant(node)
-        stack.env["ROUND_TIMEOUT"] = "10s"
-        stack.restart_api()
 
 
 def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: Path) -> None:
