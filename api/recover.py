@@ -86,6 +86,8 @@ def _manifest(body: RecoverCreate, signer: IntentSigner) -> tuple[Manifest, str]
         manifest, signature = Manifest.parse(raw), ManifestSignature.parse(body.manifest_signature.encode())
     except BackupSetError as exc:
         raise _invalid("invalid_manifest", str(exc)) from None
+    except UnicodeEncodeError:  # a lone surrogate from JSON's \ud800 escapes
+        raise _invalid("invalid_manifest", "manifest.sig is not text") from None
     digest = hashlib.sha256(raw).hexdigest()
     if signature.public_key.lower() not in [k.lower() for k in signer.public_keys]:
         raise _invalid("invalid_manifest", "the manifest is not signed by this API's intent key")

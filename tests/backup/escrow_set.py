@@ -31,7 +31,7 @@ def key_entry(key_id: str, public: PublicKeyPackage, holders: Mapping[str, int],
 
 def make_escrowed_set(root: Path, *, key_id: str, shares: Mapping[str, KeyShare], escrowed: list[str],
                       recipient: str, sign: Callable[[bytes], str], signer_public: str,
-                      policy: dict[str, Any] | None = None) -> Path:
+                      policy: dict[str, Any] | None = None, protocol: str = "frost") -> Path:
     """`root` (its name is the backup id) with each node in `escrowed` holding its share sealed to `recipient`."""
     root.mkdir(parents=True)
     public = next(iter(shares.values())).public
@@ -43,8 +43,8 @@ def make_escrowed_set(root: Path, *, key_id: str, shares: Mapping[str, KeyShare]
                                     EscrowContext(key_id, public.epoch, node, share.identifier)))
     files = [FileEntry(rel, *sha256_file(root / rel)) for rel in list_files(root)]
     holders = {node: s.identifier for node, s in shares.items()}
-    raw = Manifest(root.name, "2026-12-10T00:00:00+00:00", "0006", files,
-                   [key_entry(key_id, public, holders, policy or {"approvers": [], "quorum": {}})], list(holders),
+    entry = key_entry(key_id, public, holders, policy or {"approvers": [], "quorum": {}}, protocol)
+    raw = Manifest(root.name, "2026-12-10T00:00:00+00:00", "0006", files, [entry], list(holders),
                    {"recipient": recipient, "keys": {key_id: {"escrowed": escrowed}}}).to_bytes()
     (root / MANIFEST_FILE).write_bytes(raw)
     signature = sign(signed_message(root.name, hashlib.sha256(raw).hexdigest()))

@@ -122,3 +122,17 @@ def test_party_ids_stay_with_their_nodes() -> None:
     assert party_ids_for(entry, ["n1", "n4", "n5"]) == {"n1": 1, "n4": 4, "n5": 5}
     assert party_ids_for({"holders": ["a", "b"]}, ["b", "c"]) == {"b": 2, "c": 3}  # keygen order
     assert party_ids_for({**entry, "next_party_id": 9}, ["n6", "n2"]) == {"n6": 9, "n2": 2}
+
+
+def test_the_command_refuses_a_gg20_key_before_it_decrypts_anything(tmp_path: Path) -> None:
+    from mpc.cli.recover import _chosen_keys
+
+    suite = get_ciphersuite("secp256k1")
+    shares, _ = trusted_dealer_keygen(suite, 2, list(OLD.values()))
+    root = make_escrowed_set(tmp_path / "set-2", key_id="k-ecdsa", shares={n: shares[p] for n, p in OLD.items()},
+                             escrowed=["n2", "n3"], recipient=public_hex_of(RECOVERY), sign=_sign,
+                             signer_public=API_PUBLIC, protocol="gg20")
+    keys, problem = _chosen_keys(verify_set(root), [])
+    assert keys == [] and problem is not None and problem.startswith("recover_not_available: key k-ecdsa is gg20")
+    keys, problem = _chosen_keys(verify_set(root), ["k-missing"])
+    assert keys == [] and problem is not None and "no escrowed shares" in problem
