@@ -30,9 +30,10 @@ INTENT_TAG = b"mpc-signer/intent/v1\x00"
 REJECTION_TAG = b"mpc-signer/reject/v1\x00"
 """An approver rejects by signing REJECTION_TAG + the intent bytes (never a valid approval)."""
 INTENT_VERSION = 1
-OPERATIONS = ("keygen", "sign", "presign", "reshare", "refresh", "export", "disable", "enable", "archive")
+OPERATIONS = ("keygen", "sign", "presign", "reshare", "refresh", "export", "disable", "enable", "archive",
+              "recover")
 QUORUM_OPERATIONS = ("sign", "reshare", "export", "disable")
-"""Operations a policy may put under a human quorum (`refresh` counts as `reshare`)."""
+"""Operations a policy may put under a human quorum (`refresh` and `recover` count as `reshare`)."""
 MAX_INTENT_BYTES = 256 * 1024
 MAX_APPROVERS = 32
 MAX_DEPTH = 18  # the intent object, its details, then at most 16 levels inside them
@@ -83,9 +84,10 @@ class KeyPolicy:
 
     def required(self, operation: str) -> int:
         """Distinct listed approvers needed for `operation` besides the API (0: the API alone).
-        Refresh counts as reshare; enabling a key again or archiving it (erasing every share) needs
-        the same quorum as disabling it."""
-        counted_as = {"refresh": "reshare", "enable": "disable", "archive": "disable"}.get(operation, operation)
+        Refresh counts as reshare, and so does a recovery from escrow (it puts the key in a new committee's
+        hands); enabling a key again or archiving it (erasing every share) needs the same quorum as disabling it."""
+        counted_as = {"refresh": "reshare", "recover": "reshare", "enable": "disable",
+                      "archive": "disable"}.get(operation, operation)
         return int(self.quorum.get(counted_as, 0))
 
     def to_dict(self) -> dict[str, Any]:

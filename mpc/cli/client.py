@@ -145,6 +145,10 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
 
     add_backup_commands(sub, common, _run)
 
+    from mpc.cli.recover import add_recover_command
+
+    add_recover_command(sub, common, _run)
+
 
 # ---- argument types -------------------------------------------------------------------------
 
