@@ -53,7 +53,7 @@ class CoordinatorActivities:
                 raise ApplicationError(f"unknown session {change.session_id}", type="UnknownSession",
                                        non_retryable=True)
             now = datetime.now(UTC)
-            for name in ("status", "current_round", "total_rounds", "signature"):
+            for name in ("status", "current_round", "total_rounds", "signature", "signatures"):
                 value = getattr(change, name)
                 if value is not None:
                     setattr(row, name, value)
@@ -169,26 +169,28 @@ class CoordinatorActivities:
 
     @activity.defn(name=Activity.CLAIM_COMMITMENTS.value)
     async def claim_commitments(self, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
-        """Atomically take one unused commitment per signer, or none at all."""
+        """Atomically take `count` unused commitments per signer (one per digest of a batch), or none at all."""
+        count = max(1, request.count)
         async with self.sessions() as db, db.begin():
             key = await db.get(Key, request.key_id)
             epoch = key.epoch if key else 0
-            chosen: list[NonceCommitment] = []
+            chosen: list[list[NonceCommitment]] = []
             for node in request.node_ids:
-                row = (await db.execute(
+                rows = list((await db.execute(
                     select(NonceCommitment)
                     .where(NonceCommitment.key_id == request.key_id, NonceCommitment.node_id == node,
                            NonceCommitment.claimed_session_id.is_(None), NonceCommitment.epoch == epoch)
-                    .order_by(NonceCommitment.id).limit(1).with_for_update(skip_locked=True)
-                )).scalar_one_or_none()
-                if row is None:
+                    .order_by(NonceCommitment.id).limit(count).with_for_update(skip_locked=True)
+                )).scalars().all())
+                if len(rows) < count:
                     return ClaimCommitmentsResult()  # the transaction rolls back: nothing is claimed
-                chosen.append(row)
+                chosen.append(rows)
             now = datetime.now(UTC)
-            await db.execute(update(NonceCommitment).where(NonceCommitment.id.in_([r.id for r in chosen]))
+            await db.execute(update(NonceCommitment).where(NonceCommitment.id.in_([r.id for rs in chosen for r in rs]))
                              .values(claimed_session_id=request.session_id, claimed_at=now))
-            return ClaimCommitmentsResult([WireMessage(sender=r.node_id, recipient="*", round=1, body=r.envelope)
-                                           for r in chosen])
+            return ClaimCommitmentsResult([WireMessage(sender=rows[i].node_id, recipient="*", round=1,
+                                                       body=rows[i].envelope)
+                                           for i in range(count) for rows in chosen])
 
     @activity.defn(name=Activity.POOL_LEVELS.value)
     async def pool_levels(self, request: PoolLevelsInput) -> dict[str, int]:

@@ -33,7 +33,7 @@ from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
-from mpc.protocols import KEY_PROTOCOLS
+from mpc.protocols import KEY_PROTOCOLS, Family
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
@@ -251,6 +251,10 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
     if key.protocol not in IMPLEMENTED_PROTOCOLS:
         raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
+    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+        raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys; key "
+                                                   f"{key_id} is {key.protocol}: send one `digest` per request",
+                       field="digests")
     if body.taproot_merkle_root and not (key.chain_type == "bitcoin" and key.curve == "secp256k1-tr"):
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
@@ -286,20 +290,24 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
-    details = {"protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
+    # One intent names everything signed: the digest, or every digest of a batch in request order.
+    signed = {"digests": body.digests} if body.digests is not None else {"digest": body.digest}
+    details = {"protocol": key.protocol, **signed, "signers": [*chosen, *alternates],
                "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type}
     intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
                          ttl=settings.intent_ttl + waits_for, details=details)
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
-                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
+                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest,
+                          message_hashes=body.digests))
     db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted",
-                    details={"digest": body.digest, "signers": chosen,
+                    details={**signed, "signers": chosen,
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
-                          chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
+                          chain_type=key.chain_type, digest=body.digest or "", digests=list(body.digests or []),
+                          signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
                           approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout)

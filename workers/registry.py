@@ -36,7 +36,7 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> lis
     db = CoordinatorActivities(sessions)
     frost = FrostAggregation(sessions)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
-            db.pool_levels, db.record_epoch, frost.aggregate_signature]
+            db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch]
 
 
 async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
@@ -54,5 +54,5 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     reshare = ReshareNode(services)
     archive = KeyArchive(services)
     return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
-            states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit, reshare.test_sign,
-            reshare.activate, reshare.retire]
+            frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
+            reshare.test_sign, reshare.activate, reshare.retire]

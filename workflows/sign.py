@@ -13,6 +13,7 @@ the same session), with the same failure handling.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,10 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
+        AggregateBatchInput,
         AggregateInput,
         ClaimCommitmentsInput,
         ClaimCommitmentsResult,
         FinishKeyInput,
+        FrostBatchShares,
+        FrostBatchSignRequest,
         FrostSignRequest,
         Party,
         PreprocessRequest,
@@ -37,12 +41,14 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         ProtocolParams,
         SessionFailure,
+        SignItem,
         SignRequest,
         SignResult,
         WireMessage,
     )
 
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
+BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
 
 
@@ -67,12 +73,16 @@ class SignWorkflow(AwaitsApprovals):
         set_status(SessionStatus.RUNNING)
         await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total, started=True)
         signers, alternates = list(request.signers), list(request.alternates)
+        signatures: list[str] = []
         attempt = 0
         while True:
             attempt += 1
             try:
                 if ecdsa:
                     signature, used_pool = await self._ecdsa_sign_once(request, signers, attempt)
+                elif request.digests:
+                    signatures, used_pool = await self._sign_batch_once(request, signers, attempt)
+                    signature = ""
                 else:
                     signature, used_pool = await self._sign_once(request, signers, attempt)
                 break
@@ -92,14 +102,21 @@ class SignWorkflow(AwaitsApprovals):
                 raise session_failed_error(failure) from None
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
-        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature, finished=True)
+        signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
+        if request.digests:
+            await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
+                                    finished=True)
+        else:
+            await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature,
+                                    finished=True)
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
-                       session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
+                       session_id=request.session_id, **signed, signers=[s.node_id for s in signers],
                        used_pool=used_pool)
         if not ecdsa:
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
-        return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool)
+        return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
+                          signatures if request.digests else [])
 
     async def _await_approvals(self, request: SignRequest) -> SignRequest:
         """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
@@ -149,6 +166,53 @@ class SignWorkflow(AwaitsApprovals):
         except (ActivityError, ApplicationError) as err:  # a local activity raises its ApplicationError directly
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool
+
+    async def _sign_batch_once(self, request: SignRequest, signers: list[Party], attempt: int
+                               ) -> tuple[list[str], bool]:
+        """A batch: one nonce per digest and signer, from the pool when it holds enough for every digest
+        (one round), else made in a commitment round first; one share round signs every digest."""
+        attempt_id = f"{request.session_id}.{attempt}"
+        nodes, count = [s.node_id for s in signers], len(request.digests)
+        # Each round does per-digest work (a nonce made or consumed, a share, envelopes): more time per round.
+        policy = dataclasses.replace(request.policy, round_timeout_seconds=request.policy.round_timeout_seconds
+                                     * (1 + count / BATCH_DIGESTS_PER_TIMEOUT))
+        commitments: list[WireMessage] = []
+        if request.use_pool:
+            claimed: ClaimCommitmentsResult = await db.call(
+                Activity.CLAIM_COMMITMENTS.value, ClaimCommitmentsInput(request.key_id, attempt_id, nodes, count),
+                ClaimCommitmentsResult)
+            commitments = claimed.commitments  # digest-major: for each digest, one per signer
+        used_pool = bool(commitments)
+        total = 1 if used_pool else 2
+        if not used_pool:
+            await self._set_round(request, 1, total)
+            made: dict[str, PreprocessResult] = await run_on_nodes(
+                PREPROCESS_ACTIVITY, nodes,
+                lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=count),
+                PreprocessResult, policy)
+            commitments = [made[n].commitments[i] for i in range(count) for n in nodes]
+        await self._set_round(request, total, total)
+        width = len(nodes)
+        items = [SignItem(digest, commitments[i * width:(i + 1) * width]) for i, digest in enumerate(request.digests)]
+        tweak = request.chain_type == "bitcoin" and request.curve == "secp256k1-tr"
+        sign_input = FrostBatchSignRequest(session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
+                                           taproot_tweak=tweak, taproot_merkle_root=request.taproot_merkle_root,
+                                           intent=request.intent)
+        shares: dict[str, FrostBatchShares] = await run_on_nodes(
+            Activity.FROST_SIGN_BATCH.value, nodes, lambda _n: sign_input, FrostBatchShares, policy)
+        for node in nodes:
+            if len(shares[node].shares) != count:
+                raise SessionFailedError(SessionFailure("malformed_share", f"{node} returned "
+                                                        f"{len(shares[node].shares)} shares for {count} digests",
+                                                        node=node, nodes=[node]))
+        try:
+            signatures: list[str] = await db.call(Activity.FROST_AGGREGATE_BATCH.value, AggregateBatchInput(
+                session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
+                shares=[[shares[n].shares[i] for n in nodes] for i in range(count)], taproot_tweak=tweak,
+                taproot_merkle_root=request.taproot_merkle_root), list[str])
+        except (ActivityError, ApplicationError) as err:
+            raise SessionFailedError(failure_from("coordinator", err)) from None
+        return signatures, used_pool
 
     async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
         """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""

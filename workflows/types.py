@@ -148,6 +148,7 @@ class SessionUpdate:
     signature: str | None = None
     error: SessionFailure | None = None
     finished: bool = False  # sets completed_at and duration_ms
+    signatures: list[str] | None = None  # a batch session: one signature per digest, in request order
     started: bool = False  # sets started_at
 
 
@@ -188,10 +189,13 @@ class ClaimCommitmentsInput:
     key_id: str
     session_id: str
     node_ids: list[str]
+    count: int = 1  # commitments per signer (a batch: one per digest); all of them or none
 
 
 @dataclass
 class ClaimCommitmentsResult:
+    """Digest-major: for each of the `count` digests, one commitment per signer in `node_ids` order."""
+
     commitments: list[WireMessage] = field(default_factory=list)  # empty: the pool cannot serve every signer
 
 
@@ -234,6 +238,44 @@ class FrostSignRequest:
     taproot_tweak: bool = False  # Bitcoin key-path spend: sign under the BIP-341 tweaked output key
     taproot_merkle_root: str | None = None
     intent: SessionIntent | None = None
+
+
+@dataclass
+class SignItem:
+    """One digest of a batch and its commitment list: one signed commitment (one nonce) per signer."""
+
+    digest: str  # hex, 32 bytes
+    commitments: list[WireMessage]
+
+
+@dataclass
+class FrostBatchSignRequest:
+    """A batch: every item is signed with its own nonce, all under one intent naming every digest in order."""
+
+    session_id: str
+    key_id: str
+    signers: list[Party]
+    items: list[SignItem]
+    taproot_tweak: bool = False
+    taproot_merkle_root: str | None = None
+    intent: SessionIntent | None = None
+
+
+@dataclass
+class FrostBatchShares:
+    node_id: str
+    shares: list[WireMessage]  # one signed share envelope per item, in item order
+
+
+@dataclass
+class AggregateBatchInput:
+    session_id: str
+    key_id: str
+    signers: list[Party]
+    items: list[SignItem]
+    shares: list[list[WireMessage]]  # per item, one share per signer in `signers` order
+    taproot_tweak: bool = False
+    taproot_merkle_root: str | None = None
 
 
 @dataclass
@@ -291,6 +333,7 @@ class SignRequest:
     intent: SessionIntent | None = None  # the signed sign intent (digest, signers and alternates)
     approvals_needed: int = 0  # the key's policy quorum for sign: wait in awaiting_approval for so many
     approval_timeout_seconds: float = 3600.0
+    digests: list[str] = field(default_factory=list)  # a batch (FROST): every digest, in request order; `digest` is ""
 
 
 @dataclass
@@ -315,9 +358,10 @@ class ApprovalState:
 @dataclass
 class SignResult:
     session_id: str
-    signature: str
+    signature: str  # "" for a batch
     signers: list[str]
     used_pool: bool
+    signatures: list[str] = field(default_factory=list)  # a batch: one per digest, in request order
 
 
 @dataclass

@@ -10,7 +10,7 @@ from mpc.db import create_engine, migrate
 from mpc.devstack.postgres import PostgresServer
 
 TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments"}
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:
