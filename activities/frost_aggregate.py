@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.coordinator import apply_session_update
 from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, batch_item_session, commitment_ssid, share_ssid
 from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
-from mpc.db.models import Key
+from mpc.db.models import AuditLog, Key
 from mpc.envelope import EnvelopeError, json_object
 from mpc.identity import NodePublic
 from mpc.protocols import Activity
@@ -28,7 +29,15 @@ from tss.frost import (
     taproot_output_key,
 )
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
-from workflows.types import AggregateBatchInput, AggregateInput, Party, WireMessage
+from workflows.types import (
+    AggregateBatchInput,
+    AggregateInput,
+    Party,
+    SessionUpdate,
+    SignFinishInput,
+    SignFinishResult,
+    WireMessage,
+)
 
 
 def _violation(code: str, culprits: list[str], message: str) -> ApplicationError:
@@ -128,6 +137,29 @@ class FrostAggregation:
         return [_aggregate_one(key, request.signers, batch_item_session(request.session_id, i), item.digest,
                                item.commitments, shares, taproot)
                 for i, (item, shares) in enumerate(zip(request.items, request.shares, strict=True))]
+
+
+    @activity.defn(name=Activity.FROST_SIGN_FINISH.value)
+    async def finish_sign(self, request: SignFinishInput) -> SignFinishResult:
+        """Aggregate and verify every signature; then the session completed with them and the `key.sign`
+        audit entry in one transaction. A failed aggregation raises (culprit named) and writes nothing."""
+        signed: dict[str, str | list[str]]
+        if request.batch is not None:
+            result = SignFinishResult(signatures=await self.aggregate_batch(request.batch))
+            key_id, signed = request.batch.key_id, {"digests": [item.digest for item in request.batch.items]}
+        elif request.single is not None:
+            result = SignFinishResult(signature=await self.aggregate_signature(request.single))
+            key_id, signed = request.single.key_id, {"digest": request.single.digest}
+        else:
+            raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
+        async with self.sessions() as db, db.begin():
+            await apply_session_update(db, SessionUpdate(
+                request.session_id, status="completed", signature=result.signature or None,
+                signatures=result.signatures or None, finished=True))
+            db.add(AuditLog(actor=request.actor, action="key.sign", resource_type="key", resource_id=key_id,
+                            session_id=request.session_id, status="success",
+                            details={**signed, "signers": request.signers, "used_pool": request.used_pool}))
+        return result
 
 
 def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str, commitment_wires: list[WireMessage],

@@ -4,10 +4,14 @@ A nonce is generated as RFC 9591 `commit`, sealed in the node's one-time store, 
 commitment leaves the node, signed. Signing consumes the nonce durably *before* the share is
 computed and returned (SECURITY.md N2), so a crash after the consume makes a retry fail rather
 than sign twice with one nonce; the node's own stored output answers a byte-identical retry (N3).
+"Durably" is one directory fsync at the end of the activity, before its answer leaves the process
+(`_off_loop`): until the activity returns, no share has left the node, so nothing is lost by syncing
+the consumed markers and the intent records together there rather than one by one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -31,7 +35,7 @@ from activities.node_services import (
 )
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
-from mpc.keystore import KeystoreError, RetryMismatchError
+from mpc.keystore import KeystoreError, RetryMismatchError, one_sync
 from mpc.protocols import Activity
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -106,7 +110,8 @@ class FrostSigning:
         if not 1 <= request.count <= MAX_PREPROCESS:
             invalid_request("invalid_count", f"count must be in [1, {MAX_PREPROCESS}]")
         record = hashlib.sha256(request.request_id.encode()).hexdigest()[:32]
-        raw = self._answer_once(f"preprocess-{record}", request, lambda: self._make_nonces(request))
+        raw = await self._off_loop(lambda: self._answer_once(f"preprocess-{record}", request,
+                                                             lambda: self._make_nonces(request)))
         return PreprocessResult(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
 
     def _make_nonces(self, request: PreprocessRequest) -> bytes:
@@ -127,6 +132,18 @@ class FrostSigning:
             wires.append(asdict(to_wire(envelope)))
         return json.dumps(wires).encode()
 
+    @staticmethod
+    async def _off_loop(work: Callable[[], bytes]) -> bytes:
+        """Run an activity's body on a worker thread (Vault calls, file writes: blocking), so one node serves
+        several sessions at once, with one directory fsync at its end instead of one or two per record
+        (mpc/keystore/_fs.py `one_sync`): everything durable before the answer leaves the node."""
+
+        def durably() -> bytes:
+            with one_sync():
+                return work()
+
+        return await asyncio.to_thread(durably)
+
     def _answer_once(self, name: str, request: object, produce: Callable[[], bytes]) -> bytes:
         try:
             return self.services.state.answer_once(SIGN_RECORDS, "answers", name, canonical_request(request), produce)
@@ -136,8 +153,8 @@ class FrostSigning:
     @activity.defn(name=Activity.FROST_SIGN.value)
     async def sign_share(self, request: FrostSignRequest) -> WireMessage:
         roster = Roster(request.signers, self.services.node_id)
-        raw = self._answer_once(f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}", request,
-                                lambda: self._make_share(request, roster))
+        name = f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+        raw = await self._off_loop(lambda: self._answer_once(name, request, lambda: self._make_share(request, roster)))
         return WireMessage(**json.loads(raw))
 
     def _make_share(self, request: FrostSignRequest, roster: Roster) -> bytes:
@@ -171,8 +188,8 @@ class FrostSigning:
     @activity.defn(name=Activity.FROST_SIGN_BATCH.value)
     async def sign_batch(self, request: FrostBatchSignRequest) -> FrostBatchShares:
         roster = Roster(request.signers, self.services.node_id)
-        raw = self._answer_once(f"batch-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}", request,
-                                lambda: self._make_batch(request, roster))
+        name = f"batch-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+        raw = await self._off_loop(lambda: self._answer_once(name, request, lambda: self._make_batch(request, roster)))
         return FrostBatchShares(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
 
     def _make_batch(self, request: FrostBatchSignRequest, roster: Roster) -> bytes:

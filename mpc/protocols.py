@@ -72,6 +72,8 @@ class Activity(StrEnum):
     POOL_LEVELS = "coordinator.pool_levels"
     FROST_AGGREGATE = "coordinator.frost_aggregate"
     FROST_AGGREGATE_BATCH = "coordinator.frost_aggregate_batch"
+    FROST_SIGN_BEGIN = "coordinator.frost_sign_begin"
+    FROST_SIGN_FINISH = "coordinator.frost_sign_finish"
     RECORD_EPOCH = "coordinator.record_epoch"
     START_SCHEDULED_REFRESH = "api.start_scheduled_refresh"
 

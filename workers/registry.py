@@ -36,7 +36,8 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> lis
     db = CoordinatorActivities(sessions)
     frost = FrostAggregation(sessions)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
-            db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch]
+            db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
+            frost.finish_sign]
 
 
 async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:

@@ -41,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         ProtocolParams,
         SessionFailure,
+        SignBeginInput,
+        SignFinishInput,
+        SignFinishResult,
         SignItem,
         SignRequest,
         SignResult,
@@ -48,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
+ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
 BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
 
@@ -58,6 +62,8 @@ class SignWorkflow(AwaitsApprovals):
         super().__init__()
         self._progress = Progress(session_id="", operation="sign", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=0)
+        self._one_tx = False  # set in run: FROST's begin and finish steps are one transaction each
+        self._pool_left = -1  # commitments the claim left (the fewest of any signer); -1: not known
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -71,7 +77,12 @@ class SignWorkflow(AwaitsApprovals):
         total = sign_rounds(request.protocol) if ecdsa else 2
         self._progress = Progress(request.session_id, "sign", SessionStatus.RUNNING, 0, total)
         set_status(SessionStatus.RUNNING)
-        await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total, started=True)
+        # FROST: one coordinator transaction to start (session running + pool claim) and one to end (aggregate,
+        # verify, session completed, audit); histories recorded before this change replay the older steps.
+        self._one_tx = not ecdsa and workflow.patched(ONE_TRANSACTION_PATCH)
+        if not self._one_tx:
+            await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total,
+                                    started=True)
         signers, alternates = list(request.signers), list(request.alternates)
         signatures: list[str] = []
         attempt = 0
@@ -102,17 +113,20 @@ class SignWorkflow(AwaitsApprovals):
                 raise session_failed_error(failure) from None
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
-        signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
-        if request.digests:
-            await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
-                                    finished=True)
-        else:
-            await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature,
-                                    finished=True)
-        await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
-                       session_id=request.session_id, **signed, signers=[s.node_id for s in signers],
-                       used_pool=used_pool)
-        if not ecdsa:
+        if not self._one_tx:  # recorded by the finishing transaction otherwise
+            signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
+            if request.digests:
+                await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
+                                        finished=True)
+            else:
+                await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature,
+                                        finished=True)
+            await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
+                           session_id=request.session_id, **signed, signers=[s.node_id for s in signers],
+                           used_pool=used_pool)
+        # The pool is refilled when it ran low (half its target, or unknown), not after every signature:
+        # a refill is a workflow of its own, and Temporal's work per signature is what limits throughput.
+        if not ecdsa and (self._pool_left < 0 or self._pool_left <= request.pool_target // 2):
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
@@ -135,22 +149,19 @@ class SignWorkflow(AwaitsApprovals):
     async def _sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
         attempt_id = f"{request.session_id}.{attempt}"
         nodes = [s.node_id for s in signers]
-        commitments: list[WireMessage] = []
-        if request.use_pool:
-            claimed: ClaimCommitmentsResult = await db.call(
-                Activity.CLAIM_COMMITMENTS.value, ClaimCommitmentsInput(request.key_id, attempt_id, nodes),
-                ClaimCommitmentsResult)
-            commitments = claimed.commitments
+        commitments = await self._claim(request, ClaimCommitmentsInput(request.key_id, attempt_id, nodes))
         used_pool = bool(commitments)
         total = 1 if used_pool else 2
         if not used_pool:
-            await self._set_round(request, 1, total)
+            if not self._one_tx:  # else the begin step recorded round 1 of 2
+                await self._set_round(request, 1, total)
             made: dict[str, PreprocessResult] = await run_on_nodes(
                 PREPROCESS_ACTIVITY, nodes,
                 lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=1),
                 PreprocessResult, request.policy)
             commitments = [made[n].commitments[0] for n in nodes]
-        await self._set_round(request, total, total)
+        if not (self._one_tx and used_pool):  # a pooled one-round session: the begin step recorded it
+            await self._set_round(request, total, total)
         sign_input = FrostSignRequest(
             session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
             commitments=commitments, taproot_tweak=request.chain_type == "bitcoin" and request.curve == "secp256k1-tr",
@@ -158,14 +169,42 @@ class SignWorkflow(AwaitsApprovals):
         )
         shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
                                                             request.policy)
+        aggregate = AggregateInput(
+            session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
+            commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
+            taproot_merkle_root=sign_input.taproot_merkle_root)
         try:
-            signature: str = await db.call(Activity.FROST_AGGREGATE.value, AggregateInput(
-                session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
-                commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
-                taproot_merkle_root=sign_input.taproot_merkle_root), str)
+            if self._one_tx:
+                finished = await self._finish(SignFinishInput(
+                    request.session_id, request.requested_by, nodes, used_pool, single=aggregate))
+                return finished.signature, used_pool
+            signature: str = await db.call(Activity.FROST_AGGREGATE.value, aggregate, str)
         except (ActivityError, ApplicationError) as err:  # a local activity raises its ApplicationError directly
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool
+
+    async def _claim(self, request: SignRequest, claim: ClaimCommitmentsInput) -> list[WireMessage]:
+        """Pooled commitments for every signer and digest, or [] (then a commitment round runs first)."""
+        if self._one_tx:
+            begun: ClaimCommitmentsResult = await db.call(
+                Activity.FROST_SIGN_BEGIN.value, SignBeginInput(request.session_id, claim, request.use_pool),
+                ClaimCommitmentsResult)
+            self._pool_left = begun.remaining
+            total = 1 if begun.commitments else 2
+            self._progress.current_round, self._progress.total_rounds = (total, total) if begun.commitments else (
+                1, total)
+            return begun.commitments
+        if not request.use_pool:
+            return []
+        claimed: ClaimCommitmentsResult = await db.call(Activity.CLAIM_COMMITMENTS.value, claim,
+                                                        ClaimCommitmentsResult)
+        self._pool_left = claimed.remaining
+        return claimed.commitments
+
+    @staticmethod
+    async def _finish(finish: SignFinishInput) -> SignFinishResult:
+        result: SignFinishResult = await db.call(Activity.FROST_SIGN_FINISH.value, finish, SignFinishResult)
+        return result
 
     async def _sign_batch_once(self, request: SignRequest, signers: list[Party], attempt: int
                                ) -> tuple[list[str], bool]:
@@ -176,22 +215,20 @@ class SignWorkflow(AwaitsApprovals):
         # Each round does per-digest work (a nonce made or consumed, a share, envelopes): more time per round.
         policy = dataclasses.replace(request.policy, round_timeout_seconds=request.policy.round_timeout_seconds
                                      * (1 + count / BATCH_DIGESTS_PER_TIMEOUT))
-        commitments: list[WireMessage] = []
-        if request.use_pool:
-            claimed: ClaimCommitmentsResult = await db.call(
-                Activity.CLAIM_COMMITMENTS.value, ClaimCommitmentsInput(request.key_id, attempt_id, nodes, count),
-                ClaimCommitmentsResult)
-            commitments = claimed.commitments  # digest-major: for each digest, one per signer
+        # digest-major: for each digest, one per signer
+        commitments = await self._claim(request, ClaimCommitmentsInput(request.key_id, attempt_id, nodes, count))
         used_pool = bool(commitments)
         total = 1 if used_pool else 2
         if not used_pool:
-            await self._set_round(request, 1, total)
+            if not self._one_tx:  # else the begin step recorded round 1 of 2
+                await self._set_round(request, 1, total)
             made: dict[str, PreprocessResult] = await run_on_nodes(
                 PREPROCESS_ACTIVITY, nodes,
                 lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=count),
                 PreprocessResult, policy)
             commitments = [made[n].commitments[i] for i in range(count) for n in nodes]
-        await self._set_round(request, total, total)
+        if not (self._one_tx and used_pool):  # a pooled one-round session: the begin step recorded it
+            await self._set_round(request, total, total)
         width = len(nodes)
         items = [SignItem(digest, commitments[i * width:(i + 1) * width]) for i, digest in enumerate(request.digests)]
         tweak = request.chain_type == "bitcoin" and request.curve == "secp256k1-tr"
@@ -205,11 +242,16 @@ class SignWorkflow(AwaitsApprovals):
                 raise SessionFailedError(SessionFailure("malformed_share", f"{node} returned "
                                                         f"{len(shares[node].shares)} shares for {count} digests",
                                                         node=node, nodes=[node]))
+        aggregate = AggregateBatchInput(
+            session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
+            shares=[[shares[n].shares[i] for n in nodes] for i in range(count)], taproot_tweak=tweak,
+            taproot_merkle_root=request.taproot_merkle_root)
         try:
-            signatures: list[str] = await db.call(Activity.FROST_AGGREGATE_BATCH.value, AggregateBatchInput(
-                session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
-                shares=[[shares[n].shares[i] for n in nodes] for i in range(count)], taproot_tweak=tweak,
-                taproot_merkle_root=request.taproot_merkle_root), list[str])
+            if self._one_tx:
+                finished = await self._finish(SignFinishInput(
+                    request.session_id, request.requested_by, nodes, used_pool, batch=aggregate))
+                return finished.signatures, used_pool
+            signatures: list[str] = await db.call(Activity.FROST_AGGREGATE_BATCH.value, aggregate, list[str])
         except (ActivityError, ApplicationError) as err:
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signatures, used_pool

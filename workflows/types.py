@@ -197,6 +197,16 @@ class ClaimCommitmentsResult:
     """Digest-major: for each of the `count` digests, one commitment per signer in `node_ids` order."""
 
     commitments: list[WireMessage] = field(default_factory=list)  # empty: the pool cannot serve every signer
+    remaining: int = -1  # the fewest unclaimed commitments a signer has left after this claim (-1: not known)
+
+
+@dataclass
+class SignBeginInput:
+    """A FROST sign's start in one transaction: the session row running, its pool claim (when `use_pool`)."""
+
+    session_id: str
+    claim: ClaimCommitmentsInput
+    use_pool: bool = True
 
 
 @dataclass
@@ -276,6 +286,25 @@ class AggregateBatchInput:
     shares: list[list[WireMessage]]  # per item, one share per signer in `signers` order
     taproot_tweak: bool = False
     taproot_merkle_root: str | None = None
+
+
+@dataclass
+class SignFinishInput:
+    """Aggregate and verify (`single` or `batch`), then the completed session and its audit entry in one
+    transaction: the session reads completed as soon as its signature is verified."""
+
+    session_id: str
+    actor: str
+    signers: list[str]
+    used_pool: bool
+    single: AggregateInput | None = None
+    batch: AggregateBatchInput | None = None
+
+
+@dataclass
+class SignFinishResult:
+    signature: str = ""
+    signatures: list[str] = field(default_factory=list)
 
 
 @dataclass
