@@ -6,6 +6,8 @@ public (public keys, commitments, signatures) or a sealed envelope it cannot ope
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
 from mpc.envelope import Envelope, EnvelopeError, json_object
+from mpc.node_metrics import SessionEnded
 from mpc.protocols import KEY_PROTOCOLS, Activity, Family
 from workflows.types import (
     AuditInput,
@@ -42,8 +45,12 @@ def epoch_entry(epoch: int, holders: list[str], threshold: int, created: datetim
             "reason": reason, "session_id": session_id}
 
 
-async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> SigningSession:
-    """Apply `change` to its session row (in the caller's transaction)."""
+SessionEndHook = Callable[[SessionEnded], None]
+"""Called once a session's final row is committed (the worker's metrics: mpc/node_metrics.py)."""
+
+
+async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> SessionEnded | None:
+    """Apply `change` to its session row (in the caller's transaction); what ended, if it finished the session."""
     row = await db.get(SigningSession, change.session_id)
     if row is None:
         raise ApplicationError(f"unknown session {change.session_id}", type="UnknownSession", non_retryable=True)
@@ -57,11 +64,21 @@ async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> Signi
                      "nodes": change.error.nodes}
     if change.started and row.started_at is None:
         row.started_at = now
-    if change.finished:
-        row.completed_at = now
-        begun = row.started_at or row.created_at
-        row.duration_ms = int((now - begun).total_seconds() * 1000)
-    return row
+    if not change.finished:
+        return None
+    row.completed_at = now
+    begun = row.started_at or row.created_at
+    row.duration_ms = int((now - begun).total_seconds() * 1000)
+    key = await db.get(Key, row.key_id) if row.key_id else None
+    return SessionEnded(operation=row.operation, protocol=row.protocol, curve=key.curve if key else "",
+                        outcome=str(row.status), seconds=row.duration_ms / 1000)
+
+
+def report_end(hook: SessionEndHook | None, ended: SessionEnded | None) -> None:
+    """After the commit: a metrics failure never fails the session's bookkeeping."""
+    if hook is not None and ended is not None:
+        with contextlib.suppress(Exception):
+            hook(ended)
 
 
 async def _claim(db: AsyncSession, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
@@ -93,14 +110,16 @@ async def _claim(db: AsyncSession, request: ClaimCommitmentsInput) -> ClaimCommi
 
 
 class CoordinatorActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
+        self.on_end = on_end
 
     @activity.defn(name=Activity.UPDATE_SESSION.value)
     async def update_session(self, change: SessionUpdate) -> None:
         async with self.sessions() as db:
-            await apply_session_update(db, change)
+            ended = await apply_session_update(db, change)
             await db.commit()
+        report_end(self.on_end, ended)
 
     @activity.defn(name=Activity.FROST_SIGN_BEGIN.value)
     async def begin_frost_sign(self, request: SignBeginInput) -> ClaimCommitmentsResult:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.coordinator import apply_session_update
+from activities.coordinator import SessionEndHook, apply_session_update, report_end
 from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, batch_item_session, commitment_ssid, share_ssid
 from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
@@ -109,8 +109,9 @@ class _Key:
 
 
 class FrostAggregation:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
+        self.on_end = on_end
 
     async def _key(self, key_id: str) -> _Key:
         async with self.sessions() as db:
@@ -153,12 +154,13 @@ class FrostAggregation:
         else:
             raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
         async with self.sessions() as db, db.begin():
-            await apply_session_update(db, SessionUpdate(
+            ended = await apply_session_update(db, SessionUpdate(
                 request.session_id, status="completed", signature=result.signature or None,
                 signatures=result.signatures or None, finished=True))
             db.add(AuditLog(actor=request.actor, action="key.sign", resource_type="key", resource_id=key_id,
                             session_id=request.session_id, status="success",
                             details={**signed, "signers": request.signers, "used_pool": request.used_pool}))
+        report_end(self.on_end, ended)
         return result
 
 

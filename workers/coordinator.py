@@ -32,7 +32,7 @@ async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyn
     async with telemetry(settings, metrics, serve=metrics_into is None) as telemetered:
         client = await connect(settings.temporal_address, settings.temporal_namespace, codec,
                                runtime=telemetered.runtime)
-        activities, close = await coordinator_activities(settings)
+        activities, close = await coordinator_activities(settings, on_end=metrics.session_ended)
         try:
             worker = Worker(
                 client,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.coordinator import CoordinatorActivities
+from activities.coordinator import CoordinatorActivities, SessionEndHook
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
 from activities.key_archive import KeyArchive
@@ -32,18 +32,21 @@ def coordinator_workflows() -> list[type]:
             ReshareWorkflow, ScheduledRefreshWorkflow]
 
 
-def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
-    db = CoordinatorActivities(sessions)
-    frost = FrostAggregation(sessions)
+def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
+                              on_end: SessionEndHook | None = None) -> list[Callable[..., Any]]:
+    """`on_end`: called where a session's row becomes final (the worker's session metrics)."""
+    db = CoordinatorActivities(sessions, on_end)
+    frost = FrostAggregation(sessions, on_end)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign]
 
 
-async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
+async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,
+                                 ) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
     """Activities of the coordinator, and a closer for the database engine they share."""
     engine = create_engine(settings.database_url)
-    return coordinator_activity_list(session_factory(engine)), engine.dispose
+    return coordinator_activity_list(session_factory(engine), on_end), engine.dispose
 
 
 def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]]:

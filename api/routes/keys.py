@@ -15,8 +15,7 @@ from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError, error_responses
 from api.idempotency import refuse_changed_request, remember_session, remembered_session
 from api.links import key_links, session_links
-from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
-from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
+from api.orchestration import Started, idempotent_workflow_id, start_keygen, start_sign
 from api.pagination import MAX_OFFSET, page
 from api.refresh_schedule import apply_refresh_schedule
 from api.schemas import KeyCreate, KeygenSessionPublic, KeyList, KeyPublic, SessionPublic, SignCreate
@@ -47,7 +46,7 @@ async def _same_request(db: DbSession, started: Started, body: KeyCreate | SignC
 
 
 async def _respond(state: State, db: DbSession, started: Started, wait: bool, timeout: float | None,
-                   histogram_labels: tuple[str, str], operation: str) -> JSONResponse:
+                   operation: str) -> JSONResponse:
     if wait and started.handle is not None:
         # A wait that times out answers like no wait: 202 with the session, still running (poll it).
         with contextlib.suppress(WorkflowFailureError, TimeoutError):  # a failed session's row says why
@@ -56,12 +55,7 @@ async def _respond(state: State, db: DbSession, started: Started, wait: bool, ti
     row = await db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
         raise ApiError(500, "internal", "session row missing")
-    view = session_view(row)
-    if row.status in ("completed", "failed") and wait and not started.replayed:
-        SESSIONS.labels(operation, row.status).inc()
-        if row.status == "completed" and row.duration_ms is not None:
-            (KEYGEN_LATENCY if operation == "keygen" else SIGN_LATENCY).labels(*histogram_labels).observe(
-                row.duration_ms / 1000)
+    view = session_view(row)  # sessions and their latency are counted where they end (the coordinator worker)
     body = view.model_dump(mode="json")
     if operation == "keygen" and row.key_id:
         key = await db.get(Key, row.key_id)
@@ -93,8 +87,7 @@ async def create_key(body: KeyCreate, db: DbSession, state: State, principal: Cu
             # Runs before the keygen ends are skipped (the key is not active yet).
             await apply_refresh_schedule(db, state, key, parse_duration(body.refresh_every), principal.name)
     await _same_request(db, started, body)
-    protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
-    return await _respond(state, db, started, wait, timeout, (protocol, body.curve or ""), "keygen")
+    return await _respond(state, db, started, wait, timeout, "keygen")
 
 
 @router.get("", response_model=KeyList, summary="List keys",
@@ -139,5 +132,4 @@ async def sign(key_id: str, body: SignCreate, db: DbSession, state: State, princ
                                    signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
-    key = await db.get(Key, key_id)
-    return await _respond(state, db, started, wait, timeout, (key.protocol, key.curve) if key else ("", ""), "sign")
+    return await _respond(state, db, started, wait, timeout, "sign")
