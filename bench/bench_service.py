@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import httpx  # noqa: E402
 
 from mpc.devstack.ports import free_port  # noqa: E402
-from mpc.devstack.process import ManagedProcess, ServiceStartError  # noqa: E402
+from mpc.devstack.process import ManagedProcess  # noqa: E402
 from mpc.verify import verify_signature  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "ecdsa" / "preparams.jsonl"
@@ -123,10 +123,11 @@ def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, 
     process.start()
     try:
         process.wait_until(lambda: "mpc dev is ready" in process.log_path.read_text(errors="replace"), 300, 0.5)
-    except ServiceStartError:
+        token = (data_dir / "admin-token").read_text().strip()
+    except BaseException:  # never leave a stack behind
         process.stop(timeout=120)
+        shutil.rmtree(data_dir, ignore_errors=True)
         raise
-    token = (data_dir / "admin-token").read_text().strip()
     return Target(label, f"http://127.0.0.1:{ports['http']}", token, f"127.0.0.1:{ports['temporal']}", process,
                   data_dir)
 
