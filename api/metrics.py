@@ -14,3 +14,4 @@ HTTP_REQUESTS = Counter(
 SESSIONS_BY_STATE = Gauge("mpc_sessions_by_state", "Sessions by state", ["status"], registry=REGISTRY)
 NODES_ONLINE = Gauge("mpc_nodes_online", "Participant nodes with a recent heartbeat", registry=REGISTRY)
 NODES_TOTAL = Gauge("mpc_nodes_registered", "Registered participant nodes", registry=REGISTRY)
+

@@ -113,7 +113,11 @@ async def serve_api_activities(state: AppState, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             client = await state.temporal()
-            worker = Worker(client, task_queue=API_TASK_QUEUE, activities=[ScheduledRefreshes(state).start])
+            from api.backup_activities import BackupSigning
+
+            backups = BackupSigning(state)
+            worker = Worker(client, task_queue=API_TASK_QUEUE, activities=[
+                ScheduledRefreshes(state).start, backups.export_intents, backups.sign_manifest])
             async with worker:
                 await stop.wait()
         except Exception as exc:

@@ -76,6 +76,17 @@ class Activity(StrEnum):
     FROST_SIGN_FINISH = "coordinator.frost_sign_finish"
     RECORD_EPOCH = "coordinator.record_epoch"
     START_SCHEDULED_REFRESH = "api.start_scheduled_refresh"
+    # Backups (workflows/backup.py): steps on the coordinator, on each participant, and in the API process.
+    BACKUP_BEGIN = "coordinator.backup_begin"
+    BACKUP_DUMP_DATABASE = "coordinator.backup_dump_database"
+    BACKUP_WRITE_FILES = "coordinator.backup_write_files"
+    BACKUP_SEAL_MANIFEST = "coordinator.backup_seal_manifest"
+    BACKUP_FINISH = "coordinator.backup_finish"
+    BACKUP_FAIL = "coordinator.backup_fail"
+    BACKUP_COLLECT_META = "participant.backup_collect_meta"
+    BACKUP_ESCROW_SHARE = "participant.backup_escrow_share"
+    BACKUP_EXPORT_INTENTS = "api.backup_export_intents"
+    BACKUP_SIGN_MANIFEST = "api.backup_sign_manifest"
 
 
 @dataclass(frozen=True)

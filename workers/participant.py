@@ -16,6 +16,7 @@ from mpc.settings import Settings
 from mpc.temporal_client import connect
 from workers.metrics import Telemetry, count_pools, node_metrics, telemetry
 from workers.node_context import NodeContext
+from workers.nonce_epoch import apply_remote_epoch, fetch_remote_epoch
 from workers.registration import Registrar
 
 log = logging.getLogger("mpc.worker.participant")
@@ -54,6 +55,12 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         version=API_VERSION,
         metrics_url=telemetered.url,
     )
+    # SECURITY.md N4: a node restored from a snapshot voids its old nonces before it serves any round.
+    remote = await fetch_remote_epoch(settings.coordinator_endpoint, settings.api_token.get_secret_value(),
+                                      settings.node_id, stop)
+    if remote is None:
+        return
+    apply_remote_epoch(node.services.state, remote)
     client = await connect(settings.temporal_address, settings.temporal_namespace, codec, runtime=telemetered.runtime)
     worker = Worker(
         client,

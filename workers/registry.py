@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.backup_coordinator import BackupSteps
+from activities.backup_node import BackupNode
 from activities.coordinator import CoordinatorActivities, SessionEndHook
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
@@ -17,36 +19,41 @@ from activities.node_services import NodeServices
 from activities.participant_rounds import ParticipantRounds
 from activities.reshare_node import ReshareNode
 from mpc.db import create_engine, session_factory
-from mpc.settings import Settings
+from mpc.settings import Settings, load_settings
+from workflows.backup import BackupWorkflow
 from workflows.key_state import KeyStateWorkflow
 from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
 from workflows.reshare import ReshareWorkflow
+from workflows.reshare_catchup import ReshareCatchUpWorkflow
 from workflows.scheduled_refresh import ScheduledRefreshWorkflow
 from workflows.sign import SignWorkflow
 
 
 def coordinator_workflows() -> list[type]:
     return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow,
-            ReshareWorkflow, ScheduledRefreshWorkflow]
+            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow, BackupWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
+                              settings: Settings | None = None, *,
                               on_end: SessionEndHook | None = None) -> list[Callable[..., Any]]:
     """`on_end`: called where a session's row becomes final (the worker's session metrics)."""
     db = CoordinatorActivities(sessions, on_end)
     frost = FrostAggregation(sessions, on_end)
+    backup = BackupSteps(sessions, settings or load_settings())
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
-            frost.finish_sign]
+            frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
+            backup.finish, backup.fail]
 
 
 async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,
                                  ) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
     """Activities of the coordinator, and a closer for the database engine they share."""
     engine = create_engine(settings.database_url)
-    return coordinator_activity_list(session_factory(engine), on_end), engine.dispose
+    return coordinator_activity_list(session_factory(engine), settings, on_end=on_end), engine.dispose
 
 
 def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]]:
@@ -57,6 +64,8 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     states = KeyStates(services)
     reshare = ReshareNode(services)
     archive = KeyArchive(services)
-    return [node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
+    backup = BackupNode(services)
+    return [backup.collect_meta, backup.escrow_share,
+            node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
             frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
             reshare.test_sign, reshare.activate, reshare.retire]

@@ -7,18 +7,22 @@ Two phases (DESIGN.md "Reshare and refresh: two phases", SECURITY.md R3):
 2. ACKs from every new holder, a test signature of t' new holders over a domain-separated digest,
    then activation. The first new holder's activation is the commit point: it verifies the ACK set
    and the test signature itself and points its key at the new epoch; the database follows at once,
-   then the other new holders activate (retried until they do) and every old holder erases the old
-   epoch and its nonces. A failure before the commit point fails the session with the key on its old
-   epoch, unchanged; a crash anywhere resumes from Temporal history at the step it reached.
+   then the other new holders activate and every old holder erases the old epoch and its nonces.
+   A failure before the commit point fails the session with the key on its old epoch, unchanged; a
+   crash anywhere resumes from Temporal history at the step it reached. A node that cannot be reached
+   after the commit point does not hold the session up: it completes naming the node, and a catch-up
+   workflow (workflows/reshare_catchup.py) asks that node again until it is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import NoReturn
 
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family, SessionProtocol, SessionStatus
@@ -27,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, run_on_nodes, session_failed_error
     from workflows.pool import start_refill
+    from workflows.reshare_catchup import ReshareCatchUpWorkflow, catch_up_workflow_id
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
@@ -35,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ProtocolParams,
         RecordEpochInput,
         ReshareAck,
+        ReshareCatchUpRequest,
         ReshareNodeResult,
         ReshareParams,
         ReshareRequest,
@@ -48,11 +54,12 @@ with workflow.unsafe.imports_passed_through():
 
 PHASE_TWO_STEPS = 5  # ACK, test commitment, test share, activation, erasure
 COMMITTED_ATTEMPTS = 60
-"""After the commit point a new holder's activation is retried for about half an hour: the change is
-decided, and a node that was down activates when it is back."""
+"""The first new holder's activation is the commit point: once dispatched its outcome is unknown until
+it answers, so it is retried for about half an hour."""
 ERASE_ATTEMPTS = 3
-"""An old holder that cannot be reached now is listed as `erasure_pending`; its old share no longer
-combines with the new committee's, and it erases when it is next asked."""
+"""The other new holders' activation and every erasure get this many attempts in the session; a node
+not reached by then is listed (`activation_pending`, `erasure_pending`) and the catch-up workflow asks
+it again. Its old share no longer combines with the new committee's meanwhile."""
 
 
 @workflow.defn(name="Reshare")
@@ -87,20 +94,27 @@ class ReshareWorkflow(AwaitsApprovals):
         except SessionFailedError as failed:
             await self._fail(request, failed.failure)
         step = dataclasses.replace(step, test_signature=signature, intent=request.intent)
-        await self._activate_rest(request, step)
+        not_activated = await self._activate_rest(request, step)
         holders = [p.node_id for p in sorted(request.new_parties, key=lambda p: p.party_id)]
         pending = await self._erase(request, step, total)
+        if not_activated or pending:
+            await workflow.start_child_workflow(
+                ReshareCatchUpWorkflow.run,
+                ReshareCatchUpRequest(request.operation, step, not_activated, pending,
+                                      request.policy.round_timeout_seconds, request.requested_by),
+                id=catch_up_workflow_id(request.session_id), parent_close_policy=ParentClosePolicy.ABANDON)
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
         await db.update_session(request.session_id, status=SessionStatus.COMPLETED, finished=True)
         await db.audit(f"key.{request.operation}", actor=request.requested_by, resource_type="key",
                        resource_id=request.key_id, session_id=request.session_id, epoch=step.epoch, holders=holders,
                        threshold=request.new_threshold, reason=request.reason, erasure_pending=pending,
+                       activation_pending=not_activated,
                        group_public_key=package.get("group_public_key"))
         await start_refill(request.key_id, sorted(request.new_parties, key=lambda p: p.party_id),
                            request.pool_target, request.policy)
         return ReshareResult(request.session_id, request.key_id, step.epoch, holders, request.new_threshold,
-                             signature, pending)
+                             signature, pending, not_activated)
 
     async def _round(self, round_no: int) -> None:
         self._progress.current_round = round_no
@@ -181,15 +195,23 @@ class ReshareWorkflow(AwaitsApprovals):
             roster=roster_of(ordered), threshold=request.new_threshold, reason=request.reason or request.operation))
         return results[first].detail
 
-    async def _activate_rest(self, request: ReshareRequest, step: ReshareStep) -> None:
+    async def _activate_rest(self, request: ReshareRequest, step: ReshareStep) -> list[str]:
+        """The other new holders activate; returns those that did not (the catch-up asks them again)."""
         rest = _nodes(request.new_parties)[1:]
-        try:
-            await run_on_nodes(Activity.RESHARE_ACTIVATE.value, rest, lambda _n: step, ReshareNodeResult,
-                               _patient(request.policy, COMMITTED_ATTEMPTS))
-        except SessionFailedError as failed:  # decided already: record it, the nodes catch up when asked again
-            await db.audit(f"key.{request.operation}_activation", actor=request.requested_by, resource_type="key",
-                           resource_id=request.key_id, session_id=request.session_id, status="failure",
-                           failure=failed.failure)
+
+        async def activate(node: str) -> bool:
+            try:
+                await run_on_nodes(Activity.RESHARE_ACTIVATE.value, [node], lambda _n: step, ReshareNodeResult,
+                                   _patient(request.policy, ERASE_ATTEMPTS))
+            except SessionFailedError as failed:  # decided already: record it, the node catches up later
+                await db.audit(f"key.{request.operation}_activation", actor=request.requested_by,
+                               resource_type="key", resource_id=request.key_id, session_id=request.session_id,
+                               status="failure", failure=failed.failure)
+                return False
+            return True
+
+        activated = await asyncio.gather(*(activate(node) for node in rest))
+        return [node for node, ok in zip(rest, activated, strict=True) if not ok]
 
     async def _erase(self, request: ReshareRequest, step: ReshareStep, total: int) -> list[str]:
         await self._round(total)
@@ -213,9 +235,10 @@ class ReshareWorkflow(AwaitsApprovals):
 
 
 def phase_two_budget(round_timeout_seconds: float, old_holders: int) -> float:
-    """Seconds the commit phase may spend retrying (the first activation, the others, each erasure):
-    the workflow's execution timeout must cover them, or Temporal would end a decided change midway."""
-    return round_timeout_seconds * (2 * COMMITTED_ATTEMPTS + ERASE_ATTEMPTS * old_holders)
+    """Seconds the commit phase may spend retrying (the first activation, the others at once, each
+    erasure in turn): the workflow's execution timeout must cover them, or Temporal would end a decided
+    change midway."""
+    return round_timeout_seconds * (COMMITTED_ATTEMPTS + ERASE_ATTEMPTS * (1 + old_holders))
 
 
 def _nodes(parties: Sequence[Party]) -> list[str]:

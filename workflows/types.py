@@ -528,7 +528,26 @@ class ReshareResult:
     holders: list[str]
     threshold: int
     test_signature: str
-    erasure_pending: list[str] = field(default_factory=list)  # old holders not reached: they erase when next asked
+    erasure_pending: list[str] = field(default_factory=list)  # old holders not reached: the catch-up asks again
+    activation_pending: list[str] = field(default_factory=list)  # new holders not reached: the catch-up asks again
+
+
+@dataclass
+class ReshareCatchUpRequest:
+    """The nodes a decided change could not reach (workflows/reshare_catchup.py)."""
+
+    operation: str  # "refresh" | "reshare": names the audit action
+    step: ReshareStep  # with the test signature and intent: what each node checks again itself
+    activate: list[str]  # new holders that did not activate
+    retire: list[str]  # old holders that did not erase the old epoch
+    round_timeout_seconds: float
+    requested_by: str = "api"
+
+
+@dataclass
+class ReshareCatchUpResult:
+    caught_up: list[str]
+    refused: list[str]  # a node refused (e.g. a later change replaced the epoch first): see the audit row
 
 
 @dataclass

@@ -80,6 +80,13 @@ async def refresh_session_gauges(state: State) -> None:
         SESSIONS_BY_STATE.labels(status).set(counts.get(status, 0))
 
 
+async def refresh_backup_gauges(state: State) -> None:
+    from api.backups import BACKUP_GAUGES
+
+    async with state.sessions() as db:
+        await BACKUP_GAUGES.refresh(db)
+
+
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(state: State) -> Response:
     from api.routes.nodes import refresh_node_gauges
@@ -89,4 +96,6 @@ async def metrics(state: State) -> Response:
         await asyncio.wait_for(refresh_node_gauges(state), CHECK_TIMEOUT)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(refresh_session_gauges(state), CHECK_TIMEOUT)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(refresh_backup_gauges(state), CHECK_TIMEOUT)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -123,6 +123,15 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     nodes_remove = nodes_sub.add_parser("remove", parents=[common], help="remove a node (admin)")
     nodes_remove.add_argument("node_id")
     nodes_remove.set_defaults(handler=_run(cmd_nodes_remove))
+    nodes_epoch = nodes_sub.add_parser("reset-nonce-epoch", parents=[common],
+                                       help="void every nonce and presignature of a node restored from a snapshot "
+                                            "(applied at its next start; admin)")
+    nodes_epoch.add_argument("node_id")
+    nodes_epoch.set_defaults(handler=_run(cmd_nodes_reset_epoch))
+
+    from mpc.cli.backup import add_backup_commands
+
+    add_backup_commands(sub, common, _run)
 
 
 # ---- argument types -------------------------------------------------------------------------
@@ -321,6 +330,11 @@ def cmd_nodes_approve(client: ApiClient, args: argparse.Namespace) -> int:
 def cmd_nodes_remove(client: ApiClient, args: argparse.Namespace) -> int:
     client.request("DELETE", f"/v1/nodes/{args.node_id}")
     return _emit({"node_id": args.node_id, "removed": True}, args, lambda _d: f"{args.node_id} removed")
+
+
+def cmd_nodes_reset_epoch(client: ApiClient, args: argparse.Namespace) -> int:
+    reply = client.post(f"/v1/nodes/{args.node_id}/nonce-epoch", {})
+    return _emit(reply, args, lambda r: f"{r['node_id']}: nonce-epoch counter {r['counter']}; restart the node")
 
 
 # ---- output -----------------------------------------------------------------------------------

@@ -195,3 +195,50 @@ class NonceCommitment(Base):
         UniqueConstraint("node_id", "nonce_id", name="uq_nonce_commitments_node_nonce"),
         Index("ix_nonce_commitments_available", "key_id", "node_id", "claimed_session_id"),
     )
+
+
+class Backup(Base):
+    """One backup set (mpc/backup): where it is, whether it completed, and its signed manifest."""
+
+    __tablename__ = "backups"
+
+    backup_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    workflow_id: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running, completed, failed, or deleted (retention)."""
+    path: Mapped[str] = mapped_column(String(1024), default="")
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Set by the API when it signs the manifest: it signs one manifest per backup, once."""
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    signed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(128), default="schedule")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_backups_status", "status"),
+        Index("ix_backups_created_at", "created_at"),
+    )
+
+
+class NodeNonceEpoch(Base):
+    """A participant's nonce-epoch counter, kept off its disk (SECURITY.md N4).
+
+    A restore sets a new random `token` (and counts up); a participant whose last applied token differs
+    bumps its own nonce epoch before it serves any round, so every nonce, commitment and presignature made
+    before the restore is void. A random token, because a restored database brings back older counters.
+    """
+
+    __tablename__ = "node_nonce_epochs"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counter: Mapped[int] = mapped_column(Integer, default=0)
+    token: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(128), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -213,6 +213,7 @@ class DevStack:
             "PAYLOAD_CODEC_KEY": codec_key, "LISTEN_ADDRESS": HOST, "HTTP_PORT": str(c.http_port),
             "COORDINATOR_ENDPOINT": self.api_url, "NODE_TYPE": "coordinator", "NODE_ID": "coordinator-1",
             "CODEC_CORS_ORIGINS": f"http://{HOST}:{c.ui_port},http://localhost:{c.ui_port}",
+            "BACKUP_DIR": str(c.data_dir / "backups"),  # the coordinator also creates the backup Schedule
         })
         # An empty YAML file: the dev stack is configured by its environment alone.
         (c.data_dir / "no-config.yaml").write_text("# mpc dev: configured through environment variables\n")

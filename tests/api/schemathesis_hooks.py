@@ -47,14 +47,14 @@ PROTECTED_ENV = "MPC_SCHEMATHESIS_PROTECTED"
 """Comma-separated node, token and key ids that existed before the run: the run must not remove a node,
 revoke a token, or disable, enable or archive a key it did not make (the stack's own, other tests')."""
 
-_CHANGES_STATE = re.compile(r"/(disable|enable|reshare|refresh)$")
+_CHANGES_STATE = re.compile(r"/(disable|enable|reshare|refresh|nonce-epoch)$")
 
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: Any) -> None:
-    """A DELETE, disable, enable, reshare or refresh aimed at a protected id (say, one a stateful link took
-    from `GET /v1/tokens` or `GET /v1/keys`) goes to an id that does not exist instead: the call and its
-    checks still run, and the stack under test and the keys of other tests survive."""
+    """A DELETE, disable, enable, reshare, refresh or nonce-epoch reset aimed at a protected id (say, one a
+    stateful link took from `GET /v1/tokens` or `GET /v1/keys`) goes to an id that does not exist instead: the
+    call and its checks still run, and the stack under test and the keys of other tests survive."""
     if case.method.upper() != "DELETE" and not _CHANGES_STATE.search(case.path):
         return
     protected = set(filter(None, os.environ.get(PROTECTED_ENV, "").split(",")))

@@ -9,8 +9,9 @@ from sqlalchemy import inspect
 from mpc.db import create_engine, migrate
 from mpc.devstack.postgres import PostgresServer
 
-TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments"}
-HEAD = "0006"
+TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments", "backups",
+          "node_nonce_epochs"}
+HEAD = "0007"
 
 
 def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:

@@ -68,9 +68,10 @@ def held_epochs(stack: Stack, node: str, key_id: str) -> list[str]:
     return sorted(p.name for p in folder.glob("epoch-*.share")) if folder.is_dir() else []
 
 
-def test_ed25519_2of3_to_3of5_to_2of3_replacing_nodes(stack: Stack) -> None:
+@pytest.mark.parametrize(("curve", "chain"), [("ed25519", "ed25519"), ("secp256k1-tr", "bitcoin")])
+def test_2of3_to_3of5_to_2of3_replacing_nodes(stack: Stack, curve: str, chain: str) -> None:
     with stack.client() as api:
-        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
+        key = create_key(api, curve=curve, chain_type=chain, threshold=2, nodes=["p1", "p2", "p3"])
         key_id = key["key_id"]
         change(api, key_id, "reshare", threshold=3, nodes=["p1", "p2", "p3", "p4", "p5"], reason="grow")
         grown = api.get(f"/v1/keys/{key_id}").json()

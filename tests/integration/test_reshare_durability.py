@@ -19,9 +19,9 @@ the session's Temporal dev server (SQLite state file; it comes back on the same 
 Then the session ends, completed or failed with a named cause, within the session timeout, and
 exactly one epoch signs: the epoch the key records (GET /v1/keys/{id}) is the only active one in
 GET /v1/keys/{id}/epochs and on every holder's disk, every t-subset of that committee signs and
-the signatures verify; a completed change erased the old epoch (except on nodes it lists as
-`erasure_pending`, and fewer than t still hold it). Before the commit point a failure keeps the old
-epoch; after it the session must complete.
+the signatures verify; a completed change erased the old epoch everywhere, on the nodes it could
+not reach in time (`activation_pending`, `erasure_pending`) through the catch-up workflow once they
+are back. Before the commit point a failure keeps the old epoch; after it the session must complete.
 
 Every process a test kills is started again, also when the test fails (fixture `revive`).
 """
@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,21 +160,34 @@ def kill_at(api: httpx.Client, stack: Stack, killer: Killer, session_id: str, ke
     raise TimeoutError(f"session {session_id} never reached {phase}")
 
 
-def erasure_pending(api: httpx.Client, key_id: str, session_id: str, operation: str) -> list[str]:
-    """Old holders the completed change could not reach to erase (they erase when next asked)."""
+def wait_caught_up(api: httpx.Client, key_id: str, session_id: str, operation: str,
+                   timeout: float = 90) -> list[str]:
+    """The nodes the completed change could not reach (activation or erasure pending). The catch-up
+    workflow asks each again; this waits for its audit row per node, a success, and returns them."""
     entries = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
     done = [e for e in entries if e["session_id"] == session_id and e["action"] == f"key.{operation}"
             and e["status"] == "success"]
     assert len(done) == 1, entries
-    return list(done[0]["details"]["erasure_pending"])
+    pending = sorted({*done[0]["details"]["erasure_pending"], *done[0]["details"]["activation_pending"]})
+    deadline = time.monotonic() + timeout
+    while pending:
+        entries = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
+        rows = {e["details"].get("node") or e["details"].get("reported_by"): e for e in entries
+                if e["session_id"] == session_id and e["action"] == f"key.{operation}_catch_up"}
+        if set(pending) <= set(rows):
+            assert all(rows[n]["status"] == "success" for n in pending), rows
+            break
+        assert time.monotonic() < deadline, f"no catch-up of {pending}: {rows}"
+        time.sleep(0.5)
+    return pending
 
 
 def exactly_one_epoch_signs(api: httpx.Client, stack: Stack, key: dict[str, Any], epoch: int, holders: list[str],
-                            *, changed_from: list[str] | None = None, pending: Sequence[str] = ()) -> None:
+                            *, changed_from: list[str] | None = None) -> None:
     """The key's recorded epoch is the one active everywhere, and every 2-subset of its holders signs.
 
-    `changed_from`: the committee before a change that completed. Its old epoch is erased, except on
-    the `pending` nodes the change could not reach, and fewer than t nodes still hold it."""
+    `changed_from`: the committee before a change that completed (and whose catch-up, if it needed
+    one, is done): its old epoch is erased everywhere."""
     key_id = key["key_id"]
     now = api.get(f"/v1/keys/{key_id}").json()
     assert (now["public_key"], now["address"], now["status"]) == (key["public_key"], key["address"], "active")
@@ -188,13 +201,7 @@ def exactly_one_epoch_signs(api: httpx.Client, stack: Stack, key: dict[str, Any]
     if changed_from is not None:
         for node in sorted({*changed_from, *holders}):
             held = held_epochs(stack, node, key_id)
-            if node in pending:
-                assert set(held) <= {f"epoch-{epoch - 1}.share", f"epoch-{epoch}.share"}, (node, held)
-            else:
-                assert held == ([f"epoch-{epoch}.share"] if node in holders else []), (node, held)
-        still_old = [n for n in sorted({*changed_from, *holders})
-                     if f"epoch-{epoch - 1}.share" in held_epochs(stack, n, key_id)]
-        assert len(still_old) < 2, f"the old epoch could still sign: {still_old}"
+            assert held == ([f"epoch-{epoch}.share"] if node in holders else []), (node, held)
     signs_with_every_subset(api, key, holders, 2)
 
 
@@ -222,8 +229,8 @@ def scenario(stack: Stack, killer: Killer, key: dict[str, Any], phase: str) -> N
         stack.wait_online(sorted({*old, *new}))
         if done["status"] == "completed":
             assert done["operation"] == operation and done["error"] is None
-            pending = erasure_pending(api, key_id, session_id, operation)
-            exactly_one_epoch_signs(api, stack, key, old_epoch + 1, new, changed_from=old, pending=pending)
+            wait_caught_up(api, key_id, session_id, operation)
+            exactly_one_epoch_signs(api, stack, key, old_epoch + 1, new, changed_from=old)
         else:
             assert done["status"] == "failed", done
             error = done["error"]
@@ -281,5 +288,22 @@ def test_commit_answer_lost_and_first_holder_down_past_the_retries(
         done = wait_session(api, session_id, timeout=SESSION_END)
         stack.wait_online(OLD)
         assert done["status"] == "completed", done  # after the commit point the change must not fail
-        pending = erasure_pending(api, key_id, session_id, "refresh")
-        exactly_one_epoch_signs(api, stack, key, 1, OLD, changed_from=OLD, pending=pending)
+        wait_caught_up(api, key_id, session_id, "refresh")
+        exactly_one_epoch_signs(api, stack, key, 1, OLD, changed_from=OLD)
+
+
+def test_holder_down_for_the_whole_change_catches_up_when_back(stack: Stack, revive: None) -> None:
+    """An old holder that leaves the committee is down for the whole reshare (t others deal): the session
+    completes naming it as `erasure_pending`, and once it is back the catch-up workflow has it erase
+    the old epoch, which it does only after checking the reshare intent, the ACKs and the test signature."""
+    with stack.client() as api:
+        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=OLD)
+        key_id = key["key_id"]
+        stack.participants["p3"].kill()
+        session_id = start_change(api, key_id, "reshare", ["p1", "p2", "p4"])
+        done = wait_session(api, session_id, timeout=SESSION_END)
+        assert done["status"] == "completed", done
+        assert held_epochs(stack, "p3", key_id) == ["epoch-0.share"]  # not reached yet
+        stack.start_participant("p3")
+        assert wait_caught_up(api, key_id, session_id, "reshare") == ["p3"]
+        exactly_one_epoch_signs(api, stack, key, 1, ["p1", "p2", "p4"], changed_from=OLD)

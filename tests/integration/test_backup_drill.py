@@ -1,0 +1,312 @@
+"""Restore drill, escrow check, bad input and the Schedule, on a stack of their own.
+
+The drill wipes PostgreSQL, Redis and a node's disk, so it runs on its own database (`mpc_drill`), Redis,
+Temporal server, API, coordinator and participants d1..d3 (the session's PostgreSQL and OpenBao servers are
+shared; nothing of the session stack is touched). Every process is stopped by pid afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis as redis_client
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from activities.ecdsa_node import PRESIG_ONCE
+from activities.frost_signing import NONCES
+from mpc.backup.escrow import public_hex_of
+from mpc.backup.manifest import MANIFEST_FILE, verify_set
+from mpc.db import migrate
+from mpc.devstack.openbao import OpenBaoServer
+from mpc.devstack.ports import free_port
+from mpc.devstack.postgres import PostgresServer, pg_bin_dir
+from mpc.devstack.process import ManagedProcess
+from mpc.devstack.redis import RedisServer
+from mpc.devstack.temporal import TemporalDevServer
+from mpc.keystore import NonceReuseError, SecretStateStore, StaleEpochError, VaultTransitWrapper
+from tests.integration.helpers import check_signature, create_key, sign, wait_session
+from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
+from tests.services import make_token, start_api
+from tests.stack import Stack, seed_preparams
+
+NODES = ["d1", "d2", "d3"]
+DB = "mpc_drill"
+
+
+@dataclass
+class Drill:
+    stack: Stack
+    base: Path
+    recovery_key: Path
+    postgres: PostgresServer
+    redis: RedisServer
+    temporal: TemporalDevServer
+    openbao: OpenBaoServer
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {**self.stack.env, "MPC_API_URL": self.stack.api_url, "MPC_API_TOKEN": self.stack.admin_token}
+        return subprocess.run([sys.executable, "-m", "mpc", *args], env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def psql(self, sql: str) -> str:
+        result = subprocess.run([str(pg_bin_dir() / "psql"), "-h", self.postgres.host, "-p", str(self.postgres.port),
+                                 "-U", "postgres", "-d", DB, "-tAc", sql], capture_output=True, text=True, check=True)
+        return result.stdout.strip()
+
+    def node_state(self, node: str) -> SecretStateStore:
+        wrapper = VaultTransitWrapper(self.openbao.address, self.openbao.token, f"mpc-{node}")
+        return SecretStateStore(self.stack.data_dir / node / "state", wrapper, node)
+
+
+@pytest.fixture(scope="module")
+def drill(stack_env: dict[str, str], postgres_server: PostgresServer, openbao_server: OpenBaoServer,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+    base = tmp_path_factory.mktemp("drill")
+    temporal = TemporalDevServer(base / "temporal", free_port(), db_file=base / "temporal.db")
+    redis = RedisServer(base / "redis", free_port())
+    recovery = X25519PrivateKey.generate()
+    recovery_key = base / "recovery.key"
+    recovery_key.write_text(recovery.private_bytes_raw().hex() + "\n")
+    processes: list[ManagedProcess] = []
+    stack: Stack | None = None
+    try:
+        temporal.start()
+        redis.start()
+        postgres_server._create_database(DB)
+        migrate.upgrade(postgres_server.dsn(DB))
+        env = {**stack_env, "DB_NAME": DB, "REDIS_PORT": str(redis.port), "TEMPORAL_ADDRESS": temporal.address,
+               "BACKUP_DIR": str(base / "backups"), "BACKUP_RECOVERY_PUBLIC_KEY": public_hex_of(recovery),
+               "ROUND_TIMEOUT": "10s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "180s", "NONCE_POOL_TARGET": "3"}
+        admin = make_token(postgres_server.dsn(DB), "admin")
+        tokens: dict[str, str] = {}
+
+        def node_token(node: str) -> str:
+            if node not in tokens:
+                tokens[node] = make_token(postgres_server.dsn(DB), "node", name=f"drill-{node}", node_id=node)
+            return tokens[node]
+
+        api, url = start_api(env, base / "logs", name="api-drill")
+        processes.append(api)
+        env["COORDINATOR_ENDPOINT"] = url
+        placeholder = ManagedProcess("none", ["true"], log_path=base / "logs" / "none.log")
+        stack = Stack(url, admin, env, base / "logs", base / "nodes", api, placeholder, node_tokens=node_token)
+        stack.start_coordinator()
+        seed_preparams(stack.data_dir, NODES)
+        for node in NODES:
+            openbao_server.ensure_transit_key(f"mpc-{node}")
+            stack.start_participant(node)
+        stack.admit(NODES)
+        stack.wait_online(NODES)
+        yield Drill(stack, base, recovery_key, postgres_server, redis, temporal, openbao_server)
+    finally:
+        if stack is not None:
+            stack.stop()
+        for process in processes:
+            process.stop()
+        redis.stop()
+        temporal.stop()
+
+
+def _sign_both(drill: Drill, frost: dict, ecdsa: dict, tag: bytes) -> None:
+    with drill.stack.client() as client:
+        message = b"drill " + tag
+        session = sign(client, frost["key_id"], message, signers=["d1", "d2"])
+        check_signature(frost, hashlib.sha256(message).hexdigest(), session["signature"])
+        session = sign(client, ecdsa["key_id"], message, signers=["d2", "d3"])
+        check_ecdsa_signature(ecdsa, hashlib.sha256(message).digest(), session["signature"])
+
+
+def test_restore_drill(drill: Drill) -> None:
+    """Keygen (FROST, GG20), sign, back up; wipe PostgreSQL, Redis and d2's disk; restore the database and d2
+    from its snapshot; the same keys sign again, and what d2 held unused before the backup is refused."""
+    with drill.stack.client() as client:
+        frost = create_key(client, chain_type="solana", threshold=2, nodes=NODES)
+        ecdsa = create_key(client, protocol="gg20", chain_type="ethereum", threshold=2, nodes=NODES)
+    _sign_both(drill, frost, ecdsa, b"before")
+    # Held unused by d2 before the backup: a pooled FROST nonce (its commitment is in the database) and a
+    # GG20 presignature record (sealed in d2's one-time store, as presigning leaves one).
+    nonce_id = drill.psql(f"SELECT nonce_id FROM nonce_commitments WHERE node_id = 'd2' AND key_id = "
+                          f"'{frost['key_id']}' AND claimed_session_id IS NULL LIMIT 1")
+    assert nonce_id
+    drill.node_state("d2").put_one_time(PRESIG_ONCE, "drill-presignature", b"\x01" * 64,
+                                        public={"key_id": ecdsa["key_id"], "epoch": 0})
+
+    started = time.monotonic()
+    run = drill.cli("backup", "run")
+    assert run.returncode == 0, run.stderr
+    backup_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("backup_id"))
+    snapshot = drill.base / "d2-snapshot"
+    shutil.copytree(drill.stack.data_dir / "d2", snapshot, symlinks=True)  # the node's volume snapshot
+    print(f"backup of 2 keys: {time.monotonic() - started:.1f} s")
+
+    verified = drill.cli("backup", "verify", backup_id, "--recovery-key", str(drill.recovery_key))
+    assert verified.returncode == 0, verified.stderr
+    for key in (frost, ecdsa):
+        assert f"escrow of {key['key_id']}: every share decrypts" in verified.stdout
+    assert drill.recovery_key.read_text().strip() not in verified.stdout + verified.stderr
+
+    # The disaster: PostgreSQL, Redis and d2's disk are gone.
+    drill.stack.participants["d2"].stop()
+    drill.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    redis_client.Redis(host="127.0.0.1", port=drill.redis.port).flushall()
+    shutil.rmtree(drill.stack.data_dir / "d2")
+
+    started = time.monotonic()
+    restored = drill.cli("backup", "restore", backup_id, "--nodes", "d2", "--yes")
+    assert restored.returncode == 0, restored.stderr
+    shutil.copytree(snapshot, drill.stack.data_dir / "d2", symlinks=True)
+    print(f"restore: {time.monotonic() - started:.1f} s")
+    token = drill.psql("SELECT token FROM node_nonce_epochs WHERE node_id = 'd2'")
+    assert len(token) == 32
+    assert drill.psql("SELECT count(*) FROM nonce_commitments WHERE claimed_session_id IS NULL") == "0"
+
+    drill.stack.start_participant("d2")
+    drill.stack.wait_online(NODES, fresh=True)
+    _sign_both(drill, frost, ecdsa, b"after")
+
+    # d2 applied the new token before serving: its pre-backup nonce and presignature are refused for good.
+    state = drill.node_state("d2")
+    applied = json.loads((state.root / ".nonce-epoch-applied").read_text())
+    assert applied["token"] == token
+    for namespace, record in ((NONCES, nonce_id), (PRESIG_ONCE, "drill-presignature")):
+        with pytest.raises((NonceReuseError, StaleEpochError)):
+            state.consume(namespace, record)
+    with drill.stack.client() as client:
+        assert client.get(f"/v1/backups/{backup_id}").json()["status"] == "completed"
+        audit = client.get("/v1/audit-logs", params={"action": "backup.restore"}).json()["entries"]
+        assert audit and audit[0]["resource_id"] == backup_id
+    metrics = httpx.get(f"{drill.stack.api_url}/metrics", timeout=10).text
+    assert "mpc_backup_last_success_timestamp_seconds" in metrics  # the alert rule's metric
+    assert "mpc_backup_last_success_duration_seconds" in metrics
+
+
+def _latest_set(drill: Drill) -> Path:
+    with drill.stack.client() as client:
+        backups = client.get("/v1/backups", params={"status": "completed"}).json()["backups"]
+    return Path(backups[0]["path"])
+
+
+def test_tampered_sets_fail_verify_and_restore_naming_the_file(drill: Drill, tmp_path: Path) -> None:
+    source = _latest_set(drill)
+    marker = f"marker-{os.getpid()}"
+    drill.psql(f"INSERT INTO audit_logs (actor, action, resource_type, status, details) VALUES "
+               f"('{marker}', 'test.marker', 'test', 'success', '{{}}')")
+
+    def tampered(name: str, change) -> Path:
+        copy = tmp_path / name / source.name
+        shutil.copytree(source, copy)
+        change(copy)
+        return copy
+
+    meta = next(p for p in sorted((source / "nodes").rglob("*.meta")))
+    rel = meta.relative_to(source).as_posix()
+
+    def flip(copy: Path) -> None:
+        path = copy / rel
+        data = bytearray(path.read_bytes())
+        data[10] ^= 1
+        path.write_bytes(bytes(data))
+
+    def edit_manifest(copy: Path) -> None:
+        manifest = json.loads((copy / MANIFEST_FILE).read_bytes())
+        manifest["keys"][0]["epoch"] += 1
+        (copy / MANIFEST_FILE).write_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+
+    for copy, named in ((tampered("file", flip), rel), (tampered("manifest", edit_manifest), MANIFEST_FILE)):
+        for command in (("backup", "verify", str(copy)), ("backup", "restore", str(copy), "--yes")):
+            result = drill.cli(*command)
+            assert result.returncode == 1, (command, result.stdout, result.stderr)
+            assert named in result.stderr, result.stderr
+    # Nothing changed: the row written after the backup is still there (a restore would have removed it).
+    assert drill.psql(f"SELECT count(*) FROM audit_logs WHERE actor = '{marker}'") == "1"
+
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(X25519PrivateKey.generate().private_bytes_raw().hex())
+    result = drill.cli("backup", "verify", str(source), "--recovery-key", str(wrong))
+    assert result.returncode == 1
+    assert "escrow/" in result.stderr and "not to the key given" in result.stderr
+    assert verify_set(source).manifest.backup_id == source.name
+
+
+def test_failed_step_fails_the_run_with_its_cause(drill: Drill) -> None:
+    """pg_dump cannot run: the run fails naming it, no staging directory stays, the row and audit say why."""
+    stack = drill.stack
+    stack.coordinator.stop()
+    stack.env["BACKUP_PG_BIN_DIR"] = str(drill.base / "no-such-bin")
+    try:
+        stack.start_coordinator()
+        with stack.client() as client:
+            started = client.post("/v1/backups").json()
+            session = wait_session(client, started["session_id"], timeout=120)
+            assert session["status"] == "failed" and session["error"]["code"] == "pg_dump_failed"
+            backup = client.get(f"/v1/backups/{started['backup_id']}").json()
+            assert backup["status"] == "failed" and "pg_dump" in backup["error"]["message"]
+            audit = client.get("/v1/audit-logs", params={"action": "backup.failed"}).json()["entries"]
+            assert audit[0]["resource_id"] == started["backup_id"] and audit[0]["status"] == "failure"
+            metrics = httpx.get(f"{stack.api_url}/metrics", timeout=10).text
+        assert 'mpc_backups{status="failed"} 1.0' in metrics
+        backups = Path(stack.env["BACKUP_DIR"])
+        assert not list(backups.glob("*.partial")) and not (backups / started["backup_id"]).exists()
+    finally:
+        stack.coordinator.stop()
+        stack.env.pop("BACKUP_PG_BIN_DIR")
+        stack.start_coordinator()
+
+
+async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(drill: Drill) -> None:
+    """The coordinator creates the Schedule at start; a one-minute cron runs it, a run while one is in progress
+    is skipped (overlap SKIP), and a run deletes the set older than BACKUP_RETENTION_DAYS."""
+    from temporalio.client import Client, ScheduleOverlapPolicy
+
+    from workers.backup_schedule import BACKUP_SCHEDULE_ID
+
+    stack = drill.stack
+    aged = _latest_set(drill)
+    drill.psql(f"UPDATE backups SET created_at = now() - interval '40 days' WHERE backup_id = '{aged.name}'")
+    stack.coordinator.stop()
+    stack.env["BACKUP_SCHEDULE"] = "* * * * *"
+    client = await Client.connect(drill.temporal.address)
+    handle = client.get_schedule_handle(BACKUP_SCHEDULE_ID)
+    try:
+        stack.start_coordinator()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                described = await handle.describe()
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the coordinator did not create the schedule"
+                await asyncio.sleep(0.5)
+        assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        await handle.trigger()
+        await handle.trigger()  # while the first run is in progress: skipped
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            info = (await handle.describe()).info
+            if info.num_actions >= 2 and info.num_actions_skipped_overlap >= 1 and not info.running_actions:
+                break
+            await asyncio.sleep(1)
+        assert info.num_actions_skipped_overlap >= 1, info
+        assert info.num_actions >= 2, info  # the trigger's run and at least one run of the cron
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=stack.headers) as api:
+            row = (await api.get(f"/v1/backups/{aged.name}")).json()
+            done = (await api.get("/v1/backups", params={"status": "completed"})).json()["backups"]
+        assert row["status"] == "deleted" and not aged.exists()
+        assert any(b["requested_by"] == "schedule" for b in done)
+    finally:
+        stack.coordinator.stop()
+        stack.env["BACKUP_SCHEDULE"] = ""
+        await handle.delete()
+        stack.start_coordinator()
