@@ -26,16 +26,26 @@ ROUTERS = (health.router, nodes.router, keys.router, lifecycle.router, reshare.r
            node_epochs.router)
 
 
-def create_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
+def create_app(settings: Settings, codec: EncryptionCodec, *, serve_grpc: bool = False) -> FastAPI:
+    """`serve_grpc`: also serve the gRPC API on GRPC_PORT (unless 0) for the app's lifetime, on the same state."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mpc = AppState.build(settings, codec)
         stop = asyncio.Event()
         # The API's own activities (a key's scheduled refresh needs the API's intent key).
         worker = asyncio.create_task(serve_api_activities(app.state.mpc, stop))
+        grpc_server = None
+        if serve_grpc and settings.grpc_port:
+            from api.rpc.server import GrpcServer
+
+            grpc_server = GrpcServer(app.state.mpc)
+            await grpc_server.start()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             stop.set()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

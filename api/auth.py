@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.errors import ApiError
 from api.schemas import NODE_ID_PATTERN
 from mpc.db.models import ApiToken, AuditLog
+from mpc.settings import AuthType, Settings
 
 TOKEN_PREFIX = "mpc_"  # noqa: S105 - a public prefix, not a secret
 ROLES = ("admin", "operator", "node", "viewer")
@@ -84,3 +86,38 @@ async def revoke_token(session: AsyncSession, token_id: str, *, actor: str) -> A
     session.add(AuditLog(actor=actor, action="token.revoke", resource_type="token", resource_id=token_id,
                          details={"name": row.name, "role": row.role, "node_id": row.node_id}))
     return row
+
+
+def check_role(principal: Principal, roles: tuple[str, ...]) -> None:
+    """403 `forbidden` unless the principal has one of `roles` (admin may do everything); REST and gRPC alike."""
+    if roles and principal.role not in roles and principal.role != "admin":
+        raise ApiError(403, "forbidden", f"this call needs role {' or '.join(roles)}")
+
+
+def bearer_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """(scheme, credentials) of an `Authorization` value, as FastAPI's HTTPBearer splits it; None when absent."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    return (scheme, credentials) if scheme and credentials else None
+
+
+async def resolve_principal(settings: Settings, session: AsyncSession, *, bearer: tuple[str, str] | None,
+                            client_certificate: bytes | None) -> Principal:
+    """Who is calling, by AUTH_TYPE: a bearer token (`token`), a client certificate (`cert`) or nobody (`none`).
+
+    REST (api/deps.py) and gRPC (api/rpc/calls.py) both ask here, so the same credential is the same principal
+    with the same role on both, and is refused with the same code.
+    """
+    if settings.auth_type == AuthType.NONE:
+        return Principal(token_id="anonymous", name="anonymous", role="admin")  # noqa: S106
+    if settings.auth_type == AuthType.CERT:
+        from api.cert_auth import authenticate_certificate
+
+        return await authenticate_certificate(session, client_certificate)
+    if bearer is None or bearer[0].lower() != "bearer":
+        raise ApiError(401, "unauthorized", "a bearer token is required")
+    principal = await authenticate(session, bearer[1])
+    if principal is None:
+        raise ApiError(401, "unauthorized", "invalid or expired token")
+    return principal

@@ -9,8 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import Principal, authenticate
-from api.errors import ApiError
+from api.auth import Principal, check_role, resolve_principal
 from api.state import AppState
 
 _bearer = HTTPBearer(auto_error=False)
@@ -33,18 +32,20 @@ DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def current_principal(
+    request: Request,
     state: State,
     db: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if state.settings.auth_type == "none":
-        return Principal(token_id="anonymous", name="anonymous", role="admin")  # noqa: S106
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "unauthorized", "a bearer token is required")
-    principal = await authenticate(db, credentials.credentials)
-    if principal is None:
-        raise ApiError(401, "unauthorized", "invalid or expired token")
-    return principal
+    bearer = (credentials.scheme, credentials.credentials) if credentials is not None else None
+    return await resolve_principal(state.settings, db, bearer=bearer, client_certificate=client_certificate(request))
+
+
+def client_certificate(request: Request) -> bytes | None:
+    """The verified client certificate of this connection (PEM), which api/tls.py puts in the ASGI `tls`
+    extension; None without TLS or without a certificate."""
+    chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+    return chain[0].encode() if chain else None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -52,8 +53,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 def require_role(*roles: str):
     async def _check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles and principal.role != "admin":
-            raise ApiError(403, "forbidden", f"this call needs role {' or '.join(roles)}")
+        check_role(principal, roles)
         return principal
 
     return Depends(_check)

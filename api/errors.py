@@ -69,6 +69,25 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 _DATA_EXCEPTION = "22"  # SQLSTATE class 22: a value the database cannot store or compare
 
 
+def validation_error(errors: Sequence[Any]) -> ApiError:
+    """422 `validation_error` naming the first invalid field, from pydantic's `errors()` (REST and gRPC alike)."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    return ApiError(422, "validation_error", f"{field}: {message}" if field else message, field=field or None)
+
+
+def database_error(exc: DBAPIError) -> ApiError:
+    """A value PostgreSQL refuses as data (SQLSTATE class 22: a NUL character in a string, a number out of
+    range) is the client's input, not a server fault: 422. Anything else is a real 500, in the error shape."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if sqlstate.startswith(_DATA_EXCEPTION):
+        return ApiError(422, "invalid_value", "a parameter holds a value the service cannot store (e.g. a NUL "
+                                              "character)")
+    log.error("database error", exc_info=exc)
+    return ApiError(500, "internal", "database error")
+
+
 def _allowed_methods(routers: Sequence[APIRouter], request: Request) -> str:
     """Every method of the path template the request matched. Starlette names only the first route that
     matches (`GET /v1/nodes/{id}` but not `DELETE`), since each method of a path is a route of its own.
@@ -93,24 +112,13 @@ def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter] = ()) -> N
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
-        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
-        return JSONResponse(
-            error_body("validation_error", f"{field}: {message}" if field else message, field=field or None),
-            status_code=422,
-        )
+        error = validation_error(exc.errors())
+        return JSONResponse(error_body(error.code, error.message, **error.extra), status_code=error.status)
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
-        """A value PostgreSQL refuses as data (SQLSTATE class 22: a NUL character in a string, a number out of
-        range) is the client's input, not a server fault: 422. Anything else is a real 500, in the error shape."""
-        sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
-        if sqlstate.startswith(_DATA_EXCEPTION):
-            return JSONResponse(error_body("invalid_value", "a parameter holds a value the service cannot store "
-                                                            "(e.g. a NUL character)"), status_code=422)
-        log.error("database error", exc_info=exc)
-        return JSONResponse(error_body("internal", "database error"), status_code=500)
+        error = database_error(exc)
+        return JSONResponse(error_body(error.code, error.message), status_code=error.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

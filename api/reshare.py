@@ -62,7 +62,9 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
                        key_id: str, body: ReshareCreate | RefreshCreate, idempotency_key: str | None, *,
                        signer: IntentSigner) -> Started:
     operation = "reshare" if isinstance(body, ReshareCreate) else "refresh"
-    key = await db.get(Key, key_id)
+    # The key row stays locked until the session row is committed: two requests at once cannot both
+    # pass the one-change-at-a-time check below.
+    key = await db.get(Key, key_id, with_for_update=True)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
     session_id = str(uuid.uuid4())

@@ -36,9 +36,11 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
                 "key_share_encryption_key": "key_share_encryption_key"},
     "server": {"listen_address": "listen_address", "http_port": "http_port", "grpc_port": "grpc_port",
                "metrics_port": "metrics_port"},
-    "logging": {"level": "log_level"},
+    "logging": {"level": "log_level", "file": "log_file", "max_size": "log_max_bytes", "backups": "log_backups"},
     "protocols": {"supported": "supported_protocols", "default": "default_protocol"},
-    "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file"},
+    "tls": {"enabled": "tls_enabled", "cert_file": "tls_cert_file", "key_file": "tls_key_file",
+            "client_ca_file": "tls_client_ca_file", "ca_file": "tls_ca_file",
+            "client_cert_file": "tls_client_cert_file", "client_key_file": "tls_client_key_file"},
     "auth": {"type": "auth_type", "token_ttl": "token_ttl"},
     "temporal": {"address": "temporal_address", "namespace": "temporal_namespace",
                  "payload_codec_key": "payload_codec_key", "codec_cors_origins": "codec_cors_origins"},
@@ -158,12 +160,17 @@ class Settings(BaseSettings):
 
     listen_address: str = "0.0.0.0"  # noqa: S104 - a server's listen default, overridden in dev
     http_port: int = Field(8080, ge=1, le=65535)
-    grpc_port: int = Field(9090, ge=1, le=65535)
+    grpc_port: int = Field(9090, ge=0, le=65535)  # the gRPC API beside HTTP (api/rpc); 0: none
     # Workers (participants, the coordinator worker) serve /metrics and /health here; the API serves its
     # own on HTTP_PORT. Where one process runs both (`mpc serve`, coordinator) and the ports are equal, the
     # worker's metrics join the API's /metrics.
     metrics_port: int = Field(8080, ge=1, le=65535)
     log_level: str = "INFO"
+    # Also write the JSON log lines to this file (the guide's /var/log/mpc/mpc.log), rotated at LOG_MAX_BYTES
+    # keeping LOG_BACKUPS old files. One file per process: rotation is not shared between processes.
+    log_file: Path | None = None
+    log_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    log_backups: int = Field(10, ge=0, le=1000)
 
     supported_protocols: Annotated[list[str], NoDecode] = ["gg18", "gg20", "frost"]
     default_protocol: str = "gg20"
@@ -171,6 +178,13 @@ class Settings(BaseSettings):
     tls_enabled: bool = False
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # AUTH_TYPE=cert: the CA whose client certificates the API and the gRPC server accept.
+    tls_client_ca_file: Path | None = None
+    # Clients of the API (participants, the CLI): the CA that signed the API's certificate (default: the
+    # system's), and under AUTH_TYPE=cert the certificate and key they present.
+    tls_ca_file: Path | None = None
+    tls_client_cert_file: Path | None = None
+    tls_client_key_file: Path | None = None
 
     auth_type: AuthType = AuthType.TOKEN
     token_ttl: float = 86400.0
@@ -315,6 +329,11 @@ class Settings(BaseSettings):
             raise ValueError(f"DEFAULT_PROTOCOL: {self.default_protocol!r} is not in SUPPORTED_PROTOCOLS")
         if self.tls_enabled and not (self.tls_cert_file and self.tls_key_file):
             raise ValueError("TLS_ENABLED: TLS_CERT_FILE and TLS_KEY_FILE are required when TLS is enabled")
+        if self.auth_type == AuthType.CERT and not (self.tls_enabled and self.tls_client_ca_file):
+            raise ValueError("AUTH_TYPE: 'cert' needs TLS_ENABLED with TLS_CERT_FILE, TLS_KEY_FILE and "
+                             "TLS_CLIENT_CA_FILE (the CA of the client certificates)")
+        if bool(self.tls_client_cert_file) != bool(self.tls_client_key_file):
+            raise ValueError("TLS_CLIENT_CERT_FILE: give TLS_CLIENT_KEY_FILE with it (and the other way round)")
         if self.auth_type == AuthType.NONE and self.environment not in ("development", "test"):
             raise ValueError(f"AUTH_TYPE: 'none' is only allowed in development or test, not {self.environment}")
         if self.environment == "production":

@@ -64,7 +64,7 @@ def main() -> int:
     args = _args()
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     data_dir = Path(tempfile.mkdtemp(prefix="mpc-schemathesis-"))
-    config = DevStackConfig(data_dir=data_dir, http_port=free_port(), temporal_port=free_port(),
+    config = DevStackConfig(data_dir=data_dir, http_port=free_port(), grpc_port=free_port(), temporal_port=free_port(),
                             ui_port=free_port(), vault_port=free_port(), db_port=free_port(),
                             redis_port=free_port(), participants=args.participants, log_level="WARNING")
     stack = DevStack(config)

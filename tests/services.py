@@ -167,7 +167,9 @@ def start_api(env: dict[str, str], log_dir: Path, name: str = "api", port: int |
     """Start `mpc api` as a real process (on a free port by default); returns it and its base URL."""
     port = port or free_port()
     process = ManagedProcess(name, [sys.executable, "-m", "mpc", "api"], log_path=log_dir / f"{name}-{port}.log",
-                             env={**env, "HTTP_PORT": str(port)})
+                             # a free gRPC port too: 9090 may be another stack's (GRPC_PORT in env keeps one)
+                             env={**env, "HTTP_PORT": str(port),
+                                  "GRPC_PORT": env.get("GRPC_PORT") or str(free_port())})
     process.start()
     url = f"http://127.0.0.1:{port}"
     process.wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 60)

@@ -52,6 +52,11 @@ class Stack:
     """Each worker's METRICS_PORT (/metrics, /health), kept across restarts of that worker."""
 
     @property
+    def grpc_target(self) -> str:
+        """host:port of the API's gRPC server."""
+        return f"127.0.0.1:{self.env['GRPC_PORT']}"
+
+    @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
@@ -132,7 +137,7 @@ def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_
           openbao_server: OpenBaoServer) -> Iterator[Stack]:
     log_dir = services_dir / "logs"
     env = {**stack_env, "ROUND_TIMEOUT": "5s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
-           "NONCE_POOL_TARGET": "3"}
+           "NONCE_POOL_TARGET": "3", "GRPC_PORT": str(free_port())}  # kept when the API restarts
     api, url = start_api(env, log_dir, name="api-stack")
     env["COORDINATOR_ENDPOINT"] = url
     placeholder = ManagedProcess("none", ["true"], log_path=log_dir / "none.log")

@@ -14,6 +14,7 @@ from mpc.codec import EncryptionCodec
 from mpc.queues import participant_task_queue
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+from mpc.tls_client import httpx_tls
 from workers.metrics import Telemetry, count_pools, node_metrics, telemetry
 from workers.node_context import NodeContext
 from workers.nonce_epoch import apply_remote_epoch, fetch_remote_epoch
@@ -54,6 +55,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         endpoint=settings.advertise_endpoint,
         version=API_VERSION,
         metrics_url=telemetered.url,
+        tls=httpx_tls(settings),
     )
     # SECURITY.md N4: a node restored from a snapshot voids its old nonces before it serves any round.
     remote = await fetch_remote_epoch(settings.coordinator_endpoint, settings.api_token.get_secret_value(),

@@ -30,8 +30,10 @@ class Registrar:
         endpoint: str = "",
         version: str | None = None,
         metrics_url: str = "",
+        tls: dict[str, Any] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.tls = tls or {}  # httpx TLS options (mpc/tls_client.py): the API's CA, a client certificate
         self.headers = {"Authorization": f"Bearer {api_token}"}
         self.node_id = node_id
         self.signing_public_key = signing_public_key
@@ -66,7 +68,7 @@ class Registrar:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Register (retrying while the API is not up), then heartbeat until `stop`."""
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, **self.tls) as client:
             delay = 0.5
             while not stop.is_set():
                 try:

@@ -3,20 +3,19 @@ a session, and `GET /v1/keys/{id}/epochs`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError, error_responses
-from api.key_lifecycle import KeyStateChange, start_key_state
+from api.errors import error_responses
+from api.key_lifecycle import KeyStateChange
 from api.links import session_links
+from api.operations import Caller
+from api.operations import lifecycle as operations
+from api.operations.lifecycle import EpochList
 from api.schemas import SessionPublic
-from api.views import session_view
-from mpc.db.models import Key, SigningSession
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 404, 422))
 
@@ -35,14 +34,9 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 async def _change(key_id: str, enabled: bool, body: KeyStateChange | None, db: DbSession, state: State,
                   principal: CurrentPrincipal, idempotency_key: str | None, archive: bool = False) -> JSONResponse:
-    started = await start_key_state(db, state.temporal, state.settings, principal, key_id, enabled,
-                                    body or KeyStateChange(), idempotency_key, signer=state.intent_signer,
-                                    archive=archive)
-    db.expire_all()
-    row = await db.get(SigningSession, started.session_id)
-    if row is None:  # pragma: no cover - committed before the workflow started
-        raise ApiError(500, "internal", "session row missing")
-    return JSONResponse(session_view(row).model_dump(mode="json"), status_code=202)
+    view = await operations.change_key_state(Caller(state, db, principal), key_id, enabled=enabled, body=body,
+                                             idempotency_key=idempotency_key, archive=archive)
+    return JSONResponse(view.model_dump(mode="json"), status_code=202)
 
 
 @router.post("/{key_id}/disable", summary="Disable a key on every holder (nodes then refuse it)",
@@ -66,31 +60,7 @@ async def archive_key(key_id: str, db: DbSession, state: State, principal: Curre
     return await _change(key_id, False, body, db, state, principal, idempotency_key, archive=True)
 
 
-class EpochPublic(BaseModel):
-    epoch: int
-    holders: list[str]
-    threshold: int
-    created: datetime
-    reason: str
-    active: bool
-
-
-class EpochList(BaseModel):
-    key_id: str
-    epochs: list[EpochPublic]
-
-
 @router.get("/{key_id}/epochs", response_model=EpochList, summary="The key's share epochs (holders, threshold)")
 async def key_epochs(key_id: str, db: DbSession, _: CurrentPrincipal) -> EpochList:
     """The keygen epoch, then one per completed refresh or reshare (recorded at its commit point)."""
-    key = await db.get(Key, key_id)
-    if key is None:
-        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
-    history = (key.public_data or {}).get("epochs")
-    if not history:
-        history = [{"epoch": key.epoch, "holders": list(key.participants), "threshold": key.threshold,
-                    "created": key.created_at, "reason": "keygen"}]
-    epochs = [EpochPublic(epoch=int(e["epoch"]), holders=list(e["holders"]), threshold=int(e["threshold"]),
-                          created=e["created"], reason=str(e["reason"]),
-                          active=key.status != "pending" and int(e["epoch"]) == key.epoch) for e in history]
-    return EpochList(key_id=key_id, epochs=epochs)
+    return await operations.key_epochs(db, key_id)

@@ -21,6 +21,9 @@ from api.auth import Principal
 from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import ApiError, error_responses
 from api.metrics import NODES_ONLINE, NODES_TOTAL
+from api.operations import Caller
+from api.operations import nodes as operations
+from api.operations.nodes import to_public
 from api.schemas import NodeHeartbeat, NodeList, NodePublic, NodeRegistration
 from mpc.db.models import Admission, AuditLog, Node
 from mpc.node_auth import heartbeat_message, registration_message
@@ -62,24 +65,6 @@ def _speaks_for(principal: Principal, node_id: str) -> None:
         return
     if principal.node_id != node_id:
         raise ApiError(403, "wrong_node", f"this token is not bound to node {node_id}", node=node_id)
-
-
-def node_status(node: Node, offline_after: float, now: datetime | None = None) -> tuple[str, float]:
-    now = now or datetime.now(UTC)
-    age = (now - node.last_heartbeat).total_seconds()
-    return ("online" if age <= offline_after else "offline"), max(age, 0.0)
-
-
-def to_public(node: Node, offline_after: float) -> NodePublic:
-    status, age = node_status(node, offline_after)
-    return NodePublic(
-        node_id=node.node_id, node_type=node.node_type, endpoint=node.endpoint, status=status,
-        admission=node.admission,
-        signing_public_key=node.signing_public_key, encryption_public_key=node.encryption_public_key,
-        capabilities=node.capabilities, version=node.version, metrics_url=node.metrics_url or "",
-        registered_at=node.registered_at,
-        last_heartbeat=node.last_heartbeat, seconds_since_heartbeat=round(age, 3),
-    )
 
 
 @router.post("/register", response_model=NodePublic, summary="Register a participant node (signed)",
@@ -136,45 +121,24 @@ async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: Sta
 @router.get("", response_model=NodeList, summary="Nodes with online/offline status from the last heartbeat",
             responses={200: {"description": "every registered node"}})
 async def list_nodes(db: DbSession, state: State, _: CurrentPrincipal) -> NodeList:
-    nodes = (await db.execute(select(Node).order_by(Node.node_id))).scalars().all()
-    public = [to_public(n, state.settings.node_offline_after) for n in nodes]
-    return NodeList(nodes=public, online=sum(n.status == "online" for n in public), total=len(public))
+    return await operations.list_nodes(Caller(state, db, _))
 
 
 @router.get("/{node_id}", response_model=NodePublic, summary="One node", responses=error_responses(404, 422))
 async def get_node(node_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> NodePublic:
-    node = await db.get(Node, node_id)
-    if node is None:
-        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
-    return to_public(node, state.settings.node_offline_after)
+    return await operations.get_node(Caller(state, db, _), node_id)
 
 
 @router.post("/{node_id}/approve", response_model=NodePublic, summary="Admit a pending node (admin)",
              dependencies=[require_role("admin")], responses=error_responses(403, 404, 422))
 async def approve(node_id: str, db: DbSession, state: State, principal: CurrentPrincipal) -> NodePublic:
-    node = await db.get(Node, node_id)
-    if node is None:
-        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
-    if node.admission != Admission.ADMITTED:
-        node.admission = Admission.ADMITTED
-        db.add(AuditLog(actor=principal.name, action="node.approve", resource_type="node", resource_id=node_id,
-                        details={"signing_public_key": node.signing_public_key,
-                                 "encryption_public_key": node.encryption_public_key}))
-        await db.commit()
-        await db.refresh(node)
-    return to_public(node, state.settings.node_offline_after)
+    return await operations.approve_node(Caller(state, db, principal), node_id)
 
 
 @router.delete("/{node_id}", status_code=204, summary="Remove a node (admin); it must register and be approved again",
                dependencies=[require_role("admin")], responses=error_responses(403, 404, 422))
-async def remove(node_id: str, db: DbSession, principal: CurrentPrincipal) -> None:
-    node = await db.get(Node, node_id)
-    if node is None:
-        raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
-    await db.delete(node)
-    db.add(AuditLog(actor=principal.name, action="node.remove", resource_type="node", resource_id=node_id,
-                    details={"signing_public_key": node.signing_public_key}))
-    await db.commit()
+async def remove(node_id: str, db: DbSession, state: State, principal: CurrentPrincipal) -> None:
+    await operations.remove_node(Caller(state, db, principal), node_id)
 
 
 async def refresh_node_gauges(state: State) -> None:

@@ -17,6 +17,7 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     dev = sub.add_parser("dev", help="start the whole stack on this machine (Ctrl-C stops it)")
     dev.add_argument("--data-dir", default=".data/dev", help="state of every service (default: .data/dev)")
     dev.add_argument("--http-port", type=int, default=8080)
+    dev.add_argument("--grpc-port", type=int, default=9090, help="the gRPC API (default 9090)")
     dev.add_argument("--temporal-port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--vault-port", type=int, default=8200)
@@ -27,6 +28,8 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     dev.add_argument("--prometheus", action="store_true",
                      help="also start a local Prometheus scraping every process (when `prometheus` is installed)")
     dev.add_argument("--prometheus-port", type=int, default=9091, help="its web UI and API (default 9091)")
+    dev.add_argument("--tls", action="store_true",
+                     help="serve HTTPS and gRPC with TLS, with a development CA made in <data-dir>/tls")
     dev.set_defaults(handler=servers.cmd_dev)
 
     api = sub.add_parser("api", help="run the HTTP API (settings from env / config file)")
@@ -55,6 +58,10 @@ def _add_server_commands(sub: argparse._SubParsersAction) -> None:
     revoke = tokens_sub.add_parser("revoke", help="revoke a token at once, by its token id")
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=servers.cmd_tokens_revoke)
+
+    from mpc.cli.certs import add_certs_commands
+
+    add_certs_commands(sub)
 
     approvers = sub.add_parser("approvers", help="approver keys (kept by each approver, never by the service)")
     approvers_sub = approvers.add_subparsers(dest="approvers_cmd", required=True)

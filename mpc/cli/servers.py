@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mpc.log import configure_logging
-from mpc.settings import Settings, SettingsError, load_settings, parse_duration
+from mpc.settings import Settings, load_settings, parse_duration
 
 if TYPE_CHECKING:
     import uvicorn
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def _settings(node_type: str | None = None) -> Settings:
     overrides = {"node_type": node_type} if node_type else {}
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level, service=node_type or settings.node_type)
+    configure_logging(settings.log_level, service=node_type or settings.node_type, log_file=settings.log_file,
+                      max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     return settings
 
 
@@ -28,14 +29,11 @@ def _uvicorn_server(settings: Settings) -> uvicorn.Server:
     import uvicorn
 
     from api.app import create_app
+    from api.tls import uvicorn_tls
 
-    if settings.auth_type == "cert":
-        raise SettingsError("AUTH_TYPE: client-certificate auth is not implemented yet; use token")
-    app = create_app(settings, settings.payload_codec())
-    tls = settings.tls_enabled
+    app = create_app(settings, settings.payload_codec(), serve_grpc=True)
     config = uvicorn.Config(app, host=settings.listen_address, port=settings.http_port, log_config=None,
-                            access_log=False, ssl_certfile=str(settings.tls_cert_file) if tls else None,
-                            ssl_keyfile=str(settings.tls_key_file) if tls else None)
+                            access_log=False, **uvicorn_tls(settings))
     return uvicorn.Server(config)
 
 

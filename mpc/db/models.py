@@ -169,6 +169,31 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class ClientCertificate(Base):
+    """AUTH_TYPE=cert: a client-certificate subject mapped to a principal, the certificate counterpart of an API
+    token (`mpc certs add`). Any certificate of the configured CA with this exact subject is this principal, until
+    its serial is revoked (`RevokedCertificate`) or the mapping is removed."""
+
+    __tablename__ = "client_certificates"
+
+    subject: Mapped[str] = mapped_column(String(512), primary_key=True)
+    """RFC 4514 string of the certificate's subject, as `cryptography` writes it (e.g. `CN=alice,O=Example`)."""
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    node_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RevokedCertificate(Base):
+    """A client certificate refused from now on, by serial number (lower-case hex), whatever its subject."""
+
+    __tablename__ = "revoked_certificates"
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class NonceCommitment(Base):
     """A participant's published FROST nonce commitment (the secret nonce stays on the node).
 

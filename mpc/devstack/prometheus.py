@@ -50,7 +50,8 @@ def _static(targets: Sequence[Target]) -> list[dict[str, Any]]:
 
 
 def render_config(*, coordinator: Sequence[Target], participants_file: Path, interval: str = "5s",
-                  rules: Sequence[Path] = ()) -> dict[str, Any]:
+                  rules: Sequence[Path] = (), ca_file: Path | None = None) -> dict[str, Any]:
+    """`ca_file`: the CA of the API's HTTPS certificate (`mpc dev --tls`), trusted by the coordinator job."""
     def job(name: str, sd: dict[str, Any]) -> dict[str, Any]:
         return {"job_name": name, "scrape_interval": interval, "scrape_timeout": interval, **sd}
 
@@ -58,7 +59,8 @@ def render_config(*, coordinator: Sequence[Target], participants_file: Path, int
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(path) for path in rules if path.exists()],
         "scrape_configs": [
-            job(COORDINATOR_JOB, {"static_configs": _static(coordinator)}),
+            job(COORDINATOR_JOB, {"static_configs": _static(coordinator),
+                                  **({"tls_config": {"ca_file": str(ca_file)}} if ca_file else {})}),
             job(PARTICIPANTS_JOB, {"file_sd_configs": [{"files": [str(participants_file)], "refresh_interval": "5s"}]}),
         ],
     }
@@ -85,6 +87,7 @@ class PrometheusServer:
     host: str = "127.0.0.1"
     binary: str | None = None
     process: ManagedProcess | None = None
+    ca_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -103,7 +106,7 @@ class PrometheusServer:
             write_targets(self.targets_file, [])
         config = self.data_dir / "prometheus.yml"
         rendered = render_config(coordinator=self.coordinator, participants_file=self.targets_file,
-                                 interval=self.interval, rules=[ALERT_RULES])
+                                 interval=self.interval, rules=[ALERT_RULES], ca_file=self.ca_file)
         config.write_text(yaml.safe_dump(rendered, sort_keys=False))
         argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
                 f"--web.listen-address={self.host}:{self.port}", "--storage.tsdb.retention.time=2d",

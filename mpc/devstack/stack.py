@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from mpc.devstack.process import ManagedProcess, ServiceStartError
 from mpc.devstack.prometheus import PrometheusServer, Target, participant_targets, prometheus_binary
 from mpc.devstack.redis import RedisServer
 from mpc.devstack.temporal import TemporalDevServer
+from mpc.devstack.tls import DevTls
 
 HOST = "127.0.0.1"
 
@@ -36,6 +38,7 @@ HOST = "127.0.0.1"
 class DevStackConfig:
     data_dir: Path
     http_port: int = 8080
+    grpc_port: int = 9090
     temporal_port: int = 7233
     ui_port: int = 8233
     vault_port: int = 8200
@@ -45,16 +48,19 @@ class DevStackConfig:
     log_level: str = "INFO"
     prometheus: bool = False
     prometheus_port: int = 9091
+    tls: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DevStackConfig:
         if not 2 <= args.participants <= 20:
             raise SystemExit("mpc dev: --participants must be between 2 and 20")
         return cls(
-            data_dir=Path(args.data_dir).resolve(), http_port=args.http_port, temporal_port=args.temporal_port,
+            data_dir=Path(args.data_dir).resolve(), http_port=args.http_port,
+            grpc_port=getattr(args, "grpc_port", 9090), temporal_port=args.temporal_port,
             ui_port=args.ui_port, vault_port=args.vault_port, db_port=args.db_port, redis_port=args.redis_port,
             participants=args.participants, log_level=args.log_level,
             prometheus=getattr(args, "prometheus", False), prometheus_port=getattr(args, "prometheus_port", 9091),
+            tls=getattr(args, "tls", False),
         )
 
     def node_ids(self) -> list[str]:
@@ -85,7 +91,7 @@ class DevStack:
         self.temporal = TemporalDevServer(
             data / "temporal", config.temporal_port, ui_port=config.ui_port,
             db_file=data / "temporal" / "temporal.db",
-            codec_endpoint=f"http://{HOST}:{config.http_port}/codec",
+            codec_endpoint=f"{'https' if config.tls else 'http'}://{HOST}:{config.http_port}/codec",
         )
         self.services: list[PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer | PrometheusServer] = [
             self.postgres, self.redis, self.vault, self.temporal]
@@ -93,6 +99,9 @@ class DevStack:
         # Each worker's /metrics and /health (METRICS_PORT): free ports, kept for the run (restarts reuse them).
         self.metrics_ports = {name: free_port(HOST) for name in ("coordinator", *config.node_ids())}
         self.prometheus: PrometheusServer | None = None
+        # --tls: a development CA and server certificate in <data-dir>/tls; every client here trusts that CA
+        self.tls = DevTls(data / "tls") if config.tls else None
+        self._verify: ssl.SSLContext | bool = True  # the dev CA's context once it exists (_base_env)
         self._stopping = False
 
     # ---- start -------------------------------------------------------------------------------
@@ -101,6 +110,7 @@ class DevStack:
         for what, port in (("PostgreSQL (--db-port)", c.db_port), ("Redis (--redis-port)", c.redis_port),
                            ("OpenBao (--vault-port)", c.vault_port), ("Temporal (--temporal-port)", c.temporal_port),
                            ("Temporal UI (--ui-port)", c.ui_port), ("API (--http-port)", c.http_port),
+                           ("gRPC API (--grpc-port)", c.grpc_port),
                            *([("Prometheus (--prometheus-port)", c.prometheus_port)] if c.prometheus else [])):
             require_free_port(what, HOST, port)
 
@@ -130,7 +140,8 @@ class DevStack:
         self._platform_started = time.time()
         self._spawn("api", ["api"], env)
         api = self.apps[-1]
-        api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1).status_code == 200, 60)
+        api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1, verify=self._verify).status_code == 200,
+                       60)
         self._spawn("coordinator", ["worker", "coordinator"],
                     {**env, "METRICS_PORT": str(self.metrics_ports["coordinator"])})
         for node_id in self.config.node_ids():
@@ -158,7 +169,7 @@ class DevStack:
         coordinator = [Target(f"{self.api_url}/metrics", {"node": "api"}),
                        Target(f"http://{HOST}:{self.metrics_ports['coordinator']}/metrics", {"node": "coordinator-1"})]
         self.prometheus = PrometheusServer(self.config.data_dir / "prometheus", self.config.prometheus_port,
-                                           coordinator, interval="5s")
+                                           coordinator, interval="5s", ca_file=self.tls.ca if self.tls else None)
         self.services.append(self.prometheus)  # stopped with the services, also when start fails
         self.prometheus.start()
         self.prometheus.set_participants(participant_targets(self._nodes()))
@@ -166,12 +177,12 @@ class DevStack:
     def _nodes(self) -> list[dict[str, object]]:
         headers = {"Authorization": f"Bearer {(self.config.data_dir / 'admin-token').read_text().strip()}"}
         ours = set(self.config.node_ids())
-        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()["nodes"]
+        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5, verify=self._verify).json()["nodes"]
         return [n for n in nodes if n["node_id"] in ours]
 
     @property
     def api_url(self) -> str:
-        return f"http://{HOST}:{self.config.http_port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.config.http_port}"
 
     def _token_file(self, filename: str, name: str, role: str, node_id: str | None = None) -> str:
         """Reuse the token in the data dir if the database still knows it; otherwise make a new one."""
@@ -211,10 +222,16 @@ class DevStack:
             "TEMPORAL_ADDRESS": self.temporal.address, "TEMPORAL_NAMESPACE": "default",
             "VAULT_ADDR": self.vault.address, "VAULT_TOKEN": self.vault.token,
             "PAYLOAD_CODEC_KEY": codec_key, "LISTEN_ADDRESS": HOST, "HTTP_PORT": str(c.http_port),
+            "GRPC_PORT": str(c.grpc_port),
             "COORDINATOR_ENDPOINT": self.api_url, "NODE_TYPE": "coordinator", "NODE_ID": "coordinator-1",
             "CODEC_CORS_ORIGINS": f"http://{HOST}:{c.ui_port},http://localhost:{c.ui_port}",
             "BACKUP_DIR": str(c.data_dir / "backups"),  # the coordinator also creates the backup Schedule
         })
+        if self.tls:
+            self.tls.ensure()
+            self._verify = ssl.create_default_context(cafile=str(self.tls.ca))
+            env.update({"TLS_ENABLED": "true", "TLS_CERT_FILE": str(self.tls.cert), "TLS_KEY_FILE": str(self.tls.key),
+                        "TLS_CA_FILE": str(self.tls.ca)})
         # An empty YAML file: the dev stack is configured by its environment alone.
         (c.data_dir / "no-config.yaml").write_text("# mpc dev: configured through environment variables\n")
         return env
@@ -227,15 +244,16 @@ class DevStack:
 
     def _ready(self) -> bool:
         headers = {"Authorization": f"Bearer {(self.config.data_dir / 'admin-token').read_text().strip()}"}
-        if httpx.get(f"{self.api_url}/ready", timeout=5).status_code != 200:
+        if httpx.get(f"{self.api_url}/ready", timeout=5, verify=self._verify).status_code != 200:
             return False
         from mpc.db.models import Admission
 
-        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5).json()
+        nodes = httpx.get(f"{self.api_url}/v1/nodes", headers=headers, timeout=5, verify=self._verify).json()
         ours = set(self.config.node_ids())
         for node in nodes["nodes"]:  # mpc dev admits its own participants; any other node stays pending
             if node["node_id"] in ours and node.get("admission") == Admission.PENDING:
-                httpx.post(f"{self.api_url}/v1/nodes/{node['node_id']}/approve", headers=headers, timeout=5)
+                httpx.post(f"{self.api_url}/v1/nodes/{node['node_id']}/approve", headers=headers, timeout=5,
+                           verify=self._verify)
         # Online by a heartbeat of *this* run: after a restart the database still holds the last run's.
         since_start = time.time() - self._platform_started
         online = {n["node_id"] for n in nodes["nodes"]
@@ -247,6 +265,8 @@ class DevStack:
         print(
             f"\nmpc dev is ready ({seconds:.1f} s); data in {c.data_dir}\n"
             f"  API           {self.api_url}   (docs: {self.api_url}/docs, metrics: {self.api_url}/metrics)\n"
+            f"  gRPC API      {HOST}:{c.grpc_port}   (reflection and grpc.health.v1; same token"
+            + (f"; TLS, CA {self.tls.ca})\n" if self.tls else ")\n") +
             f"  Temporal      {self.temporal.address}   (Web UI: http://{HOST}:{c.ui_port})\n"
             f"  Vault/OpenBao {self.vault.address}   (root token in {self.vault.init_file}, development only)\n"
             f"  PostgreSQL    postgresql://postgres@{HOST}:{c.db_port}/mpc\n"

@@ -10,8 +10,8 @@ from mpc.db import create_engine, migrate
 from mpc.devstack.postgres import PostgresServer
 
 TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments", "backups",
-          "node_nonce_epochs"}
-HEAD = "0007"
+          "node_nonce_epochs", "client_certificates", "revoked_certificates"}
+HEAD = "0008"
 
 
 def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:

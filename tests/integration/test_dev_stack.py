@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,12 +22,12 @@ from tests.prometheus_tools import ensure_prometheus
 
 
 def _ports() -> dict[str, int]:
-    return {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
+    return {name: free_port() for name in ("http", "grpc", "temporal", "ui", "vault", "db", "redis")}
 
 
 def _start(data_dir: Path, ports: dict[str, int], log: Path, *extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--http-port", str(ports["http"]),
-            "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
+            "--grpc-port", str(ports["grpc"]), "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
             "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"]),
             *extra]
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,8 +111,9 @@ def test_port_in_use_is_named(dev_dir: Path, tmp_path: Path) -> None:
         busy.listen()
         result = subprocess.run(
             [sys.executable, "-m", "mpc", "dev", "--data-dir", str(dev_dir), "--http-port", str(ports["http"]),
-             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--vault-port",
-             str(ports["vault"]), "--db-port", str(ports["db"]), "--redis-port", str(ports["redis"])],
+             "--grpc-port", str(ports["grpc"]), "--temporal-port", str(ports["temporal"]), "--ui-port",
+             str(ports["ui"]), "--vault-port", str(ports["vault"]), "--db-port", str(ports["db"]),
+             "--redis-port", str(ports["redis"])],
             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert f"Redis (--redis-port) port {ports['redis']}" in result.stderr
@@ -145,6 +147,55 @@ def test_dev_stack_with_prometheus_scrapes_every_process(dev_dir: Path, tmp_path
                       *(("mpc-participants", node) for node in registered)}
         scraped = {t["labels"]["node"]: t["scrapeUrl"] for t in targets if t["labels"]["job"] == "mpc-participants"}
         assert scraped == registered
+    finally:
+        if proc.poll() is None:
+            _stop_and_check_no_children(proc)
+
+
+def test_dev_stack_tls_serves_https_and_grpc_with_its_development_ca(dev_dir: Path, tmp_path: Path) -> None:
+    """`mpc dev --tls`: a development CA in <data-dir>/tls; HTTPS and gRPC with TLS (the participants register over
+    HTTPS, trusting the CA); a keygen and a signature through the gRPC API, the signature verified independently."""
+    import grpc
+
+    from api.rpc.v1 import signer_pb2 as pb
+    from api.rpc.v1 import signer_pb2_grpc as rpc
+    from tests.integration.helpers import check_signature
+
+    ports = _ports()
+    log = tmp_path / "dev-tls.log"
+    proc = _start(dev_dir, ports, log, "--tls")
+    try:
+        _wait_ready(proc, log)
+        ca = dev_dir / "tls" / "ca.pem"
+        assert (dev_dir / "tls" / "ca-key.pem").stat().st_mode & 0o777 == 0o600
+        summary = log.read_text()
+        assert f"https://127.0.0.1:{ports['http']}" in summary and f"TLS, CA {ca}" in summary
+        assert httpx.get(f"https://127.0.0.1:{ports['http']}/ready", verify=ssl.create_default_context(cafile=str(ca)),
+                         timeout=10).status_code == 200
+        with pytest.raises(httpx.TransportError):  # no plain HTTP on the TLS port
+            httpx.get(f"http://127.0.0.1:{ports['http']}/health", timeout=10)
+
+        token = (dev_dir / "admin-token").read_text().strip()
+        metadata = (("authorization", f"Bearer {token}"),)
+        target = f"127.0.0.1:{ports['grpc']}"
+        with grpc.insecure_channel(target) as plain, pytest.raises(grpc.RpcError) as refused:
+            rpc.NodesStub(plain).ListNodes(pb.ListNodesRequest(), metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        with grpc.secure_channel(target, grpc.ssl_channel_credentials(ca.read_bytes())) as channel:
+            nodes = rpc.NodesStub(channel).ListNodes(pb.ListNodesRequest(), metadata=metadata, timeout=10)
+            assert {n.node_id for n in nodes.nodes if n.status == "online"} == {"node-1", "node-2", "node-3"}
+            keys = rpc.KeysStub(channel)
+            created = keys.CreateKey(pb.CreateKeyRequest(protocol="frost", chain_type="bitcoin", threshold=2,
+                                                         total_nodes=3, wait=True), metadata=metadata, timeout=120)
+            assert created.session.status == "completed", created.session.error
+            digest = hashlib.sha256(b"signed over gRPC with TLS").hexdigest()
+            signed = keys.Sign(pb.SignRequest(key_id=created.key.key_id, digest=digest, wait=True),
+                               metadata=metadata, timeout=120)
+            assert signed.status == "completed", signed.error
+        from google.protobuf import json_format
+
+        check_signature(json_format.MessageToDict(created.key, preserving_proto_field_name=True), digest,
+                        signed.signature)  # BIP-340 under the Taproot output key, and the P2TR address
     finally:
         if proc.poll() is None:
             _stop_and_check_no_children(proc)

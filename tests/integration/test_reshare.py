@@ -9,8 +9,10 @@ signing on its old epoch.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -156,6 +158,31 @@ def test_reshare_refuses_bad_requests_and_starts_nothing(stack: Stack) -> None:
         assert other.status_code == 409 and other.json()["error"]["code"] == "session_in_progress"
         done = wait_session(api, first.json()["session_id"], timeout=180)
         assert done["status"] == "completed", done["error"]
+
+
+def test_concurrent_changes_of_one_key_start_one_session(stack: Stack) -> None:
+    """Two refresh requests at the same moment (no Idempotency-Key): one starts, the other is 409."""
+    with stack.client() as api:
+        key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
+
+    reasons = [f"at once {n}" for n in range(12)]
+    ready = threading.Barrier(len(reasons))
+
+    def request(reason: str) -> httpx.Response:
+        with stack.client() as api:
+            api.get("/health")  # connected before the barrier
+            ready.wait()
+            return api.post(f"/v1/keys/{key['key_id']}/refresh", json={"reason": reason})
+
+    with concurrent.futures.ThreadPoolExecutor(len(reasons)) as pool:
+        replies = list(pool.map(request, reasons))
+    started = [r for r in replies if r.status_code == 202]
+    assert len(started) == 1, [r.text for r in replies]
+    assert all(r.status_code == 409 and r.json()["error"]["code"] == "session_in_progress"
+               for r in replies if r is not started[0]), [r.text for r in replies]
+    with stack.client() as api:
+        assert wait_session(api, started[0].json()["session_id"], timeout=180)["status"] == "completed"
+        assert api.get(f"/v1/keys/{key['key_id']}").json()["epoch"] == 1
 
 
 async def test_taproot_refresh_voids_old_nonces_and_intents(stack: Stack, client: Client, probe: str) -> None:
