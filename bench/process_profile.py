@@ -41,7 +41,8 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("HTTP API (FastAPI, pydantic, uvicorn)", ("fastapi/", "starlette/", "uvicorn/", "pydantic", "h11/", "anyio/")),
 ]
 OTHER = "other Python"
-_IDLE_LEAVES = ("select (selectors.py", "poll (selectors.py", "epoll", "wait (threading.py", "_worker (concurrent",
+_IDLE_LEAVES = ("Thread.run (threading.py",  # a thread in native code only (e.g. a runtime's own loop)
+                "select (selectors.py", "poll (selectors.py", "epoll", "wait (threading.py", "_worker (concurrent",
                 "get (queue.py", "sleep (", "_run_once", "run_forever", "accept (", "wait_for (")
 
 
