@@ -53,9 +53,20 @@ def os_error(exc: OSError, action: str, path: Path) -> StorageError:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 and check it is a real directory we own."""
+    """Create `path` (and parents) with mode 0700 and check it is a real directory we own.
+
+    A directory it creates is made durable in its parent (fsync of the parent, or at the end of `one_sync`):
+    otherwise a crash could lose a new session's or intent's directory with the records fsynced inside it."""
+    created = []
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        created.append(ancestor)
+        ancestor = ancestor.parent
     try:
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        for folder in created:
+            if not _deferred(folder.parent):
+                fsync_dir(folder.parent)
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             raise StorageError(f"{path} is not a directory (symlinks are refused)")

@@ -100,6 +100,7 @@ def test_one_sync_fsyncs_each_touched_directory_once(tmp_path: Path, monkeypatch
     state = SecretStateStore(tmp_path, LocalKeyWrapper(os.urandom(32)), "node-1")
     for i in range(10):
         state.put_one_time("frost-nonces", f"n{i}", b"secret" * 10)
+    state.put("frost-sign", "session", "first", b"made before")
     synced: list[int] = []
     real = os.fsync
     monkeypatch.setattr(_fs.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
@@ -117,3 +118,7 @@ def test_one_sync_fsyncs_each_touched_directory_once(tmp_path: Path, monkeypatch
     with one_sync(), one_sync():  # nested: the outer block syncs
         state.put("frost-sign", "session", "answer-2", b"more")
     assert all(state.is_consumed("frost-nonces", f"n{i}") for i in range(10))
+    # A new directory is made durable in its parent too (a new session's records would vanish with it).
+    synced.clear()
+    state.put("frost-sign", "new-session", "answer", b"x")
+    assert len(synced) == 3  # the parent of the new directory, the file, the new directory
