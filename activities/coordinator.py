@@ -146,6 +146,8 @@ class CoordinatorActivities:
             key.public_key, key.address = forms["public_key"], forms["address"]
             key.public_data = {**(key.public_data or {}), "package": package,
                                "verifying_key": forms["verifying_key"]}
+            if request.public_result.get("chain_code"):  # the BIP-32 chain code every holder pinned
+                key.public_data["chain_code"] = str(request.public_result["chain_code"])
             key.epoch = int(package.get("epoch", 0))
             key.status = "active"
             await db.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
 from mpc.db.models import AuditLog, Key
 from mpc.envelope import EnvelopeError, json_object
+from mpc.hd import derive, key_chain_code, present_child
 from mpc.identity import NodePublic
 from mpc.protocols import Activity
 from mpc.verify import verify_signature
@@ -28,6 +30,7 @@ from tss.frost import (
     get_ciphersuite,
     taproot_output_key,
 )
+from tss.hd import DerivationError
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import (
     AggregateBatchInput,
@@ -99,13 +102,25 @@ def _taproot(request: AggregateInput | AggregateBatchInput, key: Key) -> Taproot
                                non_retryable=True) from None
 
 
+def _child(key: Key, public: PublicKeyPackage, path: str) -> tuple[PublicKeyPackage, bytes]:
+    """The child's package (every point moved by the tweak) and the key its signatures verify under."""
+    try:
+        derived = derive(key.public_data["package"]["group_public_key"], key_chain_code(key.public_data), path)
+        child = public.with_tweak(derived.tweak)
+    except (DerivationError, InvalidInputError) as exc:
+        raise ApplicationError(f"cannot derive {path}: {exc}", type=INVALID_REQUEST, non_retryable=True) from None
+    forms = present_child("frost", key.curve, key.chain_type, derived.public_key)
+    return child, bytes.fromhex(forms["verifying_key"])
+
+
 @dataclass
 class _Key:
-    """The key's public data an aggregation needs, read once per session."""
+    """The key's public data an aggregation needs, read once per session (a BIP-32 child's, when one signs)."""
 
     record: Key
     public: PublicKeyPackage
     suite: Ciphersuite
+    verifying_key: bytes
 
 
 class FrostAggregation:
@@ -119,11 +134,14 @@ class FrostAggregation:
         if key is None or not key.public_data.get("package"):
             raise ApplicationError(f"key {key_id} has no public package", type=INVALID_REQUEST, non_retryable=True)
         public = PublicKeyPackage.from_dict(key.public_data["package"])
-        return _Key(key, public, get_ciphersuite(public.suite))
+        return _Key(key, public, get_ciphersuite(public.suite), bytes.fromhex(key.public_data["verifying_key"]))
 
     @activity.defn(name=Activity.FROST_AGGREGATE.value)
     async def aggregate_signature(self, request: AggregateInput) -> str:
         key = await self._key(request.key_id)
+        if request.derivation_path is not None:  # a BIP-32 child: its package and verifying key
+            public, verifying_key = _child(key.record, key.public, request.derivation_path)
+            key = dataclasses.replace(key, public=public, verifying_key=verifying_key)
         taproot = _taproot(request, key.record)
         return _aggregate_one(key, request.signers, request.session_id, request.digest, request.commitments,
                               request.shares, taproot)
@@ -151,6 +169,8 @@ class FrostAggregation:
         elif request.single is not None:
             result = SignFinishResult(signature=await self.aggregate_signature(request.single))
             key_id, signed = request.single.key_id, {"digest": request.single.digest}
+            if request.single.derivation_path is not None:
+                signed["derivation_path"] = request.single.derivation_path
         else:
             raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
         async with self.sessions() as db, db.begin():
@@ -194,7 +214,7 @@ def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str
     except ProtocolError as exc:
         culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
         raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
-    verifying_key = bytes.fromhex(key.record.public_data["verifying_key"])
+    verifying_key = key.verifying_key
     if taproot is not None and taproot.merkle_root is not None:
         # A script-path commitment: the output key the signers signed under is tweaked with the root.
         verifying_key, _parity = taproot_output_key(public.group_public_key, taproot.merkle_root)

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from temporalio import activity
 
 from activities.authorisation import Pinned, calling_workflow
+from activities.derivation import child_tweak
 from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
@@ -33,6 +34,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
+from activities.purpose import check_purpose
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError, one_sync
@@ -64,6 +66,7 @@ SIGN_PROTOCOL = "frost-sign"
 MAX_PREPROCESS = 1000
 MAX_COMMITMENT_BYTES = 4096  # a signed commitment payload: ids and two points, a few hundred bytes
 MAX_BATCH_ITEMS = 256  # as the API's MAX_BATCH_DIGESTS
+MAX_MESSAGE_BYTES = 1232  # a Solana transaction message (Ed25519 signs the message itself)
 
 
 def commitment_ssid(key_id: str) -> bytes:
@@ -158,12 +161,24 @@ class FrostSigning:
         return WireMessage(**json.loads(raw))
 
     def _make_share(self, request: FrostSignRequest, roster: Roster) -> bytes:
-        message = _digest_bytes(request.digest)
+        try:
+            message = bytes.fromhex(request.digest)
+        except ValueError:
+            invalid_request("invalid_digest", "digest is not hex")
+        if not 1 <= len(message) <= MAX_MESSAGE_BYTES:  # 32 unless the intent's transaction needs more
+            invalid_request("invalid_digest", f"the message must be 1..{MAX_MESSAGE_BYTES} bytes")
         key_share = self._key_share(request.key_id)
         suite = get_ciphersuite(key_share.suite)
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
+        # A BIP-32 child: the tweak from this node's own package and pinned chain code, for this signature.
+        key_share = key_share.with_tweak(child_tweak(
+            self.services, request.key_id, request.derivation_path, suite.name,
+            suite.group.serialize_element(key_share.group_public_key)))
+        # What the signature is for: a raw digest the policy allows, or what the intent's transaction needs.
+        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=request.digest,
+                      taproot_merkle_root=request.taproot_merkle_root, derivation_path=request.derivation_path)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         own_nonce_id, commitment_list = self._open_commitments(request.key_id, request.commitments, roster, suite,
                                                                epoch)
@@ -204,6 +219,9 @@ class FrostSigning:
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
+        for item in request.items:  # what each signature is for: raw digests this key may sign (SECURITY.md I7)
+            check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=item.digest,
+                          taproot_merkle_root=request.taproot_merkle_root, derivation_path=None)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         opened = [self._open_commitments(request.key_id, item.commitments, roster, suite, epoch)
                   for item in request.items]
@@ -251,10 +269,11 @@ class FrostSigning:
         gate = self.services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        if isinstance(request, FrostBatchSignRequest):
-            signed: dict[str, object] = {"digest": None, "digests": [item.digest for item in request.items]}
+        if isinstance(request, FrostBatchSignRequest):  # raw digests of the key itself, exactly these, in order
+            signed: dict[str, object] = {"digest": None, "digests": [item.digest for item in request.items],
+                                         "derivation_path": None}
         else:
-            signed = {"digest": request.digest, "digests": None}
+            signed = {"digest": request.digest, "digests": None, "derivation_path": request.derivation_path}
         gate.expect(intent, protocol="frost", taproot_merkle_root=request.taproot_merkle_root, **signed)
         gate.expect_signers(intent, request.signers)
         return intent

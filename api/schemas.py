@@ -147,6 +147,10 @@ class KeyCreate(BaseModel):
         "maxProperties": 32, "propertyNames": {"maxLength": 64}, "additionalProperties": {"type": "string",
                                                                                             "maxLength": 256}})
     policy: KeyPolicyIn | None = Field(default=None, description="approvers and quorums (default: the API alone)")
+    allow_raw_digest: bool | None = Field(
+        default=None, description="may the key sign a bare 32-byte digest (POST /sign)? Default: yes for schnorr "
+                                  "and ed25519 keys, no for ethereum, bitcoin and solana keys, which then sign "
+                                  "only transactions the nodes decode (POST /transactions). Pinned on every node.")
     refresh_every: str | None = Field(default=None, max_length=32, description='refresh the key this often, e.g. '
                                       '"24h" (a Temporal Schedule; PUT /v1/keys/{key_id}/refresh-schedule changes it)')
 
@@ -195,6 +199,8 @@ class KeyPublic(BaseModel):
     description: str | None
     tags: dict[str, str]
     policy: dict[str, Any] = Field(description="approvers and quorum per operation, pinned on every node")
+    allow_raw_digest: bool = Field(default=True, description="whether the key signs bare digests (else only "
+                                                             "transactions), pinned on every node")
     created_at: datetime
 
 
@@ -202,6 +208,11 @@ class KeyList(BaseModel):
     keys: list[KeyPublic]
     total: int
 
+
+DERIVATION_PATH_FIELD = Field(
+    default=None, max_length=1024, examples=["m/0/17"],
+    description="sign with the key's BIP-32 child at this non-hardened path (secp256k1 keys; a hardened step "
+                "is 422 hardened_not_possible)")
 
 MAX_BATCH_DIGESTS = 256
 """`digests` of one batch request: one session, one intent, one nonce per digest."""
@@ -235,6 +246,7 @@ class SignCreate(BaseModel):
                                                          "items": {"type": "string", "pattern": NODE_ID_PATTERN}})
     taproot_merkle_root: str | None = Field(default=None, description="Bitcoin: 32-byte script-tree root, hex",
                                             json_schema_extra=HEX32_SCHEMA)
+    derivation_path: str | None = DERIVATION_PATH_FIELD
 
     @field_validator("digest")
     @classmethod
@@ -303,6 +315,14 @@ class SessionPublic(BaseModel):
     completed_at: datetime | None
     approvals: list[ApprovalDecision] = Field(default_factory=list,
                                               description="approver decisions (GET of one session only)")
+    derivation_path: str | None = Field(default=None, description="the BIP-32 child that signs (None: the key)")
+    transaction: dict[str, Any] | None = Field(
+        default=None, description="a transaction session: what is signed, decoded (chain, to, amount, fee, "
+                                  "inputs, outputs)")
+    result: dict[str, Any] | None = Field(
+        default=None, description="a completed transaction session: the signed transaction (ethereum: "
+                                  "raw_transaction, transaction_hash; bitcoin: psbt, raw_transaction; solana: "
+                                  "transaction, signature)")
 
 
 class KeygenSessionPublic(SessionPublic):

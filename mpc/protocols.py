@@ -63,6 +63,7 @@ class Activity(StrEnum):
     RESHARE_TEST_SIGN = "participant.reshare_test_sign"
     RESHARE_ACTIVATE = "participant.reshare_activate"
     RESHARE_RETIRE = "participant.reshare_retire"
+    RECOVER_IMPORT = "participant.recover_import"
     UPDATE_SESSION = "coordinator.update_session"
     RECORD_KEY = "coordinator.record_key"
     FINISH_KEY = "coordinator.finish_key"

@@ -15,13 +15,14 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from workflows.backup import BackupWorkflow
@@ -54,9 +55,7 @@ async def ensure_backup_schedule(client: Client, cron: str) -> None:
     schedule = backup_schedule(cron)
     try:
         await client.create_schedule(BACKUP_SCHEDULE_ID, schedule)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
+    except ScheduleAlreadyRunningError:  # the SDK's answer to ALREADY_EXISTS: a restart, or another coordinator
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)

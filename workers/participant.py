@@ -71,7 +71,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         max_concurrent_activities=settings.max_concurrent_sessions,
         interceptors=[telemetered.metrics.interceptor()],
     )
-    log.info("participant worker polling", extra={"node_id": settings.node_id})
+    log.info("participant worker polling", extra={"node_id": settings.node_id, "fingerprint": public.fingerprint})
     heartbeats = asyncio.create_task(registrar.run(settings.heartbeat_interval, stop))
     try:
         async with worker:

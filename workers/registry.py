@@ -17,6 +17,7 @@ from activities.key_state import KeyStates
 from activities.node import NodeActivities
 from activities.node_services import NodeServices
 from activities.participant_rounds import ParticipantRounds
+from activities.recover_node import RecoverNode
 from activities.reshare_node import ReshareNode
 from mpc.db import create_engine, session_factory
 from mpc.settings import Settings, load_settings
@@ -25,6 +26,7 @@ from workflows.key_state import KeyStateWorkflow
 from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
+from workflows.recover import RecoverWorkflow
 from workflows.reshare import ReshareWorkflow
 from workflows.reshare_catchup import ReshareCatchUpWorkflow
 from workflows.scheduled_refresh import ScheduledRefreshWorkflow
@@ -33,7 +35,7 @@ from workflows.sign import SignWorkflow
 
 def coordinator_workflows() -> list[type]:
     return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow,
-            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow, BackupWorkflow]
+            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow, BackupWorkflow, RecoverWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
@@ -65,7 +67,8 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     reshare = ReshareNode(services)
     archive = KeyArchive(services)
     backup = BackupNode(services)
-    return [backup.collect_meta, backup.escrow_share,
+    recover = RecoverNode(services)
+    return [backup.collect_meta, backup.escrow_share, recover.import_share,
             node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
             frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
             reshare.test_sign, reshare.activate, reshare.retire]

@@ -166,13 +166,14 @@ class SignWorkflow(AwaitsApprovals):
             session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
             commitments=commitments, taproot_tweak=request.chain_type == "bitcoin" and request.curve == "secp256k1-tr",
             taproot_merkle_root=request.taproot_merkle_root, intent=request.intent,
+            derivation_path=request.derivation_path,
         )
         shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
                                                             request.policy)
         aggregate = AggregateInput(
             session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
             commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
-            taproot_merkle_root=sign_input.taproot_merkle_root)
+            taproot_merkle_root=sign_input.taproot_merkle_root, derivation_path=request.derivation_path)
         try:
             if self._one_tx:
                 finished = await self._finish(SignFinishInput(
@@ -261,7 +262,7 @@ class SignWorkflow(AwaitsApprovals):
         attempt_id = f"{request.session_id}.{attempt}"
         total = sign_rounds(request.protocol)
         params = ProtocolParams(key_id=request.key_id, curve=request.curve, digest=request.digest,
-                                threshold=len(signers))
+                                threshold=len(signers), derivation_path=request.derivation_path)
         done = 0
         public: dict[str, object] = {}
         for stage in KEY_PROTOCOLS[request.protocol].sign:

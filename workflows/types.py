@@ -87,6 +87,7 @@ class ProtocolParams:
     digest: str | None = None  # signing: the 32-byte digest, hex
     presig_id: str | None = None  # GG20 online signing: the presignature made earlier in the session
     reshare: ReshareParams | None = None
+    derivation_path: str | None = None  # signing: a BIP-32 child (non-hardened), applied on each node (tss/hd.py)
 
     def session_threshold(self) -> int:
         return self.reshare.new_threshold if self.reshare is not None else self.threshold
@@ -248,6 +249,7 @@ class FrostSignRequest:
     taproot_tweak: bool = False  # Bitcoin key-path spend: sign under the BIP-341 tweaked output key
     taproot_merkle_root: str | None = None
     intent: SessionIntent | None = None
+    derivation_path: str | None = None  # a BIP-32 child: the node tweaks its share from its pinned chain code
 
 
 @dataclass
@@ -323,6 +325,7 @@ class AggregateInput:
     shares: list[WireMessage]
     taproot_tweak: bool = False  # as the signers' FrostSignRequest: shares are checked under the same tweak
     taproot_merkle_root: str | None = None
+    derivation_path: str | None = None  # as the signers': shares are checked against the child's package
 
 
 # ---- workflows ---------------------------------------------------------------------------
@@ -368,6 +371,7 @@ class SignRequest:
     intent: SessionIntent | None = None  # the signed sign intent (digest, signers and alternates)
     approvals_needed: int = 0  # the key's policy quorum for sign: wait in awaiting_approval for so many
     approval_timeout_seconds: float = 3600.0
+    derivation_path: str | None = None  # sign with the BIP-32 child at this path (the intent names it)
     digests: list[str] = field(default_factory=list)  # a batch (FROST): every digest, in request order; `digest` is ""
 
 

@@ -16,6 +16,7 @@ from api.orchestration import Started, idempotent_workflow_id, start_keygen, sta
 from api.pagination import page
 from api.refresh_schedule import apply_refresh_schedule
 from api.schemas import KeyCreate, KeygenSessionPublic, KeyList, KeyPublic, SessionPublic, SignCreate
+from api.transactions import TransactionCreate, start_transaction
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
 from mpc.settings import parse_duration
@@ -23,7 +24,7 @@ from mpc.settings import parse_duration
 LIST_LIMIT_MAX = 500
 
 
-async def _same_request(db: AsyncSession, started: Started, body: KeyCreate | SignCreate) -> None:
+async def _same_request(db: AsyncSession, started: Started, body: KeyCreate | SignCreate | TransactionCreate) -> None:
     """An Idempotency-Key repeat is answered with the earlier session only for the same body (A6)."""
     if started.replayed and (row := await db.get(SigningSession, started.session_id)) is not None:
         await refuse_changed_request(db, row, body)
@@ -77,6 +78,23 @@ async def sign(caller: Caller, key_id: str, body: SignCreate, *, idempotency_key
     else:
         started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
                                    signer=state.intent_signer)
+        await remember_session(state.redis, idem_workflow, started.session_id)
+    await _same_request(db, started, body)
+    row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
+    return Outcome(session_view(row), _finished(row, wait))
+
+
+async def sign_transaction(caller: Caller, key_id: str, body: TransactionCreate, *, idempotency_key: str | None,
+                           wait: bool, timeout: float | None) -> Outcome[SessionPublic]:
+    """A chain transaction: the nodes recompute what they sign from it (api/transactions.py)."""
+    db, state, principal = caller.db, caller.state, caller.principal
+    idem_workflow = idempotent_workflow_id("transaction", principal, idempotency_key, scope=key_id)
+    known = await remembered_session(state.redis, idem_workflow)
+    if known and (row := await db.get(SigningSession, known)) is not None:
+        started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
+    else:
+        started = await start_transaction(db, state.temporal, state.settings, principal, key_id, body,
+                                          idempotency_key, signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
     row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
