@@ -53,7 +53,7 @@ def key(stack: Stack) -> dict[str, Any]:
                                               ("secp256k1-tr", "bitcoin")])
 def test_batch_signs_every_digest_in_request_order(stack: Stack, curve: str, chain: str) -> None:
     with stack.client() as api:
-        key = create_key(api, curve=curve, chain_type=chain, threshold=2, nodes=NODES)
+        key = create_key(api, curve=curve, chain_type=chain, threshold=2, nodes=NODES)  # opts into raw digests
         digests = digests_of(f"batch {curve}", 5)
         reply = api.post(f"/v1/keys/{key['key_id']}/sign?wait=true", json={"digests": digests})
         assert reply.status_code == 200, reply.text
@@ -115,10 +115,45 @@ def test_bad_batches_are_422_and_start_nothing(stack: Stack, key: dict[str, Any]
             reply = api.post(f"/v1/keys/{key['key_id']}/sign", json=body)
             assert reply.status_code == 422, (name, reply.text)
             assert reply.json()["error"]["code"] == "validation_error", (name, reply.text)
+        reply = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digests": [one], "derivation_path": "m/0/1"})
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "batch_not_supported", reply.text
         assert session_count(api, key["key_id"]) == before
         # At the limit is fine.
         reply = api.post(f"/v1/keys/{key['key_id']}/sign?wait=true", json={"digests": digests_of("limit", 256)})
         assert reply.status_code == 200 and len(reply.json()["signatures"]) == 256, reply.text[:300]
+
+
+async def test_batch_on_a_transactions_only_key_is_refused_by_api_and_nodes(stack: Stack, client: Client,
+                                                                           probe: str) -> None:
+    """Purpose binding (SECURITY.md I7) holds for every digest of a batch: a key whose policy pins
+    allow_raw_digest off is 422 at the API, and each node refuses a batch intent for it before any nonce."""
+    with stack.client() as api:
+        key = create_key(api, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=NODES,
+                         allow_raw_digest=False)
+        assert key["allow_raw_digest"] is False
+        before = session_count(api, key["key_id"])
+        reply = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digests": digests_of("raw", 2)})
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "raw_digest_not_allowed", reply.text
+        reply = api.post(f"/v1/keys/{key['key_id']}/sign",
+                         json={"digests": digests_of("child", 2), "derivation_path": "m/0/1"})
+        assert reply.status_code == 422, reply.text
+        assert session_count(api, key["key_id"]) == before
+    signers = parties(stack, ["p1", "p2"])
+    commitments = await fresh_commitments(client, probe, key["key_id"], ["p1", "p2"])
+    d1 = digests_of("raw on the node", 1)[0]
+    details = {**sign_details(d1, NODES, chain_type="bitcoin"), "digest": None, "digests": [d1],
+               "derivation_path": None}
+    request = FrostBatchSignRequest(session_id=f"raw-{uuid.uuid4()}", key_id=key["key_id"], signers=signers,
+                                    items=[SignItem(d1, commitments)], taproot_tweak=True,
+                                    intent=mint(stack, make_intent(operation="sign", key_id=key["key_id"],
+                                                                   details=details)))
+    answers = await run_probe(client, probe, [ProbeCall("participant.frost_sign_batch",
+                                                        participant_task_queue(n), asdict(request))
+                                              for n in ("p1", "p2")])
+    for answer in answers:
+        refused(answer, "raw_digest_not_allowed")
+    _, state = share_store(stack, "p1")
+    assert not state.is_consumed("frost-nonces", own_nonce_id(commitments[0]))
 
 
 def test_batch_on_an_ecdsa_key_is_422(stack: Stack) -> None:
