@@ -114,6 +114,8 @@ def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, 
     argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--participants", str(len(NODES))]
     for name, port in ports.items():
         argv += [f"--{name}-port", str(port)]
+    if "--grpc-port" in "".join(p.read_text() for p in (tree / "mpc" / "cli").glob("*.py")):
+        argv += ["--grpc-port", str(free_port())]  # its default 9090 may be taken by another stack
     env = {**os.environ, "PYTHONPATH": str(tree), **extra_env}  # the tree's code, this venv's packages
     env.pop("MPC_CONFIG", None)
     process = ManagedProcess(f"mpc-dev-{slug(label)}", argv, log_path=log_dir / f"mpc-dev-{slug(label)}.log", env=env,
