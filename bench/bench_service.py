@@ -126,8 +126,9 @@ def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, 
     try:
         process.wait_until(lambda: "mpc dev is ready" in process.log_path.read_text(errors="replace"), 300, 0.5)
         token = (data_dir / "admin-token").read_text().strip()
-    except BaseException:  # never leave a stack behind
+    except BaseException:  # never leave a stack behind (its logs are kept in the log dir)
         process.stop(timeout=120)
+        shutil.copytree(data_dir / "logs", log_dir / f"{slug(label)}-failed-start", dirs_exist_ok=True)
         shutil.rmtree(data_dir, ignore_errors=True)
         raise
     return Target(label, f"http://127.0.0.1:{ports['http']}", token, f"127.0.0.1:{ports['temporal']}", process,
