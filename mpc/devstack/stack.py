@@ -25,9 +25,10 @@ import httpx
 from mpc.devstack.openbao import OpenBaoServer
 from mpc.devstack.ports import free_port, require_free_port
 from mpc.devstack.postgres import PostgresServer
-from mpc.devstack.process import ManagedProcess, ServiceStartError
+from mpc.devstack.process import ManagedProcess
 from mpc.devstack.prometheus import PrometheusServer, Target, participant_targets, prometheus_binary
 from mpc.devstack.redis import RedisServer
+from mpc.devstack.supervisor import PROCESSES_FILE, Supervised, Supervisor
 from mpc.devstack.temporal import TemporalDevServer
 from mpc.devstack.tls import DevTls
 
@@ -287,19 +288,26 @@ class DevStack:
         print(f"mpc dev: {message}", flush=True)
 
     # ---- supervise and stop ---------------------------------------------------------------
+    def supervisor(self) -> Supervisor:
+        """Every process of the stack, services first, each with the function that starts it again."""
+        def service(s: PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer | PrometheusServer
+                    ) -> Supervised:
+            assert s.process is not None
+            return Supervised(s.process.name, lambda: s.process, s.start)
+
+        def app(p: ManagedProcess) -> Supervised:
+            return Supervised(p.name, lambda: p, p.start)
+
+        entries = [service(s) for s in self.services if s.process is not None] + [app(p) for p in self.apps]
+        return Supervisor(entries, self.config.data_dir / PROCESSES_FILE, self._say)
+
     def supervise(self) -> None:
-        """Wait for Ctrl-C; report (and restart once) an application process that dies."""
-        restarts: dict[str, int] = {}
+        """Until Ctrl-C, start again any process that dies (see mpc/devstack/supervisor.py)."""
+        supervisor = self.supervisor()
+        supervisor.write_pids()
         while not self._stopping:
             time.sleep(0.5)
-            for process in self.apps:
-                if not process.running() and not self._stopping:
-                    count = restarts.get(process.name, 0)
-                    if count >= 3:
-                        raise ServiceStartError(f"{process.name} keeps exiting; see {process.log_path}")
-                    restarts[process.name] = count + 1
-                    self._say(f"{process.name} exited; restarting (see {process.log_path})")
-                    process.start()
+            supervisor.check(lambda: self._stopping)
 
     def stop(self) -> None:
         self._stopping = True
@@ -307,6 +315,7 @@ class DevStack:
             process.stop()
         for service in reversed(self.services):
             service.stop()
+        (self.config.data_dir / PROCESSES_FILE).unlink(missing_ok=True)
 
     def run(self) -> None:
         def _interrupt(signum: int, _frame: object) -> None:
