@@ -15,6 +15,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
@@ -54,8 +55,10 @@ async def ensure_backup_schedule(client: Client, cron: str) -> None:
     schedule = backup_schedule(cron)
     try:
         await client.create_schedule(BACKUP_SCHEDULE_ID, schedule)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+    except (RPCError, ScheduleAlreadyRunningError) as exc:
+        # The SDK raises ScheduleAlreadyRunningError for an existing schedule (RPCError ALREADY_EXISTS in older
+        # versions): a restarted coordinator worker updates it instead of exiting (found by scripts/chaos).
+        if isinstance(exc, RPCError) and exc.status != RPCStatusCode.ALREADY_EXISTS:
             raise
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
