@@ -57,6 +57,8 @@ class CoordinatorActivities:
                 value = getattr(change, name)
                 if value is not None:
                     setattr(row, name, value)
+            if change.participants is not None:
+                row.participants = list(change.participants)
             if change.error is not None:
                 row.error = {"code": change.error.code, "message": change.error.message, "node": change.error.node,
                              "nodes": change.error.nodes}

@@ -92,7 +92,8 @@ class SignWorkflow(AwaitsApprovals):
                 raise session_failed_error(failure) from None
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
-        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature, finished=True)
+        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature, finished=True,
+                                participants=[s.node_id for s in signers])
         await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                        session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
                        used_pool=used_pool)

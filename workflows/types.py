@@ -149,6 +149,7 @@ class SessionUpdate:
     error: SessionFailure | None = None
     finished: bool = False  # sets completed_at and duration_ms
     started: bool = False  # sets started_at
+    participants: list[str] | None = None  # the signers that made the signature (after a replacement)
 
 
 @dataclass
