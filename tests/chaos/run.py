@@ -20,6 +20,7 @@ import contextlib
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,7 @@ class Outcome:
     schemathesis: dict[str, Any] | None = None
     fuzz: dict[str, Any] | None = None
     data_dir: Path | None = None
+    recovery: dict[str, list[float]] = field(default_factory=dict)  # seconds from kill -9 to serving, by kind
 
     @property
     def violations(self) -> list[str]:
@@ -201,6 +203,9 @@ def run(config: ChaosConfig) -> Outcome:
         scan_postgres(scanner, stack.ports["db"])
         outcome = Outcome(config, figures, faults, injector.errors, None, keys, workflows, redis_keys,
                           data_dir=data_dir)
+        for fault in injector.faults:
+            if fault.recovered_at is not None:
+                outcome.recovery.setdefault(fault.kind, []).append(fault.recovered_at - fault.killed_at)
         if config.schemathesis:
             outcome.schemathesis = _schemathesis(stack, config.schemathesis, data_dir)
         scan = scanner.result
@@ -253,8 +258,10 @@ def table(outcome: Outcome) -> str:
         ("load held", f"{f.jobs} signature requests ({c.signatures} asked) at {c.clients} clients over "
                       f"{f.seconds:.0f} s, mixed FROST Ed25519 / FROST Taproot / GG20; accepted {f.accepted}, "
                       f"completed {f.completed}, failed {f.failed} ({causes}), never accepted {f.not_accepted}"),
-        ("faults injected (kill -9)", ", ".join(f"{k} {outcome.faults.get(k, 0)}" for k in KINDS)
-         + f" (total {sum(outcome.faults.values())})"),
+        ("faults injected (kill -9; median s until serving again)",
+         ", ".join(f"{k} {outcome.faults.get(k, 0)}"
+                   + (f" ({statistics.median(outcome.recovery[k]):.1f} s)" if outcome.recovery.get(k) else "")
+                   for k in KINDS) + f" (total {sum(outcome.faults.values())})"),
         ("lost (accepted, never ended)", f"{f.lost}; sessions left pending/running: {f.stuck}"),
         ("duplicated (one Idempotency-Key, two sessions or signatures)", str(f.duplicated)),
         ("nonce reuse (one R / r twice under a key)", str(f.reused)),
