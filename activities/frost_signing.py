@@ -27,11 +27,12 @@ from activities.node_services import (
     raise_envelope_error,
     raise_protocol_error,
     to_wire,
+    vault_unavailable,
     violation,
 )
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
-from mpc.keystore import KeystoreError, RetryMismatchError
+from mpc.keystore import KeystoreError, RetryMismatchError, VaultSealedError, VaultUnavailableError
 from mpc.protocols import Activity
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -74,6 +75,8 @@ class FrostSigning:
     def _key_share(self, key_id: str) -> KeyShare:
         try:
             return KeyShare.from_bytes(self.services.shares.get_share(key_id))
+        except (VaultUnavailableError, VaultSealedError) as exc:
+            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
         except KeystoreError as exc:
             invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
                                                  f"{type(exc).__name__}")
@@ -140,6 +143,8 @@ class FrostSigning:
             nonces = SigningNonces.from_bytes(self.services.state.consume(NONCES, own_nonce_id))
         except NonceReuseError:
             invalid_request("nonce_consumed", f"nonce {own_nonce_id} was already used; it is never used twice")
+        except (VaultUnavailableError, VaultSealedError) as exc:  # decrypt comes first: the nonce is still unused
+            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its nonce: {type(exc).__name__}")
         except KeystoreError as exc:
             invalid_request("nonce_unavailable", f"nonce {own_nonce_id} unavailable: {type(exc).__name__}")
         try:

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
-REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
+REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable")
 
 
 @workflow.defn(name="Sign")
