@@ -22,8 +22,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from mpc.db.models import AuditLog, Key, SigningSession
 
-START_RPC_TIMEOUT = timedelta(seconds=20)
-START_GRACE_SECONDS = 60.0
+START_RPC_TIMEOUT = timedelta(seconds=10)
+START_GRACE_SECONDS = 30.0
 CODE = "start_interrupted"
 
 
