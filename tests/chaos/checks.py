@@ -77,6 +77,21 @@ class Figures:
     problems: list[str] = field(default_factory=list)
 
 
+FAULT_SETTLE = 10.0
+"""A fault's period: from the kill until this many seconds after the process serves again (sessions in flight
+at the kill finish or fail in that time). "During faults" figures count requests overlapping such a period."""
+
+
+def _union(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -114,7 +129,7 @@ def evaluate(jobs: list[Job], keys: dict[str, dict[str, Any]], sessions: dict[st
             f.problems.append(f"job {job.index} accepted and never ended (sessions {sorted(job.session_ids)})")
         if job.ended and job.latency is not None:
             latencies.append(job.latency)
-            if in_fault(job.first_try, job.ended_at or job.first_try, faults, settle=5.0):
+            if in_fault(job.first_try, job.ended_at or job.first_try, faults, settle=FAULT_SETTLE):
                 fault_latencies.append(job.latency)
     f.in_fault_jobs = len(fault_latencies)
 
@@ -156,9 +171,10 @@ def evaluate(jobs: list[Job], keys: dict[str, dict[str, Any]], sessions: dict[st
                 f.reused += 1
                 f.problems.append(f"key {key_id[:8]}: R/r {r.hex()[:16]} in {len(owners)} signatures {owners}")
     f.throughput = f.completed / seconds if seconds else 0.0
-    fault_time = sum(min(x.window[1], x.killed_at + seconds) - x.killed_at for x in faults)
+    windows = _union([(x.window[0], min(x.window[1], x.killed_at + seconds) + FAULT_SETTLE) for x in faults])
+    fault_time = sum(end - start for start, end in windows)
     completed_in_fault = sum(1 for j in jobs if j.status == "completed" and j.ended_at is not None
-                             and in_fault(j.ended_at, j.ended_at, faults))
+                             and any(start <= j.ended_at <= end for start, end in windows))
     f.throughput_in_fault = completed_in_fault / fault_time if fault_time > 0 else 0.0
     f.p50, f.p99, f.p99_in_fault = _percentile(latencies, 0.5), _percentile(latencies, 0.99), _percentile(
         fault_latencies, 0.99)

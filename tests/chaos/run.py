@@ -267,7 +267,8 @@ def table(outcome: Outcome) -> str:
         ("nonce reuse (one R / r twice under a key)", str(f.reused)),
         ("signatures failing an independent verifier", str(f.unverified)),
         ("failures without a named cause / after SESSION_TIMEOUT", f"{f.unnamed_failures} / {f.late_failures}"),
-        ("throughput overall / during faults", f"{f.throughput:.2f} / {f.throughput_in_fault:.2f} signatures/s"),
+        ("throughput overall / during faults (kill to 10 s after serving again)",
+         f"{f.throughput:.2f} / {f.throughput_in_fault:.2f} signatures/s"),
         ("latency P50 / P99 overall", f"{f.p50:.2f} / {f.p99:.2f} s"),
         ("P99 under fault", f"{f.p99_in_fault:.2f} s ({f.in_fault_jobs} requests overlapping a fault)"),
     ]
