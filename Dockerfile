@@ -32,17 +32,18 @@ COPY workflows ./workflows
 RUN pip install --no-deps .
 
 # ---- runtime: slim, no compilers, non-root -------------------------------------------------------
+# postgresql-client: pg_dump and psql for the backup workflow and `mpc backup restore` (on PATH)
 FROM python:3.11-slim-trixie AS runtime
 LABEL org.opencontainers.image.title="mpc-signer" \
       org.opencontainers.image.description="Threshold-signing (MPC) platform: API, coordinator and participant workers" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgmp10 tini \
+    && apt-get install -y --no-install-recommends libgmp10 tini postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 mpc \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin mpc \
-    && install -d -o 10001 -g 10001 -m 0700 /var/lib/mpc /var/lib/mpc/shares /run/secrets/mpc \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/mpc /var/lib/mpc/shares /var/lib/mpc/backups /run/secrets/mpc \
     && install -d -m 0755 /etc/mpc
 COPY --from=build /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/mpc-entrypoint

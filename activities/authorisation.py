@@ -9,7 +9,9 @@ runs before the first durable step; the intent-id record is that step.
 
 What is pinned lives in the sealed share's public data (`pinned`): the roster (party id, node id,
 both identity keys), the threshold and the policy, written at keygen from the API-signed keygen
-intent.
+intent; since the wallet features also the key's chain (its purpose, SECURITY.md I7) and, for
+secp256k1 keys, the BIP-32 chain code the keygen derived from its session id (tss/hd.py), so a node
+derives child keys from what it sealed itself, never from a request.
 """
 
 from __future__ import annotations
@@ -40,16 +42,27 @@ class Pinned:
     roster: tuple[Mapping[str, Any], ...]
     threshold: int
     policy: KeyPolicy
+    chain_type: str | None = None  # the key's purpose (None: sealed before purposes were pinned)
+    chain_code: str | None = None  # BIP-32 chain code, hex (None: Ed25519, or a key made before HD keys)
 
     @classmethod
     def from_public(cls, public: Mapping[str, Any]) -> Pinned | None:
         pinned = public.get("pinned")
         if not isinstance(pinned, Mapping):
             return None  # a share sealed before pinning existed: the API's signature alone, no roster check
-        return cls(tuple(pinned["roster"]), int(pinned["threshold"]), KeyPolicy.from_dict(pinned.get("policy")))
+        chain_type, chain_code = pinned.get("chain_type"), pinned.get("chain_code")
+        return cls(tuple(pinned["roster"]), int(pinned["threshold"]), KeyPolicy.from_dict(pinned.get("policy")),
+                   str(chain_type) if chain_type is not None else None,
+                   str(chain_code) if chain_code is not None else None)
 
     def to_public(self) -> dict[str, Any]:
-        return {"roster": list(self.roster), "threshold": self.threshold, "policy": self.policy.to_dict()}
+        out: dict[str, Any] = {"roster": list(self.roster), "threshold": self.threshold,
+                               "policy": self.policy.to_dict()}
+        if self.chain_type is not None:
+            out["chain_type"] = self.chain_type
+        if self.chain_code is not None:
+            out["chain_code"] = self.chain_code
+        return out
 
     def check_parties(self, parties: Sequence[Party]) -> None:
         """Every party of the session must be a pinned holder with its pinned identity keys (I2, A3)."""

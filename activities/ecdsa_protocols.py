@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from activities.derivation import child_tweak
 from activities.ecdsa_node import (
     SESSION_PREPARAMS,
     SealedPresignatureStore,
@@ -92,7 +93,14 @@ class EcdsaAdapter:
             keygen = KeygenProtocol(session_id=ssid, party_id=me, party_ids=pids, threshold=params.threshold,
                                     preparams=pre, modulus_bits=ECDSA_MODULUS_BITS)
             return ProtocolSetup(keygen, keygen.initial_state(), "secp256k1", params.threshold, 0)
-        share = _share(services, params.key_id, reshare_test_epoch(services, params))
+        test_epoch = reshare_test_epoch(services, params)
+        share = _share(services, params.key_id, test_epoch)
+        if params.derivation_path is not None:
+            if test_epoch is not None:
+                invalid_request("invalid_derivation_path", "a reshare's test signature is made with the key itself")
+            # A BIP-32 child: this node's own group key and pinned chain code give the tweak (tss/hd.py).
+            share = share.with_tweak(child_tweak(services, params.key_id, params.derivation_path, "secp256k1",
+                                                 share.group_key_bytes))
         digest = bytes.fromhex(params.digest or "")
         protocol: Any
         if spec.name == SessionProtocol.GG18_SIGN:

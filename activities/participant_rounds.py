@@ -36,13 +36,16 @@ from activities.node_services import (
     violation,
 )
 from activities.protocols import adapter_for, require_spec
+from activities.purpose import check_purpose
 from activities.reshare_authorisation import authorise_reshare, new_pinned
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
+from mpc.hd import HD_CURVES
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
 from mpc.protocols import Activity, ProtocolSpec, Stage, key_protocol_of
 from tss.errors import InvalidInputError, NonceReuseError, ProtocolError
+from tss.hd import chain_code_from_ssid
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, ProtocolRoundOutput, WireMessage
 
@@ -104,7 +107,9 @@ class ParticipantRounds:
                 pinned.check_parties(request.parties)
             intent = gate.verify(request.intent, operation="sign", key_id=key_id, epoch=meta.epoch,
                                  policy=pinned.policy if pinned else KeyPolicy())
-            gate.expect(intent, protocol=signing_for.name, digest=params.digest)
+            gate.expect(intent, protocol=signing_for.name, digest=params.digest, derivation_path=params.derivation_path)
+            check_purpose(self.services, key_id, intent, family="ecdsa", curve=params.curve, digest=params.digest or "",
+                          taproot_merkle_root=None, derivation_path=params.derivation_path)
             gate.expect_signers(intent, request.parties)
             slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
         elif spec.stage in (Stage.REFRESH, Stage.RESHARE):
@@ -213,9 +218,11 @@ class ParticipantRounds:
         if request.round == request.total_rounds:
             pinned = None
             if spec.stores_share and intent is not None:
-                pinned = _pinned(request, intent) if spec.stage == Stage.KEYGEN else new_pinned(intent)
+                pinned = _pinned(request, intent, ssid) if spec.stage == Stage.KEYGEN else new_pinned(intent)
             public_result = adapter.finish(spec, request, self.services, setup, ssid, result.result,
                                            public_result or {}, pinned)
+            if spec.stage == Stage.KEYGEN and pinned is not None and pinned.get("chain_code"):
+                public_result = {**public_result, "chain_code": pinned["chain_code"]}  # every party agrees on it
         log.info("round done", extra={"session_id": request.session_id, "round": request.round,
                                       "protocol": request.protocol, "node_id": self.services.node_id})
         output = ProtocolRoundOutput(node_id=self.services.node_id, outbound=outbound, public_result=public_result)
@@ -223,7 +230,12 @@ class ParticipantRounds:
         return {"output": asdict(output), "ssid": ssid.hex(), "state": "" if final else result.state.hex()}
 
 
-def _pinned(request: ProtocolRoundInput, intent: Intent) -> dict[str, Any]:
-    """What a keygen fixes for the key's life: its roster, threshold and the intent's policy."""
+def _pinned(request: ProtocolRoundInput, intent: Intent, ssid: bytes) -> dict[str, Any]:
+    """What a keygen fixes for the key's life: its roster, threshold, the intent's policy and chain,
+    and for a secp256k1 key the BIP-32 chain code: a tagged hash of the session id, which hashes every
+    party's fresh hello contribution, so no party picks it (tss/hd.py)."""
+    chain_type = intent.details.get("chain_type")
+    chain_code = chain_code_from_ssid(ssid).hex() if request.params.curve in HD_CURVES else None
     return Pinned(tuple(roster_of(request.parties)), request.params.threshold,
-                  KeyPolicy.from_dict(intent.details.get("policy"))).to_public()
+                  KeyPolicy.from_dict(intent.details.get("policy")),
+                  str(chain_type) if chain_type is not None else None, chain_code).to_public()

@@ -89,13 +89,21 @@ def authorise_reshare(services: NodeServices, request: HelloInput | ProtocolRoun
             _mismatch("policy (a reshare keeps the pinned policy)")
         if stage == Stage.REFRESH and reshare.new_threshold != pinned.threshold:
             _mismatch("threshold (a refresh keeps it)")
+        # The chain code and purpose go with the key: a reshare can neither change nor drop them.
+        if details.get("chain_code") != pinned.chain_code:
+            _mismatch("chain code (a reshare keeps the key's BIP-32 chain code)")
+        if pinned.chain_type is not None and details.get("chain_type") != pinned.chain_type:
+            _mismatch("chain (a reshare keeps the key's purpose)")
     if holds and details.get("old_package") != package:
         _mismatch("old public key package")
     return intent
 
 
 def new_pinned(intent: Intent) -> dict[str, Any]:
-    """What the new shares seal for their life: the new roster and threshold and the (unchanged) policy."""
+    """What the new shares seal for their life: the new roster and threshold, the (unchanged) policy,
+    chain and chain code."""
     details = intent.details
+    chain_type, chain_code = details.get("chain_type"), details.get("chain_code")
     return Pinned(tuple(_entries(details.get("new_roster"))), int(details["new_threshold"]),
-                  KeyPolicy.from_dict(details.get("policy"))).to_public()
+                  KeyPolicy.from_dict(details.get("policy")), str(chain_type) if chain_type is not None else None,
+                  str(chain_code) if chain_code is not None else None).to_public()

@@ -279,7 +279,7 @@ class ReshareNode:
         pinned = Pinned.from_public(meta.public)
         policy = pinned.policy if pinned is not None else KeyPolicy()
         operation = str(_intent_field(step, "operation"))
-        if operation not in ("reshare", "refresh") or step.epoch != active + 1:
+        if operation not in ("reshare", "refresh", "recover") or step.epoch != active + 1:
             invalid_request("unauthorized", "erasing a share needs the reshare intent of the epoch that replaced it")
         intent = self.services.intents.verify(step.intent, operation=operation, key_id=step.key_id, epoch=active,
                                               policy=policy, allow_expired=True)

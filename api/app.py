@@ -14,7 +14,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.errors import install_error_handlers
 from api.metrics import HTTP_REQUESTS
 from api.refresh_schedule import serve_api_activities
-from api.routes import approvals, backups, health, keys, lifecycle, node_epochs, nodes, reshare, sessions, tokens
+from api.routes import (
+    approvals,
+    backups,
+    health,
+    keys,
+    lifecycle,
+    node_epochs,
+    nodes,
+    reshare,
+    sessions,
+    tokens,
+    transactions,
+    wallet,
+)
 from api.routes import codec as codec_routes
 from api.state import AppState
 from mpc.codec import EncryptionCodec
@@ -23,7 +36,7 @@ from mpc.settings import Settings
 API_VERSION = "0.1.0"
 ROUTERS = (health.router, nodes.router, keys.router, lifecycle.router, reshare.router, sessions.router,
            approvals.router, tokens.router, codec_routes.router, backups.router,
-           node_epochs.router)
+           node_epochs.router, wallet.router, transactions.router)
 
 
 def create_app(settings: Settings, codec: EncryptionCodec, *, serve_grpc: bool = False) -> FastAPI:

@@ -10,6 +10,7 @@ workflow for a retried request even when Redis has forgotten the key.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import idempotency
 from api.auth import Principal
+from api.derivation import checked_path
 from api.errors import ApiError
 from api.intent_issuer import issue
 from api.schemas import KeyCreate, SignCreate
@@ -34,7 +37,7 @@ from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
-from mpc.protocols import KEY_PROTOCOLS
+from mpc.protocols import KEY_PROTOCOLS, Family
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
@@ -43,6 +46,8 @@ from workflows.sign import SignWorkflow
 from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest, roster_of
 
 IMPLEMENTED_PROTOCOLS = tuple(KEY_PROTOCOLS)
+RAW_DIGEST_CHAINS = ("schnorr", "ed25519")
+"""Chains whose keys sign raw digests by default; ethereum, bitcoin and solana keys sign transactions."""
 
 ClientFactory = Callable[[], Awaitable[Client]]
 
@@ -218,6 +223,10 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     parties = [_party(online[n], i) for i, n in enumerate(chosen, start=1)]
     key_id = str(uuid.uuid4())
     policy = KeyPolicy.from_dict(body.policy.as_policy_dict() if body.policy else None)
+    # Purpose binding (SECURITY.md I7): keys of a transaction chain sign transactions, not bare digests,
+    # unless the request says otherwise; pinned on every node with the policy.
+    raw_digest = body.allow_raw_digest if body.allow_raw_digest is not None else body.chain_type in RAW_DIGEST_CHAINS
+    policy = dataclasses.replace(policy, allow_raw_digest=raw_digest)
     # The keygen intent fixes the roster (with identity keys), threshold and policy every node pins.
     intent = await issue(signer, operation="keygen", key_id=key_id, epoch=0, ttl=settings.intent_ttl, details={
         "protocol": KEY_PROTOCOLS[protocol].keygen.value, "curve": curve, "threshold": body.threshold,
@@ -245,8 +254,34 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 
+@dataclass
+class SignSpec:
+    """What a sign session signs: from a `SignCreate`, or from a transaction request (api/transactions.py)."""
+
+    digest: str  # hex: a 32-byte digest, or the message a transaction needs signed (Solana: the whole message)
+    signers: list[str] | None
+    taproot_merkle_root: str | None
+    derivation_path: str | None  # as requested; checked (and made canonical) here
+    request: BaseModel  # the request body, fingerprinted for Idempotency-Key repeats
+    transaction: dict[str, Any] | None = None  # {"chain", "payload"}: named in the intent, recomputed by each node
+    record: dict[str, Any] | None = None  # the session's `transaction` column (summary and what the result needs)
+    digests: list[str] | None = None  # a batch of raw digests (FROST): `digest` is "" then
+
+
 async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
                      key_id: str, body: SignCreate, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
+    key = await db.get(Key, key_id)
+    if key is not None and not KeyPolicy.from_dict((key.public_data or {}).get("policy")).allow_raw_digest:
+        raise ApiError(422, "raw_digest_not_allowed", f"key {key_id} signs transactions only "
+                                                      "(POST /v1/keys/{key_id}/transactions): its policy pins "
+                                                      "allow_raw_digest off", field="digest")
+    spec = SignSpec(body.digest or "", body.signers, body.taproot_merkle_root, body.derivation_path, body,
+                    digests=body.digests)
+    return await start_signing(db, client_factory, settings, principal, key_id, spec, idempotency_key, signer=signer)
+
+
+async def start_signing(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
+                        key_id: str, body: SignSpec, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
     key = await db.get(Key, key_id)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
@@ -254,9 +289,18 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
     if key.protocol not in IMPLEMENTED_PROTOCOLS:
         raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
+    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+        raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys; key "
+                                                   f"{key_id} is {key.protocol}: send one `digest` per request",
+                       field="digests")
+    if body.digests is not None and body.derivation_path is not None:
+        raise ApiError(422, "batch_not_supported", "a batch signs with the key itself; a BIP-32 child "
+                                                   "(`derivation_path`) signs one `digest` per request",
+                       field="derivation_path")
     if body.taproot_merkle_root and not (key.chain_type == "bitcoin" and key.curve == "secp256k1-tr"):
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
+    derivation_path = checked_path(key, body.derivation_path)
     participants = list(key.participants)
     party_ids = party_ids_of(key)
     if body.signers is not None:
@@ -268,7 +312,8 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
             raise ApiError(422, "invalid_signers", f"need at least {key.threshold} distinct signers", field="signers")
 
     session_id = str(uuid.uuid4())
-    workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id, scope=key_id)
+    operation = "transaction" if body.transaction is not None else "sign"
+    workflow_id = workflow_id_for(operation, principal, idempotency_key, session_id, scope=key_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
         await settle_if_never_started(db, client_factory, row)
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
@@ -290,23 +335,34 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
-    details = {"protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
-               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type}
+    # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
+    signed: dict[str, Any] = {"digests": body.digests} if body.digests is not None else {"digest": body.digest}
+    details: dict[str, Any] = {"protocol": key.protocol, **signed, "signers": [*chosen, *alternates],
+                               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
+                               "derivation_path": derivation_path}
+    if body.transaction is not None:
+        details["transaction"] = body.transaction
     intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
                          ttl=settings.intent_ttl + waits_for, details=details)
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
-                          protocol=key.protocol, status="pending", participants=chosen, message_hash=body.digest))
-    db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key", resource_id=key_id,
+                          protocol=key.protocol, status="pending", participants=chosen,
+                          message_hash=None if body.digests is not None else body.digest if len(body.digest) <= 128
+                          else hashlib.sha256(bytes.fromhex(body.digest)).hexdigest(),
+                          message_hashes=body.digests, derivation_path=derivation_path, transaction=body.record))
+    summary = {"transaction": (body.record or {}).get("summary")} if body.transaction is not None else {}
+    db.add(AuditLog(actor=principal.name, action=f"key.{operation}_request", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted",
-                    details={"digest": body.digest, "signers": chosen,
-                             idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
+                    details={**signed, "signers": chosen, "derivation_path": derivation_path, **summary,
+                             idempotency.FINGERPRINT: idempotency.request_fingerprint(body.request)}))
     await db.flush()
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
-                          chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
+                          chain_type=key.chain_type, digest=body.digest or "", digests=list(body.digests or []),
+                          signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
-                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout)
+                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,
+                          derivation_path=derivation_path)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,

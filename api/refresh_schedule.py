@@ -15,6 +15,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -23,7 +24,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from api.auth import Principal
@@ -60,9 +61,7 @@ async def set_refresh_schedule(client: Client, key_id: str, every_seconds: float
     )
     try:
         await client.create_schedule(schedule_id(key_id), schedule)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
+    except ScheduleAlreadyRunningError:  # the SDK's answer to ALREADY_EXISTS: change the existing one
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)

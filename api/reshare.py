@@ -32,6 +32,7 @@ from api.orchestration import (
     workflow_id_for,
 )
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
+from mpc.hd import key_chain_code
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
 from mpc.protocols import KEY_PROTOCOLS
@@ -107,6 +108,8 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
         "old_package": (key.public_data or {}).get("package"), "dealers": sorted(p.party_id for p in dealers),
         "new_roster": roster_of(new_parties), "new_threshold": threshold, "policy": policy.to_dict(),
         "reason": body.reason,
+        # What the new shares pin besides the policy: every dealer compares them with its own.
+        "chain_type": key.chain_type, "chain_code": key_chain_code(key.public_data),
     }
     intent = await issue(signer, operation=operation, key_id=key_id, epoch=key.epoch,
                          ttl=settings.intent_ttl + waits_for, details=details)

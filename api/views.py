@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.schemas import AuditLogPublic, KeyPublic, SessionError, SessionPublic
+from api.transactions import session_result, session_transaction
 from mpc.db.models import AuditLog, Key, SigningSession
 from mpc.intents import KeyPolicy
 
@@ -14,6 +15,7 @@ def key_view(key: Key) -> KeyPublic:
         participants=list(key.participants), chain_type=key.chain_type, address=key.address, status=key.status,
         epoch=key.epoch, description=key.description, tags=dict(key.tags or {}),
         policy=KeyPolicy.from_dict((key.public_data or {}).get("policy")).to_dict(), created_at=key.created_at,
+        allow_raw_digest=KeyPolicy.from_dict((key.public_data or {}).get("policy")).allow_raw_digest,
     )
 
 
@@ -23,8 +25,10 @@ def session_view(row: SigningSession) -> SessionPublic:
         protocol=row.protocol,
         status=row.status, current_round=row.current_round, total_rounds=row.total_rounds,
         participants=list(row.participants), message_hash=row.message_hash, signature=row.signature,
+        message_hashes=row.message_hashes, signatures=row.signatures,
         error=SessionError(**row.error) if row.error else None, duration_ms=row.duration_ms,
-        created_at=row.created_at, completed_at=row.completed_at,
+        created_at=row.created_at, completed_at=row.completed_at, derivation_path=row.derivation_path,
+        transaction=session_transaction(row), result=session_result(row),
     )
 
 

@@ -164,6 +164,15 @@ class NodeIdentity:
         except ValueError:
             raise IdentityError("invalid X25519 public key (wrong length or low-order point)") from None
 
+    def hpke_open(self, suite: Any, ciphertext: bytes, *, info: bytes) -> bytearray:
+        """Open an RFC 9180 HPKE (base mode) message sent to this node's X25519 key, with `suite` (a
+        `cryptography` HPKE Suite). The private key never leaves this object; overwrite the result when done.
+
+        Raises:
+            cryptography.exceptions.InvalidTag: not for this key, or its `info` differs.
+        """
+        return bytearray(suite.decrypt(ciphertext, self._kx, info=info))
+
     def __repr__(self) -> str:
         return f"NodeIdentity(node_id={self.node_id!r}, fingerprint={self.public().fingerprint})"
 

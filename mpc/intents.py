@@ -30,9 +30,10 @@ INTENT_TAG = b"mpc-signer/intent/v1\x00"
 REJECTION_TAG = b"mpc-signer/reject/v1\x00"
 """An approver rejects by signing REJECTION_TAG + the intent bytes (never a valid approval)."""
 INTENT_VERSION = 1
-OPERATIONS = ("keygen", "sign", "presign", "reshare", "refresh", "export", "disable", "enable", "archive")
+OPERATIONS = ("keygen", "sign", "presign", "reshare", "refresh", "export", "disable", "enable", "archive",
+              "recover")
 QUORUM_OPERATIONS = ("sign", "reshare", "export", "disable")
-"""Operations a policy may put under a human quorum (`refresh` counts as `reshare`)."""
+"""Operations a policy may put under a human quorum (`refresh` and `recover` count as `reshare`)."""
 MAX_INTENT_BYTES = 256 * 1024
 MAX_APPROVERS = 32
 MAX_DEPTH = 18  # the intent object, its details, then at most 16 levels inside them
@@ -60,8 +61,14 @@ class KeyPolicy:
 
     approvers: tuple[Approver, ...] = ()
     quorum: Mapping[str, int] = field(default_factory=dict)
+    allow_raw_digest: bool = True
+    """Whether a bare 32-byte digest may be signed (SECURITY.md I7). Off, the nodes sign only what they
+    recompute from a transaction the intent names. Absent from a policy's dict when on, so policies
+    pinned before it existed read as on and re-encode identically."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.allow_raw_digest, bool):
+            raise ValueError("allow_raw_digest must be true or false")
         if len(self.approvers) > MAX_APPROVERS:
             raise ValueError(f"at most {MAX_APPROVERS} approvers")
         keys = [a.public_key for a in self.approvers]
@@ -77,21 +84,25 @@ class KeyPolicy:
 
     def required(self, operation: str) -> int:
         """Distinct listed approvers needed for `operation` besides the API (0: the API alone).
-        Refresh counts as reshare; enabling a key again or archiving it (erasing every share) needs
-        the same quorum as disabling it."""
-        counted_as = {"refresh": "reshare", "enable": "disable", "archive": "disable"}.get(operation, operation)
+        Refresh counts as reshare, and so does a recovery from escrow (it puts the key in a new committee's
+        hands); enabling a key again or archiving it (erasing every share) needs the same quorum as disabling it."""
+        counted_as = {"refresh": "reshare", "recover": "reshare", "enable": "disable",
+                      "archive": "disable"}.get(operation, operation)
         return int(self.quorum.get(counted_as, 0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],
-                "quorum": dict(sorted(self.quorum.items()))}
+        out: dict[str, Any] = {"approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],
+                               "quorum": dict(sorted(self.quorum.items()))}
+        if not self.allow_raw_digest:
+            out["allow_raw_digest"] = False
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> KeyPolicy:
         data = data or {}
         try:
             approvers = tuple(Approver(str(a["name"]), str(a["public_key"]).lower()) for a in data.get("approvers", []))
-            return cls(approvers, dict(data.get("quorum", {})))
+            return cls(approvers, dict(data.get("quorum", {})), data.get("allow_raw_digest", True))
         except (KeyError, TypeError, AttributeError):
             raise ValueError("policy: approvers need name and public_key; quorum maps operations to counts") from None
 

@@ -33,3 +33,13 @@ def test_ssid(session_id: str, key_id: str, epoch: int, ack_digest: str) -> byte
     """Binds the FROST test signature's commitments and shares to one reshare session."""
     return hashlib.sha256(b"mpc-signer/reshare-test-ssid" + _framed(key_id, epoch, ack_digest)
                           + session_id.encode()).digest()
+
+
+RECOVER_TAG = b"mpc-signer/recover-import/v1\x00"
+
+
+def recover_ack_digest(session_id: str, key_id: str, epoch: int, package_json: bytes) -> str:
+    """The ack digest of a recovery from escrow (its new holders ACK and test-sign it like a reshare's):
+    H(tag || session || key || new epoch || canonical new public package), hex; the same on every new holder."""
+    return hashlib.sha256(RECOVER_TAG + len(session_id).to_bytes(2, "big") + session_id.encode()
+                          + _framed(key_id, epoch, "") + package_json).hexdigest()

@@ -22,7 +22,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from workflows.backup import BackupWorkflow
@@ -55,11 +55,7 @@ async def ensure_backup_schedule(client: Client, cron: str) -> None:
     schedule = backup_schedule(cron)
     try:
         await client.create_schedule(BACKUP_SCHEDULE_ID, schedule)
-    except (RPCError, ScheduleAlreadyRunningError) as exc:
-        # The SDK raises ScheduleAlreadyRunningError for an existing schedule (RPCError ALREADY_EXISTS in older
-        # versions): a restarted coordinator worker updates it instead of exiting (found by scripts/chaos).
-        if isinstance(exc, RPCError) and exc.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
+    except ScheduleAlreadyRunningError:  # the SDK's answer to ALREADY_EXISTS: a restart, or another coordinator
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)

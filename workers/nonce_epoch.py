@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -54,10 +56,13 @@ def apply_remote_epoch(state: SecretStateStore, remote: RemoteEpoch) -> bool:
     return True
 
 
-async def fetch_remote_epoch(api_url: str, token: str, node_id: str, stop: asyncio.Event) -> RemoteEpoch | None:
-    """Ask the API until it answers (None if `stop` is set first): the node serves no round before."""
+async def fetch_remote_epoch(api_url: str, token: str, node_id: str, stop: asyncio.Event, *,
+                             tls: Mapping[str, Any] | None = None) -> RemoteEpoch | None:
+    """Ask the API until it answers (None if `stop` is set first): the node serves no round before.
+
+    `tls`: httpx options for an HTTPS API (mpc/tls_client.py: its CA, the node's client certificate)."""
     delay = 0.5
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=5, **dict(tls or {})) as client:
         while not stop.is_set():
             try:
                 reply = await client.get(f"{api_url.rstrip('/')}/v1/nodes/{node_id}/nonce-epoch",

@@ -59,7 +59,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
     )
     # SECURITY.md N4: a node restored from a snapshot voids its old nonces before it serves any round.
     remote = await fetch_remote_epoch(settings.coordinator_endpoint, settings.api_token.get_secret_value(),
-                                      settings.node_id, stop)
+                                      settings.node_id, stop, tls=httpx_tls(settings))
     if remote is None:
         return
     apply_remote_epoch(node.services.state, remote)
@@ -71,7 +71,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         max_concurrent_activities=settings.max_concurrent_sessions,
         interceptors=[telemetered.metrics.interceptor()],
     )
-    log.info("participant worker polling", extra={"node_id": settings.node_id})
+    log.info("participant worker polling", extra={"node_id": settings.node_id, "fingerprint": public.fingerprint})
     heartbeats = asyncio.create_task(registrar.run(settings.heartbeat_interval, stop))
     try:
         async with worker:

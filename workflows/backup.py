@@ -42,9 +42,15 @@ with workflow.unsafe.imports_passed_through():
         WriteFilesInput,
     )
     from workflows.driver import INVALID_REQUEST, SessionFailedError, failure_from, session_failed_error
+    from workflows.search import OPERATION, STATUS
     from workflows.types import Progress, SessionFailure
 
 STEP_FAILED = "BackupStepFailed"
+SEARCH_ATTRIBUTES_PATCH = "backup-search-attributes"
+"""Version 2 of this workflow, behind `workflow.patched` (README "Versioning a workflow change"): a run
+upserts MpcOperation=backup and MpcStatus (running, then completed or failed), so backups are found with
+`temporal workflow list --query 'MpcOperation="backup"'` like every session. A run that the earlier version
+started replays without it (its history has no marker), to the end."""
 WRITE_BATCH_BYTES = 512 * 1024
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                      maximum_attempts=3, non_retryable_error_types=[STEP_FAILED, INVALID_REQUEST])
@@ -72,10 +78,15 @@ class BackupWorkflow:
     def __init__(self) -> None:
         self._progress = Progress(session_id="", operation="backup", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=0)
+        self._searchable = False
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         return self._progress
+
+    def _set_status(self, status: SessionStatus) -> None:
+        if self._searchable:
+            workflow.upsert_search_attributes([OPERATION.value_set("backup"), STATUS.value_set(str(status))])
 
     @workflow.run
     async def run(self, request: BackupRequest) -> BackupSummary:
@@ -87,6 +98,8 @@ class BackupWorkflow:
         except _StepError as failed:  # nothing recorded yet: the workflow's failure is all there is
             raise session_failed_error(failed.failure) from None
         self._progress = Progress(session_id, "backup", SessionStatus.RUNNING, 0, plan.total_steps)
+        self._searchable = workflow.patched(SEARCH_ATTRIBUTES_PATCH)
+        self._set_status(SessionStatus.RUNNING)
         try:
             return await self._steps(plan, request.requested_by)
         except (_StepError, SessionFailedError) as failed:
@@ -94,6 +107,7 @@ class BackupWorkflow:
         except ActivityError as exc:  # recording progress failed
             failure = _step_failure("record", exc)
         self._progress.status, self._progress.error = SessionStatus.FAILED, failure
+        self._set_status(SessionStatus.FAILED)
         try:
             await self._coordinator("fail", Activity.BACKUP_FAIL, FailBackupInput(backup_id, failure,
                                                                                  request.requested_by), None)
@@ -118,6 +132,7 @@ class BackupWorkflow:
         summary: BackupSummary = await self._coordinator(
             "finish", Activity.BACKUP_FINISH, FinishBackupInput(plan.backup_id, signature), BackupSummary)
         self._progress.current_round, self._progress.status = plan.total_steps, SessionStatus.COMPLETED
+        self._set_status(SessionStatus.COMPLETED)
         await db.update_session(plan.session_id, status=SessionStatus.COMPLETED, current_round=plan.total_steps,
                                 finished=True)
         await db.audit("backup.completed", actor=requested_by, resource_type="backup", resource_id=plan.backup_id,

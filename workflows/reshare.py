@@ -75,7 +75,7 @@ class ReshareWorkflow(AwaitsApprovals):
 
     @workflow.run
     async def run(self, request: ReshareRequest) -> ReshareResult:
-        total = SPECS[request.protocol].rounds + PHASE_TWO_STEPS
+        total = self._deal_rounds(request) + PHASE_TWO_STEPS
         if request.approvals_needed > 0 and request.intent is not None:
             outcome = await self._await_approvers(request.session_id, request.operation, request.intent,
                                                   request.approvals_needed, request.approval_timeout_seconds,
@@ -116,6 +116,10 @@ class ReshareWorkflow(AwaitsApprovals):
         return ReshareResult(request.session_id, request.key_id, step.epoch, holders, request.new_threshold,
                              signature, pending, not_activated)
 
+    def _deal_rounds(self, request: ReshareRequest) -> int:
+        """Steps of phase one (the protocol's rounds; a recovery from escrow has its one import step)."""
+        return SPECS[request.protocol].rounds
+
     async def _round(self, round_no: int) -> None:
         self._progress.current_round = round_no
         await db.update_session(self._progress.session_id, current_round=round_no)
@@ -141,7 +145,7 @@ class ReshareWorkflow(AwaitsApprovals):
 
     async def _confirm(self, request: ReshareRequest, step: ReshareStep) -> ReshareStep:
         """ACKs from every new holder, then a test signature of t' of them (each checks the ACK set)."""
-        rounds = SPECS[request.protocol].rounds
+        rounds = self._deal_rounds(request)
         new_nodes = _nodes(request.new_parties)
         await self._round(rounds + 1)
         acks: dict[str, ReshareAck] = await run_on_nodes(Activity.RESHARE_ACK.value, new_nodes, lambda _n: step,
@@ -180,7 +184,7 @@ class ReshareWorkflow(AwaitsApprovals):
 
     async def _commit(self, request: ReshareRequest, step: ReshareStep, package: dict) -> str:
         """The commit point: the first new holder verifies everything and activates; the database follows."""
-        await self._round(SPECS[request.protocol].rounds + 4)
+        await self._round(self._deal_rounds(request) + 4)
         first = _nodes(request.new_parties)[0]
         # Once dispatched, the outcome is unknown until the node answers: it may have activated and its
         # answer been lost. So it is retried as patiently as the others; a refusal (bad ACK set or test

@@ -11,6 +11,7 @@ from api.errors import ApiError
 from api.key_lifecycle import KeyStateChange, start_key_state
 from api.operations.context import Caller, Outcome
 from api.operations.keys import wait_for_session
+from api.recover import RecoverCreate, start_recovery
 from api.refresh_schedule import MIN_EVERY_SECONDS, apply_refresh_schedule, schedule_id
 from api.reshare import RefreshCreate, ReshareCreate, start_change
 from api.schemas import SessionPublic
@@ -30,12 +31,17 @@ async def change_key_state(caller: Caller, key_id: str, *, enabled: bool, body: 
     return session_view(await wait_for_session(caller, started, False, None))
 
 
-async def change_shares(caller: Caller, key_id: str, body: ReshareCreate | RefreshCreate, *,
+async def change_shares(caller: Caller, key_id: str, body: ReshareCreate | RefreshCreate | RecoverCreate, *,
                         idempotency_key: str | None, wait: bool, timeout: float | None) -> Outcome[SessionPublic]:
-    """Reshare (`ReshareCreate`) or refresh (`RefreshCreate`) the key's shares."""
+    """Reshare (`ReshareCreate`), refresh (`RefreshCreate`) or recover from escrow (`RecoverCreate`) the key's
+    shares."""
     state = caller.state
-    started = await start_change(caller.db, state.temporal, state.settings, caller.principal, key_id, body,
-                                 idempotency_key, signer=state.intent_signer)
+    if isinstance(body, RecoverCreate):
+        started = await start_recovery(caller.db, state.temporal, state.settings, caller.principal, key_id, body,
+                                       idempotency_key, signer=state.intent_signer)
+    else:
+        started = await start_change(caller.db, state.temporal, state.settings, caller.principal, key_id, body,
+                                     idempotency_key, signer=state.intent_signer)
     # A failed session's row says why; one still running after the wait is answered as without it.
     row = await wait_for_session(caller, started, wait, timeout)
     return Outcome(session_view(row), wait and row.status in ("completed", "failed"))

@@ -1,4 +1,5 @@
 """Refresh and reshare: `POST /v1/keys/{id}/refresh` and `/reshare`, 202 with a session (`?wait=true` blocks);
+`POST /v1/keys/{id}/recover`: a key recovered from escrow enters a new committee (sent by `mpc recover`);
 `PUT /v1/keys/{id}/refresh-schedule`: a refresh every so often, on a Temporal Schedule."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from api.links import session_links
 from api.operations import Caller
 from api.operations import lifecycle as operations
 from api.operations.lifecycle import RefreshSchedule, RefreshSchedulePublic
+from api.recover import RecoverCreate
 from api.reshare import RefreshCreate, ReshareCreate
 from api.schemas import SessionPublic
 
@@ -37,7 +39,7 @@ Wait = Annotated[bool, Query(description="block until the session completes or f
 WaitTimeout = Annotated[float | None, Query(gt=0, le=600, description="seconds to wait (default SESSION_TIMEOUT)")]
 
 
-async def _start(key_id: str, body: ReshareCreate | RefreshCreate, db: DbSession, state: State,
+async def _start(key_id: str, body: ReshareCreate | RefreshCreate | RecoverCreate, db: DbSession, state: State,
                  principal: CurrentPrincipal, idempotency_key: str | None, wait: bool,
                  timeout: float | None) -> JSONResponse:
     outcome = await operations.change_shares(Caller(state, db, principal), key_id, body,
@@ -59,6 +61,15 @@ async def refresh_key(key_id: str, db: DbSession, state: State, principal: Curre
                       body: RefreshCreate | None = None, idempotency_key: IdempotencyKey = None, wait: Wait = False,
                       timeout: WaitTimeout = None) -> JSONResponse:
     return await _start(key_id, body or RefreshCreate(), db, state, principal, idempotency_key, wait, timeout)
+
+
+@router.post("/{key_id}/recover", summary="Put a key recovered from escrow (mpc recover --from-escrow) in a new "
+                                          "committee (same public key and address; FROST keys)",
+             **{**_CHANGE, "dependencies": [require_role("admin")]})
+async def recover_key(key_id: str, body: RecoverCreate, db: DbSession, state: State, principal: CurrentPrincipal,
+                      idempotency_key: IdempotencyKey = None, wait: Wait = False,
+                      timeout: WaitTimeout = None) -> JSONResponse:
+    return await _start(key_id, body, db, state, principal, idempotency_key, wait, timeout)
 
 
 @router.put("/{key_id}/refresh-schedule", response_model=RefreshSchedulePublic, dependencies=[require_role("operator")],

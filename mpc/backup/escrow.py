@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 ESCROW_FORMAT = "mpc-signer/escrow/v1"
 SUITE_NAME = "HPKE-base DHKEM(X25519,HKDF-SHA256) HKDF-SHA256 ChaCha20Poly1305"
-_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+_SUITE = HPKE_SUITE
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 MAX_ESCROW_BYTES = 1024 * 1024
@@ -163,5 +164,5 @@ class EscrowFile:
                 from None
 
 
-__all__ = ["ESCROW_FORMAT", "SUITE_NAME", "EscrowContext", "EscrowError", "EscrowFile", "load_recovery_key",
-           "parse_recipient", "public_hex_of", "recipient_hex", "seal_share"]
+__all__ = ["ESCROW_FORMAT", "HPKE_SUITE", "SUITE_NAME", "EscrowContext", "EscrowError", "EscrowFile",
+           "load_recovery_key", "parse_recipient", "public_hex_of", "recipient_hex", "seal_share"]

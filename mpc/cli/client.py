@@ -1,8 +1,9 @@
-"""API client commands: `mpc keys create|list|show|disable|enable|archive|reshare|refresh|epochs`, `mpc sign`,
-`mpc approve`, `mpc sessions show`, `mpc nodes list|approve|remove`.
+"""API client commands: `mpc keys create|list|show|disable|enable|archive|reshare|refresh|epochs|xpub|address`,
+`mpc sign`, `mpc tx sign` (mpc/cli/wallet.py), `mpc approve`, `mpc sessions show`, `mpc nodes list|approve|remove`.
 
 They talk to the HTTP API (``--api-url`` / ``MPC_API_URL``, default http://127.0.0.1:8080) with a bearer
-token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists).
+token (``--token``, ``--token-file``, ``MPC_API_TOKEN``, else ``.data/dev/admin-token`` when it exists);
+over HTTPS with ``--ca-file`` and, for AUTH_TYPE=cert, a client certificate (``--client-cert``, ``--client-key``).
 Keygen and signing start the session, then poll it with a progress line on stderr.
 Exit codes: 0 done, 1 the session failed, 2 a usage or HTTP error (one line with the API's error code).
 """
@@ -14,14 +15,18 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mpc.cli.wallet import add_key_commands, add_tx_commands
 
 if TYPE_CHECKING:  # httpx is imported only when a client command runs
     from mpc.cli.client_api import ApiClient
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 KEY_FIELDS = ("key_id", "status", "protocol", "curve", "threshold", "total_nodes", "participants", "chain_type",
-              "public_key", "verifying_key", "address", "epoch", "description", "tags", "created_at")
+              "public_key", "verifying_key", "address", "allow_raw_digest", "epoch", "description", "tags",
+              "created_at")
 SESSION_FIELDS = ("session_id", "operation", "key_id", "protocol", "status", "current_round", "total_rounds",
                   "participants", "message_hash", "signature", "duration_ms", "created_at", "completed_at")
 
@@ -33,6 +38,12 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--token", default=None, help="bearer token (env MPC_API_TOKEN)")
     group.add_argument("--token-file", default=None,
                        help="file holding the token (default .data/dev/admin-token if it exists)")
+    group.add_argument("--ca-file", default=None,
+                       help="CA certificate (PEM) to trust for an HTTPS API (env MPC_CA_FILE; `mpc dev --tls`: "
+                            "<data-dir>/tls/ca.pem)")
+    group.add_argument("--client-cert", default=None,
+                       help="client certificate (PEM) for AUTH_TYPE=cert (env MPC_CLIENT_CERT)")
+    group.add_argument("--client-key", default=None, help="its private key (PEM) (env MPC_CLIENT_KEY)")
     group.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--no-wait", action="store_true", help="print the started session and return at once")
@@ -54,6 +65,9 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--tag", action="append", default=[], type=_tag, metavar="K=V", help="repeatable")
     create.add_argument("--policy", default=None, type=_json_file, metavar="FILE",
                         help='JSON: {"approvers": [{"name": ..., "public_key": ...}], "quorum": {"sign": 2, ...}}')
+    create.add_argument("--allow-raw-digest", default=None, action=argparse.BooleanOptionalAction,
+                        help="may the key sign bare digests (default: yes for schnorr/ed25519 keys, no for "
+                             "ethereum/bitcoin/solana keys, which sign transactions: mpc tx sign)")
     create.set_defaults(handler=_run(cmd_keys_create))
 
     listing = keys_sub.add_parser("list", parents=[common], help="list keys, newest first")
@@ -89,12 +103,18 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     epochs = keys_sub.add_parser("epochs", parents=[common], help="a key's share epochs (holders, threshold)")
     epochs.add_argument("key_id")
     epochs.set_defaults(handler=_run(cmd_keys_epochs))
+    add_key_commands(keys_sub, common)
+    add_tx_commands(sub, common, waiting)
 
     sign = sub.add_parser("sign", parents=[common, waiting], help="sign a 32-byte digest with a key")
     sign.add_argument("key_id")
-    sign.add_argument("--digest", required=True, help="32 bytes as 64 hex characters")
+    what = sign.add_mutually_exclusive_group(required=True)
+    what.add_argument("--digest", help="32 bytes as 64 hex characters")
+    what.add_argument("--digests-file", help="a batch: one 64-hex digest per line (up to 256; blank lines and "
+                                              "# comments skipped; - for stdin), signed in one session")
     sign.add_argument("--signers", type=_csv, default=None, help="signer node ids, comma-separated")
     sign.add_argument("--taproot-merkle-root", default=None, help="Bitcoin: script-tree root, 64 hex")
+    sign.add_argument("--path", default=None, help="sign with the key's BIP-32 child at this path (m/0/17)")
     sign.set_defaults(handler=_run(cmd_sign))
 
     sessions = sub.add_parser("sessions", help="keygen and signing sessions")
@@ -128,6 +148,10 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
     from mpc.cli.backup import add_backup_commands
 
     add_backup_commands(sub, common, _run)
+
+    from mpc.cli.recover import add_recover_command
+
+    add_recover_command(sub, common, _run)
 
 
 # ---- argument types -------------------------------------------------------------------------
@@ -163,7 +187,8 @@ def _run(command: Callable[[ApiClient, argparse.Namespace], int]) -> Callable[[a
         from mpc.cli.client_api import ApiClient, ClientError, ClientSettings
 
         try:
-            settings = ClientSettings.resolve(args.api_url, args.token, args.token_file)
+            settings = ClientSettings.resolve(args.api_url, args.token, args.token_file, ca_file=args.ca_file,
+                                              client_cert=args.client_cert, client_key=args.client_key)
             with ApiClient(settings) as client:
                 return command(client, args)
         except ClientError as exc:
@@ -179,7 +204,8 @@ def cmd_keys_create(client: ApiClient, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"chain_type": args.chain_type, "threshold": args.threshold,
                             "tags": dict(args.tag)}
     optional = {"protocol": args.protocol, "curve": args.curve, "total_nodes": args.total_nodes,
-                "nodes": args.nodes, "description": args.description, "policy": args.policy}
+                "nodes": args.nodes, "description": args.description, "policy": args.policy,
+                "allow_raw_digest": args.allow_raw_digest}
     body.update({k: v for k, v in optional.items() if v is not None})
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     started = client.post("/v1/keys", body, headers=headers)
@@ -210,12 +236,26 @@ def cmd_keys_show(client: ApiClient, args: argparse.Namespace) -> int:
     return _emit(client.get(f"/v1/keys/{args.key_id}"), args, lambda k: _fields(k, KEY_FIELDS))
 
 
+def read_digests(path: str) -> list[str]:
+    """Digests of a batch file, in file order; the API checks them (hex, length, distinct, count)."""
+    from mpc.cli.client_api import ClientError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClientError("digests_file", f"cannot read {path}: {exc}") from None
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
 def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"digest": args.digest}
+    batch = args.digests_file is not None
+    body: dict[str, Any] = {"digests": read_digests(args.digests_file)} if batch else {"digest": args.digest}
     if args.signers:
         body["signers"] = args.signers
     if args.taproot_merkle_root:
         body["taproot_merkle_root"] = args.taproot_merkle_root
+    if args.path:
+        body["derivation_path"] = args.path
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     started = client.post(f"/v1/keys/{args.key_id}/sign", body, headers=headers)
     if args.no_wait:
@@ -223,6 +263,10 @@ def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
     session = client.wait_session(started["session_id"], args.timeout)
     if session["status"] == "failed":
         return _failed(session, args)
+    if batch:  # one "digest signature" line per digest, in file order, then the session's fields
+        return _emit(session, args, lambda s: "\n".join(
+            [f"{d} {sig}" for d, sig in zip(s["message_hashes"], s["signatures"], strict=True)]
+            + [_fields(s, ("session_id", "key_id", "participants", "total_rounds", "duration_ms"))]))
     return _emit(session, args, lambda s: _fields(s, ("signature", "session_id", "key_id", "participants",
                                                       "message_hash", "total_rounds", "duration_ms")))
 

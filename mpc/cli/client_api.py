@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -34,11 +35,16 @@ class ClientSettings:
     api_url: str
     token: str | None
     timeout: float = 30.0
+    ca_file: str | None = None  # trust this CA for the API's certificate (else the system's)
+    client_cert: str | None = None  # AUTH_TYPE=cert: the certificate (PEM) to present ...
+    client_key: str | None = None  # ... and its private key (PEM)
 
     @classmethod
     def resolve(cls, api_url: str | None, token: str | None, token_file: str | None,
-                env: dict[str, str] | None = None) -> ClientSettings:
-        """--api-url, else MPC_API_URL, else the default; --token, --token-file, MPC_API_TOKEN, the dev file."""
+                env: dict[str, str] | None = None, *, ca_file: str | None = None, client_cert: str | None = None,
+                client_key: str | None = None) -> ClientSettings:
+        """--api-url, else MPC_API_URL, else the default; --token, --token-file, MPC_API_TOKEN, the dev file;
+        --ca-file / MPC_CA_FILE, --client-cert / MPC_CLIENT_CERT and --client-key / MPC_CLIENT_KEY for TLS."""
         env = dict(os.environ) if env is None else env
         url = (api_url or env.get("MPC_API_URL") or DEFAULT_API_URL).rstrip("/")
         if token is None and token_file is not None:
@@ -47,7 +53,24 @@ class ClientSettings:
             token = env.get("MPC_API_TOKEN") or None
         if token is None and DEFAULT_TOKEN_FILE.is_file():
             token = _read_token(DEFAULT_TOKEN_FILE)
-        return cls(url, token)
+        cert = client_cert or env.get("MPC_CLIENT_CERT") or None
+        key = client_key or env.get("MPC_CLIENT_KEY") or None
+        if (cert is None) != (key is None):
+            raise ClientError("usage", "a client certificate needs both --client-cert and --client-key "
+                                       "(MPC_CLIENT_CERT, MPC_CLIENT_KEY)")
+        return cls(url, token, ca_file=ca_file or env.get("MPC_CA_FILE") or None, client_cert=cert, client_key=key)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context for the options given; None: httpx's defaults."""
+        if self.ca_file is None and self.client_cert is None:
+            return None
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            if self.client_cert is not None and self.client_key is not None:
+                context.load_cert_chain(self.client_cert, self.client_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ClientError("tls_files", f"cannot load the TLS files: {exc}") from None
+        return context
 
 
 def _read_token(path: Path) -> str:
@@ -61,7 +84,9 @@ class ApiClient:
     def __init__(self, settings: ClientSettings) -> None:
         headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
         self.settings = settings
-        self.http = httpx.Client(base_url=settings.api_url, headers=headers, timeout=settings.timeout)
+        context = settings.ssl_context()
+        self.http = httpx.Client(base_url=settings.api_url, headers=headers, timeout=settings.timeout,
+                                 verify=context if context is not None else True)
 
     def __enter__(self) -> ApiClient:
         return self

@@ -117,8 +117,15 @@ class SigningSession(Base):
     current_round: Mapped[int] = mapped_column(Integer, default=0)
     total_rounds: Mapped[int] = mapped_column(Integer, default=0)
     signature: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    message_hashes: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
+    """A batch session (`digests`): its digests in request order; `signatures` follows the same order."""
+    signatures: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    derivation_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    """Signing with the key's BIP-32 child at this path (None: the key itself)."""
+    transaction: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    """A transaction session: {"chain", "payload" (as sent), "summary"}; the signed result is built from it."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

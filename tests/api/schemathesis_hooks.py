@@ -47,7 +47,7 @@ PROTECTED_ENV = "MPC_SCHEMATHESIS_PROTECTED"
 """Comma-separated node, token and key ids that existed before the run: the run must not remove a node,
 revoke a token, or disable, enable or archive a key it did not make (the stack's own, other tests')."""
 
-_CHANGES_STATE = re.compile(r"/(disable|enable|reshare|refresh|nonce-epoch)$")
+_CHANGES_STATE = re.compile(r"/(disable|enable|reshare|refresh|recover|nonce-epoch)$")
 
 
 @schemathesis.hook

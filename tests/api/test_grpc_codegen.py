@@ -60,3 +60,20 @@ def test_rich_status(status: int, expected: grpc.StatusCode) -> None:
     info = error_details_pb2.ErrorInfo()
     assert detail.code == expected.value[0] and detail.details[0].Unpack(info)
     assert info.reason == "some_code" and dict(info.metadata) == {"field": "digest", "nodes": "p1,p2"}
+
+
+@pytest.mark.parametrize(("schema", "message", "request_message"), [
+    ("KeyPublic", "Key", None), ("SessionPublic", "Session", None),
+    ("KeyCreate", None, "CreateKeyRequest"), ("SignCreate", None, "SignRequest"),
+])
+def test_proto_messages_carry_every_field_of_the_rest_schemas(schema: str, message: str | None,
+                                                              request_message: str | None) -> None:
+    """One implementation behind both front ends: a field REST answers or takes must exist in the proto too
+    (an answer with a field the proto lacks fails to convert; a request field the proto lacks is unreachable)."""
+    import api.schemas as schemas
+    from api.rpc.v1 import signer_pb2 as pb
+
+    model = getattr(schemas, schema)
+    proto = getattr(pb, message or str(request_message))
+    missing = set(model.model_fields) - {f.name for f in proto.DESCRIPTOR.fields}
+    assert not missing, f"{proto.DESCRIPTOR.name} lacks {sorted(missing)} of {schema}"

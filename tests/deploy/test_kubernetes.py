@@ -154,18 +154,21 @@ def test_pod_disruption_budgets_cover_every_long_running_workload(k8s_docs) -> N
 
 
 def test_ingress_is_tls_and_routes_only_to_the_api(k8s_docs) -> None:
-    ingresses = [doc for _, doc in k8s_docs if doc["kind"] == "Ingress"]
-    assert len(ingresses) == 1
-    spec = ingresses[0]["spec"]
-    assert spec["tls"] and spec["tls"][0]["secretName"]
-    hosts = {h for t in spec["tls"] for h in t["hosts"]}
+    ingresses = {doc["metadata"]["name"]: doc for _, doc in k8s_docs if doc["kind"] == "Ingress"}
+    assert set(ingresses) == {"mpc-api", "mpc-api-grpc"}  # the HTTP API and the gRPC API
     backends = set()
-    for rule in spec["rules"]:
-        assert rule["host"] in hosts
-        for path in rule["http"]["paths"]:
-            backends.add(path["backend"]["service"]["name"])
-            assert path["path"] != "/metrics"
-    assert backends == {"mpc-api"}
+    for ingress in ingresses.values():
+        spec = ingress["spec"]
+        assert spec["tls"] and spec["tls"][0]["secretName"]
+        hosts = {h for t in spec["tls"] for h in t["hosts"]}
+        for rule in spec["rules"]:
+            assert rule["host"] in hosts
+            for path in rule["http"]["paths"]:
+                backends.add((path["backend"]["service"]["name"], path["backend"]["service"]["port"]["name"]))
+                assert path["path"] != "/metrics"
+    assert backends == {("mpc-api", "http"), ("mpc-api", "grpc")}
+    grpc_annotations = ingresses["mpc-api-grpc"]["metadata"]["annotations"]
+    assert grpc_annotations["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
     for _, doc in k8s_docs:
         if doc["kind"] == "Service":
             assert doc["spec"].get("type", "ClusterIP") in {"ClusterIP", "ExternalName"}, doc["metadata"]["name"]
@@ -204,7 +207,8 @@ def test_network_policies_default_deny_and_the_described_flows(k8s_docs) -> None
 
     api = policies["mpc-api"]["spec"]
     assert _peer_names(api["ingress"]) == {"ingress-nginx", "monitoring", "mpc-participant"}
-    assert {p["port"] for r in api["ingress"] for p in r["ports"]} == {8080}
+    ports_from = {name: {p["port"] for p in rule["ports"]} for rule in api["ingress"] for name in _peer_names([rule])}
+    assert ports_from == {"ingress-nginx": {8080, 9090}, "monitoring": {8080}, "mpc-participant": {8080}}
     # the only policy letting anything in from outside the namespace is the API's, besides the workers'
     # scrape-only rule above
     for name, policy in policies.items():

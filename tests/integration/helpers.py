@@ -15,7 +15,9 @@ from mpc.verify import verify_signature
 
 
 def create_key(client: httpx.Client, **body: Any) -> dict[str, Any]:
-    reply = client.post("/v1/keys?wait=true", json={"protocol": "frost", **body})
+    """A key made through the API. These tests sign bare digests, which ethereum, bitcoin and solana keys
+    refuse by default (purpose binding): they opt in unless `allow_raw_digest` is given (None: the default)."""
+    reply = client.post("/v1/keys?wait=true", json={"protocol": "frost", "allow_raw_digest": True, **body})
     assert reply.status_code == 200, reply.text
     session = reply.json()
     assert session["status"] == "completed", session["error"]

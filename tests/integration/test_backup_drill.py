@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ from tests.services import make_token, start_api
 from tests.stack import Stack, seed_preparams
 
 NODES = ["d1", "d2", "d3"]
+REPO = Path(__file__).resolve().parents[2]
 DB = "mpc_drill"
 
 
@@ -88,7 +90,7 @@ def drill(stack_env: dict[str, str], postgres_server: PostgresServer, openbao_se
         migrate.upgrade(postgres_server.dsn(DB))
         env = {**stack_env, "DB_NAME": DB, "REDIS_PORT": str(redis.port), "TEMPORAL_ADDRESS": temporal.address,
                "BACKUP_DIR": str(base / "backups"), "BACKUP_RECOVERY_PUBLIC_KEY": public_hex_of(recovery),
-               "ROUND_TIMEOUT": "10s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "180s", "NONCE_POOL_TARGET": "3"}
+               "ROUND_TIMEOUT": "60s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "180s", "NONCE_POOL_TARGET": "3"}
         admin = make_token(postgres_server.dsn(DB), "admin")
         tokens: dict[str, str] = {}
 
@@ -291,6 +293,10 @@ async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(
                 await asyncio.sleep(0.5)
         assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
         await handle.trigger()
+        deadline = time.monotonic() + 60
+        while not (await handle.describe()).info.running_actions:  # the run has started (and takes seconds)
+            assert time.monotonic() < deadline, "the triggered run never started"
+            await asyncio.sleep(0.1)
         await handle.trigger()  # while the first run is in progress: skipped
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
@@ -310,3 +316,147 @@ async def test_schedule_runs_skips_an_overlap_and_retention_deletes_an_aged_set(
         stack.env["BACKUP_SCHEDULE"] = ""
         await handle.delete()
         stack.start_coordinator()
+
+
+
+def old_version(base: Path) -> Path:
+    """The coordinator's code before BackupWorkflow's patched change: a copy of `workflows/` whose
+    `workflow.patched(SEARCH_ATTRIBUTES_PATCH)` is False, which is what the earlier version ran (its history,
+    tests/workflows/histories/backup-v1-*, replays against today's code). A process started in `base` imports
+    it ahead of the installed package."""
+    shutil.copytree(REPO / "workflows", base / "workflows", ignore=shutil.ignore_patterns("__pycache__"))
+    module = base / "workflows" / "backup.py"
+    source = module.read_text()
+    assert source.count("workflow.patched(SEARCH_ATTRIBUTES_PATCH)") == 1
+    module.write_text(source.replace("workflow.patched(SEARCH_ATTRIBUTES_PATCH)", "False"))
+    return base
+
+
+async def test_upgrade_with_running_workflows(drill: Drill, tmp_path: Path) -> None:
+    """The guide's upgrade with workflows in flight (issue 11 part 5): keygen, sign and backup runs start on the
+    old version and stop in the middle (their nodes are down, then the coordinator stops); the new version, whose
+    BackupWorkflow changed behind `workflow.patched`, starts and every run completes. The runs the old version
+    began finish as they began (no search attributes); a run of the new version carries them."""
+    from temporalio.client import Client
+
+    from workflows.search import OPERATION, STATUS
+
+    stack = drill.stack
+    with stack.client() as client:
+        key = create_key(client, chain_type="solana", threshold=2, nodes=NODES)
+    stack.coordinator.stop()  # (ROUND_TIMEOUT is 60 s here: the nodes are down for a while, no round times out)
+    stack.coordinator = ManagedProcess(
+        "coordinator-old", [sys.executable, "-m", "mpc", "worker", "coordinator"],
+        log_path=stack.log_dir / "coordinator-old.log", cwd=old_version(tmp_path / "old"),
+        env={**stack.env, "METRICS_PORT": str(stack.metrics_port("coordinator"))})
+    stack.coordinator.start()
+    try:
+        stack.wait_online(NODES, fresh=True)
+        for node in NODES:  # at once (kill -9): the API must still count them online when the runs start
+            stack.participants[node].stop(sig=signal.SIGKILL)
+        message = b"signed across an upgrade"
+        with stack.client() as client:  # the nodes still count as online for NODE_OFFLINE_AFTER
+            keygen = client.post("/v1/keys", json={"protocol": "frost", "chain_type": "solana", "threshold": 2,
+                                                   "nodes": NODES})
+            signing = client.post(f"/v1/keys/{key['key_id']}/sign", json={
+                "digest": hashlib.sha256(message).hexdigest(), "signers": ["d1", "d2"]})
+            backup = client.post("/v1/backups")
+            assert [r.status_code for r in (keygen, signing, backup)] == [202, 202, 202], keygen.text + signing.text
+            sessions = [keygen.json()["session_id"], signing.json()["session_id"], backup.json()["session_id"]]
+            deadline = time.monotonic() + 90
+            while True:  # the old version ran their first steps; each now waits for a node
+                states = [client.get(f"/v1/sessions/{s}").json() for s in sessions]
+                if all(s["status"] == "running" for s in states) and states[2]["current_round"] >= 1:
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(0.5)
+        stack.coordinator.stop()  # the upgrade: stop, (migrate), start the new version
+        stack.start_coordinator()
+        for node in NODES:
+            stack.start_participant(node)
+        with stack.client() as client:
+            done = [wait_session(client, s, timeout=240) for s in sessions]
+            assert [s["status"] for s in done] == ["completed"] * 3, [s["error"] for s in done]
+            check_signature(key, hashlib.sha256(message).hexdigest(), done[1]["signature"])
+            new_key = client.get(f"/v1/keys/{keygen.json()['key']['key_id']}").json()
+            assert new_key["status"] == "active" and new_key["participants"] == NODES
+            assert client.get(f"/v1/backups/{backup.json()['backup_id']}").json()["status"] == "completed"
+        temporal = await Client.connect(drill.temporal.address)
+        old_run = await temporal.get_workflow_handle(done[2]["workflow_id"]).describe()
+        assert old_run.typed_search_attributes.get(OPERATION) is None  # begun by the old version: as it began
+        run = drill.cli("backup", "run")
+        assert run.returncode == 0, run.stderr
+        new_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("session_id"))
+        with stack.client() as client:
+            workflow_id = client.get(f"/v1/sessions/{new_id}").json()["workflow_id"]
+        new_run = await temporal.get_workflow_handle(workflow_id).describe()
+        assert new_run.typed_search_attributes.get(OPERATION) == "backup"
+        assert new_run.typed_search_attributes.get(STATUS) == "completed"
+    finally:
+        if stack.coordinator.name == "coordinator-old" or not stack.coordinator.running():
+            stack.coordinator.stop()
+            stack.start_coordinator()
+        for node in NODES:
+            if not stack.participants[node].running():
+                stack.start_participant(node)
+
+
+def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: Path) -> None:
+    """Keys of d1..d3 (Ed25519 for Solana, Taproot for Bitcoin) are escrowed; d2 and d3 lose their disks (more
+    than n - t); `mpc recover --from-escrow` with the recovery key puts each key in d1, d4 and d5, and they sign
+    with the same public key and address (independent verifiers). A wrong recovery key is a clear error.
+    Last in this module: d2 and d3 stay lost."""
+    stack = drill.stack
+    with stack.client() as client:
+        keys = [create_key(client, chain_type="solana", threshold=2, nodes=NODES),
+                create_key(client, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=NODES)]
+    run = drill.cli("backup", "run")
+    assert run.returncode == 0, run.stderr
+    backup_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("backup_id"))
+
+    # The disaster: d2 and d3 and their disks are gone; the operator forgets them and brings up d4 and d5.
+    for node in ("d2", "d3"):
+        stack.participants[node].stop()
+        shutil.rmtree(stack.data_dir / node)
+        with stack.client() as client:
+            assert client.delete(f"/v1/nodes/{node}").status_code == 204
+    for node in ("d4", "d5"):
+        drill.openbao.ensure_transit_key(f"mpc-{node}")
+        stack.start_participant(node)
+    stack.admit(["d4", "d5"])
+    stack.wait_online(["d1", "d4", "d5"])
+
+    recover = ["recover", "--from-escrow", backup_id, "--nodes", "d1,d4,d5", "--yes",
+               *(arg for key in keys for arg in ("--key", key["key_id"]))]
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(X25519PrivateKey.generate().private_bytes_raw().hex())
+    refused = drill.cli(*recover, "--recovery-key", str(wrong))
+    assert refused.returncode == 1 and "not to the key given" in refused.stderr, refused.stderr
+    assert f"/escrow/{keys[0]['key_id']}.json" in refused.stderr  # the file it could not open
+    with stack.client() as client:
+        assert client.get(f"/v1/keys/{keys[0]['key_id']}").json()["epoch"] == 0  # nothing started
+
+    started = time.monotonic()
+    recovered = drill.cli(*recover, "--recovery-key", str(drill.recovery_key))
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    print(f"recovery of 2 keys: {time.monotonic() - started:.1f} s")
+    secret_hex = drill.recovery_key.read_text().strip()
+    assert secret_hex not in recovered.stdout + recovered.stderr
+    assert "identity fingerprint" in recovered.stderr
+    with stack.client() as client:
+        for key in keys:
+            after = client.get(f"/v1/keys/{key['key_id']}").json()
+            assert (after["public_key"], after["address"], after["verifying_key"]) == \
+                (key["public_key"], key["address"], key["verifying_key"])
+            assert after["participants"] == ["d1", "d4", "d5"] and after["epoch"] == 1, after
+            for signers in (["d4", "d5"], ["d1", "d5"]):
+                message = f"after the loss {signers}".encode()
+                session = sign(client, key["key_id"], message, signers=signers)
+                assert session["status"] == "completed", session["error"]
+                check_signature(after, hashlib.sha256(message).hexdigest(), session["signature"])
+        audit = client.get("/v1/audit-logs", params={"action": "key.recover"}).json()["entries"]
+        assert {e["resource_id"] for e in audit} == {k["key_id"] for k in keys}
+    # d1 kept only the new epoch; the new holders hold it active.
+    for key in keys:
+        assert sorted(p.name for p in (stack.data_dir / "d1" / "keys" / key["key_id"]).glob("epoch-*.meta")) == \
+            ["epoch-1.meta"]

@@ -5,6 +5,7 @@ revoked or unmapped certificate is refused on both (`mpc certs` maps and revokes
 from __future__ import annotations
 
 import ipaddress
+import json
 import ssl
 import subprocess
 import sys
@@ -217,3 +218,27 @@ def test_revoked_or_unmapped_certificate_is_refused(cert_stack: CertStack, name:
     reply = _http(cert_stack, name)
     assert reply.status_code == 401 and reply.json()["error"]["code"] == code
     assert _grpc_error(cert_stack, name) == (grpc.StatusCode.UNAUTHENTICATED, code)
+
+
+def test_cli_talks_to_a_certificate_api(cert_stack: CertStack, stack: Stack) -> None:
+    """`mpc` as a client: --ca-file trusts the API's CA, --client-cert/--client-key present a certificate."""
+    env = {k: v for k, v in stack.env.items() if k not in ("MPC_API_TOKEN",)}
+    folder = cert_stack.folder
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mpc", "nodes", "list", "--json", "--api-url", cert_stack.url,
+                               *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    with_cert = cli("--ca-file", str(folder / "ca.pem"), "--client-cert", str(folder / "admin.pem"),
+                    "--client-key", str(folder / "admin-key.pem"))
+    assert with_cert.returncode == 0, with_cert.stderr
+    assert {"p1", "p2", "p3"} <= {n["node_id"] for n in json.loads(with_cert.stdout)["nodes"]}
+    untrusted = cli("--client-cert", str(folder / "admin.pem"), "--client-key", str(folder / "admin-key.pem"))
+    assert untrusted.returncode == 2 and "connection_error" in untrusted.stderr  # the system CAs do not know it
+    no_cert = cli("--ca-file", str(folder / "ca.pem"))
+    assert no_cert.returncode == 2 and "unauthorized" in no_cert.stderr, no_cert.stderr
+    half = cli("--ca-file", str(folder / "ca.pem"), "--client-cert", str(folder / "admin.pem"))
+    assert half.returncode == 2 and "--client-key" in half.stderr
+    revoked = cli("--ca-file", str(folder / "ca.pem"), "--client-cert", str(folder / "revoked.pem"),
+                  "--client-key", str(folder / "revoked-key.pem"))
+    assert revoked.returncode == 2 and "certificate_revoked" in revoked.stderr

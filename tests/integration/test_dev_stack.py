@@ -186,7 +186,8 @@ def test_dev_stack_tls_serves_https_and_grpc_with_its_development_ca(dev_dir: Pa
             assert {n.node_id for n in nodes.nodes if n.status == "online"} == {"node-1", "node-2", "node-3"}
             keys = rpc.KeysStub(channel)
             created = keys.CreateKey(pb.CreateKeyRequest(protocol="frost", chain_type="bitcoin", threshold=2,
-                                                         total_nodes=3, wait=True), metadata=metadata, timeout=120)
+                                                         allow_raw_digest=True, total_nodes=3, wait=True),
+                                     metadata=metadata, timeout=120)
             assert created.session.status == "completed", created.session.error
             digest = hashlib.sha256(b"signed over gRPC with TLS").hexdigest()
             signed = keys.Sign(pb.SignRequest(key_id=created.key.key_id, digest=digest, wait=True),

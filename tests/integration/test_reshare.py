@@ -304,7 +304,9 @@ async def test_scheduled_refresh_runs_on_a_temporal_schedule(stack: Stack, clien
             for every in ("soon", "0s", "100ms"):
                 bad = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": every})
                 assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_value", bad.text
-            reply = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": "2s"})
+            first = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": "1h"})
+            assert first.status_code == 200, first.text
+            reply = api.put(f"/v1/keys/{key['key_id']}/refresh-schedule", json={"every": "2s"})  # an update
             assert reply.status_code == 200, reply.text
             assert reply.json() == {"key_id": key["key_id"], "schedule_id": f"refresh-{key['key_id']}",
                                     "every_seconds": 2.0}

@@ -11,7 +11,7 @@ from tests.stack import Stack
 def test_ed25519_keygen_and_sign(stack: Stack) -> None:
     with stack.client() as client:
         reply = client.post("/v1/keys?wait=true", json={"protocol": "frost", "chain_type": "solana", "threshold": 2,
-                                                        "nodes": ["p1", "p2", "p3"]})
+                                                        "nodes": ["p1", "p2", "p3"], "allow_raw_digest": True})
         assert reply.status_code == 200, reply.text
         session = reply.json()
         assert session["status"] == "completed", session["error"]

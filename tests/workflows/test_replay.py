@@ -8,6 +8,7 @@ deliberate, versioned workflow change.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -37,21 +38,51 @@ async def test_recorded_history_replays(path: Path) -> None:
 
 def test_histories_are_recorded() -> None:
     names = {p.stem.split("-")[0] for p in HISTORIES.glob("*.json")}
-    assert {"keygen", "sign", "pool"} <= names
+    assert {"keygen", "sign", "pool", "reshare", "backup"} <= names
+
+
+def test_the_patched_backup_change_is_covered_both_ways() -> None:
+    """backup-v1 was recorded before `workflow.patched(SEARCH_ATTRIBUTES_PATCH)` existed (no marker: replays on
+    the old branch), backup-v2 after (the marker and the upserts: replays on the new one)."""
+    from workflows.backup import SEARCH_ATTRIBUTES_PATCH
+
+    for version, patched in (("v1", False), ("v2", True)):
+        events = json.loads(next(HISTORIES.glob(f"backup-{version}-*.json")).read_text())["events"]
+        patches = [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
+                   if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+                   and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+                   for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
+        assert (patches == [SEARCH_ATTRIBUTES_PATCH]) is patched, (version, patches)
+        upserts = [e for e in events if e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"]
+        assert bool(upserts) is patched, version
 
 
 @pytest.mark.skipif(os.environ.get("MPC_RECORD_HISTORIES") != "1", reason="recording is a manual step")
 async def test_record_histories(stack, raw_temporal_client) -> None:
-    from tests.integration.helpers import create_key, sign
+    """Records one history of each coordinator workflow the stack runs: keygen, sign (pooled and not),
+    the nonce pool, a reshare (2-of-3 to 2-of-3 replacing a node) and a backup. `MPC_RECORD_ONLY=a,b` limits
+    it to those names. Keep older files: a history recorded before a patched change is what proves that
+    running workflows of the old version still replay."""
+    from tests.integration.helpers import create_key, sign, wait_session
 
+    only = {n for n in os.environ.get("MPC_RECORD_ONLY", "").split(",") if n}
     with stack.client() as api:
         key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
         signed = sign(api, key["key_id"], b"recorded")
         no_pool = sign(api, key["key_id"], b"recorded, no pool", signers=["p2", "p3"])
+        reshared = api.post(f"/v1/keys/{key['key_id']}/reshare?wait=true", timeout=300,
+                            json={"threshold": 2, "nodes": ["p1", "p2", "p4"], "reason": "recorded"}).json()
+        assert reshared["status"] == "completed", reshared
+        started = api.post("/v1/backups").json()
+        backup = wait_session(api, started["session_id"], timeout=180)
+        assert backup["status"] == "completed", backup
     HISTORIES.mkdir(exist_ok=True)
     for name, workflow_id in (("keygen", api_workflow(stack, key["key_id"], "keygen")),
                               ("sign", signed["workflow_id"]), ("sign-2", no_pool["workflow_id"]),
-                              ("pool", f"nonce-pool-{key['key_id']}")):
+                              ("pool", f"nonce-pool-{key['key_id']}"), ("reshare", reshared["workflow_id"]),
+                              ("backup", backup["workflow_id"])):
+        if only and name not in only:
+            continue
         history = await raw_temporal_client.get_workflow_handle(workflow_id).fetch_history()
         (HISTORIES / f"{name}-{workflow_id[:40]}.json").write_text(history.to_json())
 

@@ -18,9 +18,9 @@ only public data (H6).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from tss.ecdsa.curve import Point, add, base_mul, encode_point, mul, point_eq
+from tss.ecdsa.curve import Point, Q, add, base_mul, encode_point, mul, point_eq
 from tss.ecdsa.poly import check_indices, lagrange
 from tss.ecdsa.rounds import pt, pt_hex
 from tss.errors import EncodingError, InvalidInputError
@@ -78,6 +78,23 @@ class KeyShare:
         if w is None:
             raise InvalidInputError("degenerate public share")
         return w
+
+    def with_tweak(self, tweak: int) -> KeyShare:
+        """This party's share of the key x + tweak (a BIP-32 child, `tss.hd`): x_i + tweak is a Shamir
+        share of it (Lagrange coefficients sum to 1), every X_j and Y move by tweak·G. Paillier and
+        ring-Pedersen parameters are the key's own, unchanged."""
+        offset = tweak % Q
+        if offset == 0:
+            return self
+        delta = base_mul(offset)
+        moved = {j: add(p, delta) for j, p in self.public_shares.items()}
+        group_key = add(self.group_key, delta)
+        if group_key is None or any(p is None for p in moved.values()):
+            raise InvalidInputError("the derived key is the identity")
+        share = replace(self, x=(self.x + offset) % Q, public_shares={j: p for j, p in moved.items() if p is not None},
+                        group_key=group_key)
+        share.check_consistent()
+        return share
 
     def public_dict(self) -> dict[str, object]:
         return {

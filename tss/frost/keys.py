@@ -27,6 +27,8 @@ from tss.shamir import (
 )
 
 FORMAT_VERSION = 1
+HD_SUITES = ("secp256k1", "secp256k1-tr")
+"""Suites whose keys have BIP-32 children (the additive tweak of `tss.hd`)."""
 
 
 def _canonical_json(obj: Any) -> bytes:
@@ -136,6 +138,24 @@ class PublicKeyPackage:
     def to_bytes(self) -> bytes:
         return _canonical_json(self.to_dict())
 
+    def with_tweak(self, tweak: int) -> PublicKeyPackage:
+        """The package of the key s + tweak (a BIP-32 child, `tss.hd`): every point moves by tweak·G.
+
+        Only for secp256k1 suites: BIP-32 defines no non-hardened Ed25519 derivation."""
+        g = self.ciphersuite.group
+        offset = tweak % g.order
+        if offset == 0:
+            return self
+        if self.suite not in HD_SUITES:
+            raise InvalidInputError(f"no BIP-32 derivation for {self.suite} keys")
+        delta = g.base_mul(offset)
+        moved = PublicKeyPackage(self.suite, g.add(self.group_public_key, delta),
+                                 {i: g.add(x, delta) for i, x in self.verifying_shares.items()}, self.threshold,
+                                 self.epoch)
+        if g.is_identity(moved.group_public_key) or any(g.is_identity(x) for x in moved.verifying_shares.values()):
+            raise InvalidInputError("the derived key is the identity")
+        return moved
+
     @classmethod
     def from_bytes(cls, data: bytes) -> PublicKeyPackage:
         return cls.from_dict(_load_json(data))
@@ -177,6 +197,17 @@ class KeyShare:
         g = self.public.ciphersuite.group
         if not 0 < self.signing_share < g.order or g.base_mul(self.signing_share) != self.verifying_share:
             raise InvalidInputError("signing share does not match its verifying share")
+
+    def with_tweak(self, tweak: int) -> KeyShare:
+        """This holder's share of the key s + tweak: s_i + tweak is a Shamir share of it, since the
+        Lagrange coefficients of any signer set sum to 1 (a BIP-32 child, `tss.hd`)."""
+        public = self.public.with_tweak(tweak)
+        if public is self.public:
+            return self
+        order = self.public.ciphersuite.group.order
+        share = KeyShare(self.identifier, (self.signing_share + tweak) % order, public)
+        share.check()
+        return share
 
     def to_bytes(self) -> bytes:
         """Secret serialisation (seal it at rest)."""

@@ -54,7 +54,7 @@ class KeyPolicy(_message.Message):
     def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class CreateKeyRequest(_message.Message):
-    __slots__ = ("protocol", "curve", "chain_type", "threshold", "total_nodes", "nodes", "description", "tags", "policy", "refresh_every", "idempotency_key", "wait", "timeout")
+    __slots__ = ("protocol", "curve", "chain_type", "threshold", "total_nodes", "nodes", "description", "tags", "policy", "refresh_every", "allow_raw_digest", "idempotency_key", "wait", "timeout")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class CreateKeyRequest(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     REFRESH_EVERY_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_RAW_DIGEST_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     WAIT_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -85,13 +86,14 @@ class CreateKeyRequest(_message.Message):
     tags: _containers.ScalarMap[str, str]
     policy: KeyPolicyInput
     refresh_every: str
+    allow_raw_digest: bool
     idempotency_key: str
     wait: bool
     timeout: float
-    def __init__(self, protocol: _Optional[str] = ..., curve: _Optional[str] = ..., chain_type: _Optional[str] = ..., threshold: _Optional[int] = ..., total_nodes: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[KeyPolicyInput, _Mapping]] = ..., refresh_every: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+    def __init__(self, protocol: _Optional[str] = ..., curve: _Optional[str] = ..., chain_type: _Optional[str] = ..., threshold: _Optional[int] = ..., total_nodes: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[KeyPolicyInput, _Mapping]] = ..., refresh_every: _Optional[str] = ..., allow_raw_digest: _Optional[bool] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class Key(_message.Message):
-    __slots__ = ("key_id", "public_key", "verifying_key", "protocol", "curve", "threshold", "total_nodes", "participants", "chain_type", "address", "status", "epoch", "description", "tags", "policy", "created_at")
+    __slots__ = ("key_id", "public_key", "verifying_key", "protocol", "curve", "threshold", "total_nodes", "participants", "chain_type", "address", "status", "epoch", "description", "tags", "policy", "created_at", "allow_raw_digest")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +117,7 @@ class Key(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_RAW_DIGEST_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     public_key: str
     verifying_key: str
@@ -131,7 +134,8 @@ class Key(_message.Message):
     tags: _containers.ScalarMap[str, str]
     policy: KeyPolicy
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, key_id: _Optional[str] = ..., public_key: _Optional[str] = ..., verifying_key: _Optional[str] = ..., protocol: _Optional[str] = ..., curve: _Optional[str] = ..., threshold: _Optional[int] = ..., total_nodes: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., chain_type: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., epoch: _Optional[int] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[KeyPolicy, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    allow_raw_digest: bool
+    def __init__(self, key_id: _Optional[str] = ..., public_key: _Optional[str] = ..., verifying_key: _Optional[str] = ..., protocol: _Optional[str] = ..., curve: _Optional[str] = ..., threshold: _Optional[int] = ..., total_nodes: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., chain_type: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., epoch: _Optional[int] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[KeyPolicy, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., allow_raw_digest: _Optional[bool] = ...) -> None: ...
 
 class ListKeysRequest(_message.Message):
     __slots__ = ("status", "chain_type", "limit", "offset")
@@ -160,11 +164,13 @@ class GetKeyRequest(_message.Message):
     def __init__(self, key_id: _Optional[str] = ...) -> None: ...
 
 class SignRequest(_message.Message):
-    __slots__ = ("key_id", "digest", "signers", "taproot_merkle_root", "idempotency_key", "wait", "timeout")
+    __slots__ = ("key_id", "digest", "signers", "taproot_merkle_root", "derivation_path", "digests", "idempotency_key", "wait", "timeout")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNERS_FIELD_NUMBER: _ClassVar[int]
     TAPROOT_MERKLE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    DERIVATION_PATH_FIELD_NUMBER: _ClassVar[int]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     WAIT_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -172,10 +178,12 @@ class SignRequest(_message.Message):
     digest: str
     signers: _containers.RepeatedScalarFieldContainer[str]
     taproot_merkle_root: str
+    derivation_path: str
+    digests: _containers.RepeatedScalarFieldContainer[str]
     idempotency_key: str
     wait: bool
     timeout: float
-    def __init__(self, key_id: _Optional[str] = ..., digest: _Optional[str] = ..., signers: _Optional[_Iterable[str]] = ..., taproot_merkle_root: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+    def __init__(self, key_id: _Optional[str] = ..., digest: _Optional[str] = ..., signers: _Optional[_Iterable[str]] = ..., taproot_merkle_root: _Optional[str] = ..., derivation_path: _Optional[str] = ..., digests: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class KeyStateChangeRequest(_message.Message):
     __slots__ = ("key_id", "reason", "idempotency_key")
@@ -286,7 +294,7 @@ class ApprovalDecision(_message.Message):
     def __init__(self, approver: _Optional[str] = ..., public_key: _Optional[str] = ..., decision: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "key_id", "workflow_id", "operation", "protocol", "status", "current_round", "total_rounds", "participants", "message_hash", "signature", "error", "duration_ms", "created_at", "completed_at", "approvals")
+    __slots__ = ("session_id", "key_id", "workflow_id", "operation", "protocol", "status", "current_round", "total_rounds", "participants", "message_hash", "signature", "error", "duration_ms", "created_at", "completed_at", "approvals", "derivation_path", "transaction", "result", "message_hashes", "signatures")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -303,6 +311,11 @@ class Session(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
     APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    DERIVATION_PATH_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_HASHES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     key_id: str
     workflow_id: str
@@ -319,7 +332,12 @@ class Session(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     completed_at: _timestamp_pb2.Timestamp
     approvals: _containers.RepeatedCompositeFieldContainer[ApprovalDecision]
-    def __init__(self, session_id: _Optional[str] = ..., key_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., operation: _Optional[str] = ..., protocol: _Optional[str] = ..., status: _Optional[str] = ..., current_round: _Optional[int] = ..., total_rounds: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., message_hash: _Optional[str] = ..., signature: _Optional[str] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., duration_ms: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approvals: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ...) -> None: ...
+    derivation_path: str
+    transaction: _struct_pb2.Struct
+    result: _struct_pb2.Struct
+    message_hashes: _containers.RepeatedScalarFieldContainer[str]
+    signatures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., key_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., operation: _Optional[str] = ..., protocol: _Optional[str] = ..., status: _Optional[str] = ..., current_round: _Optional[int] = ..., total_rounds: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., message_hash: _Optional[str] = ..., signature: _Optional[str] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., duration_ms: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approvals: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., derivation_path: _Optional[str] = ..., transaction: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., message_hashes: _Optional[_Iterable[str]] = ..., signatures: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class KeygenSession(_message.Message):
     __slots__ = ("session", "key")
