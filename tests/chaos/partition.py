@@ -180,8 +180,9 @@ def _outcome(session: dict[str, Any], cut_at: float, ended_at: float) -> dict[st
 def scenario(hub: Hub, lab: Lab) -> dict[str, Any]:
     result: dict[str, Any] = {"detect_within": DETECT_WITHIN, "cut": CUT}
     with hub.http() as http:
-        keys = {"frost": _keygen(http, {"protocol": "frost", "chain_type": "ed25519", "curve": "ed25519"}),
-                "gg20": _keygen(http, {"protocol": "gg20", "chain_type": "ethereum"})}
+        keys = {"frost": _keygen(http, {"protocol": "frost", "chain_type": "ed25519", "curve": "ed25519",
+                                        "allow_raw_digest": True}),
+                "gg20": _keygen(http, {"protocol": "gg20", "chain_type": "ethereum", "allow_raw_digest": True})}
         for key in keys.values():
             first = _sign(http, key["key_id"], f"before the cut {key['key_id']}")
             assert first["status"] == "completed", first

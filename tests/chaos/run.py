@@ -42,10 +42,11 @@ from tests.chaos.load import Job, make_jobs, recheck_all, run_load  # noqa: E402
 from tests.chaos.scan import Scanner, ScanResult, scan_postgres, scan_redis, scan_temporal  # noqa: E402
 from tests.chaos.stack import NODES, ChaosStack  # noqa: E402
 
-KEYS = [  # (label, keygen body): the three signing families of the issue
-    ("FROST Ed25519", {"protocol": "frost", "chain_type": "ed25519", "curve": "ed25519"}),
-    ("FROST Taproot", {"protocol": "frost", "chain_type": "bitcoin", "curve": "secp256k1-tr"}),
-    ("GG20", {"protocol": "gg20", "chain_type": "ethereum"}),
+KEYS = [  # (label, keygen body): the three signing families of the issue; the load signs bare digests
+    ("FROST Ed25519", {"protocol": "frost", "chain_type": "ed25519", "curve": "ed25519", "allow_raw_digest": True}),
+    ("FROST Taproot", {"protocol": "frost", "chain_type": "bitcoin", "curve": "secp256k1-tr",
+                       "allow_raw_digest": True}),
+    ("GG20", {"protocol": "gg20", "chain_type": "ethereum", "allow_raw_digest": True}),
 ]
 
 

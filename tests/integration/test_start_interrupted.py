@@ -48,6 +48,21 @@ def _orphan(stack: Stack, key_id: str, digest: str, *, idempotency_key: str | No
     return str(_run_coroutine(write()))
 
 
+def _age(stack: Stack, session_id: str, seconds: float) -> None:
+    async def write() -> None:
+        engine = create_engine(stack_db_url(stack), pool_size=1)
+        try:
+            async with session_factory(engine)() as db:
+                row = await db.get(SigningSession, session_id)
+                assert row is not None
+                row.created_at = datetime.now(UTC) - timedelta(seconds=seconds)
+                await db.commit()
+        finally:
+            await engine.dispose()
+
+    _run_coroutine(write())
+
+
 def test_a_session_whose_workflow_never_started_ends_start_interrupted(stack: Stack) -> None:
     with stack.client() as api:
         key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=["p1", "p2", "p3"])
@@ -74,6 +89,20 @@ def test_a_session_whose_workflow_never_started_ends_start_interrupted(stack: St
         # A young pending row may still be starting: left alone.
         young = _orphan(stack, key["key_id"], hashlib.sha256(b"young").hexdigest(), idempotency_key=None, age=1)
         assert api.get(f"/v1/sessions/{young}").json()["status"] == "pending"
+
+        # A retry while the orphan is still young gets it pending (and Redis now remembers it); once it is old
+        # enough, the next retry, answered from Redis, ends it too.
+        young_idem = f"interrupted-young-{uuid.uuid4()}"
+        young_digest = hashlib.sha256(b"young and retried").hexdigest()
+        remembered = _orphan(stack, key["key_id"], young_digest, idempotency_key=young_idem, age=1)
+        first = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digest": young_digest},
+                         headers={"Idempotency-Key": young_idem}).json()
+        assert (first["session_id"], first["status"]) == (remembered, "pending")
+        _age(stack, remembered, 120)
+        later = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digest": young_digest},
+                         headers={"Idempotency-Key": young_idem}).json()
+        assert (later["session_id"], later["status"]) == (remembered, "failed")
+        assert later["error"]["code"] == "start_interrupted"
 
         # A new request (new key) signs as usual.
         fresh = api.post(f"/v1/keys/{key['key_id']}/sign?wait=true", json={"digest": digest},
