@@ -175,7 +175,7 @@ def run(config: ChaosConfig) -> Outcome:
         extra = [config.signatures]
 
         def more() -> Job | None:  # a bounded fault plan still running: keep the load up until it ends
-            if config.cycles is None or injector.done:
+            if config.cycles is None or injector.done or extra[0] >= 5 * config.signatures:
                 return None
             job = make_jobs(run_id, key_list, 1, start=extra[0])[0]
             extra[0] += 1
