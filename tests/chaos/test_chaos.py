@@ -3,7 +3,7 @@ is killed -9 once (a participant, the coordinator worker, the API, Temporal, Pos
 nothing lost, nothing duplicated, no nonce reused, every signature verified, every failure named, and no
 canary share, nonce or Paillier secret anywhere in the logs, Temporal history, Redis or the database.
 
-Its own `mpc dev` (not the session stack: the supervisor under test is `mpc dev`'s); about 3-4 minutes.
+Its own `mpc dev` (not the session stack: the supervisor under test is `mpc dev`'s); 2-6 minutes.
 """
 
 from __future__ import annotations
