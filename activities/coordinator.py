@@ -59,6 +59,8 @@ async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> Sessi
         value = getattr(change, name)
         if value is not None:
             setattr(row, name, value)
+    if change.participants is not None:
+        row.participants = list(change.participants)
     if change.error is not None:
         row.error = {"code": change.error.code, "message": change.error.message, "node": change.error.node,
                      "nodes": change.error.nodes}

@@ -176,7 +176,7 @@ class FrostAggregation:
         async with self.sessions() as db, db.begin():
             ended = await apply_session_update(db, SessionUpdate(
                 request.session_id, status="completed", signature=result.signature or None,
-                signatures=result.signatures or None, finished=True))
+                signatures=result.signatures or None, finished=True, participants=list(request.signers)))
             db.add(AuditLog(actor=request.actor, action="key.sign", resource_type="key", resource_id=key_id,
                             session_id=request.session_id, status="success",
                             details={**signed, "signers": request.signers, "used_pool": request.used_pool}))

@@ -32,12 +32,13 @@ from activities.node_services import (
     raise_envelope_error,
     raise_protocol_error,
     to_wire,
+    vault_unavailable,
     violation,
 )
 from activities.purpose import check_purpose
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
-from mpc.keystore import KeystoreError, RetryMismatchError, one_sync
+from mpc.keystore import KeystoreError, RetryMismatchError, VaultSealedError, VaultUnavailableError, one_sync
 from mpc.protocols import Activity
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -104,6 +105,8 @@ class FrostSigning:
     def _key_share(self, key_id: str) -> KeyShare:
         try:
             return KeyShare.from_bytes(self.services.shares.get_share(key_id))
+        except (VaultUnavailableError, VaultSealedError) as exc:
+            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
         except KeystoreError as exc:
             invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
                                                  f"{type(exc).__name__}")
@@ -254,6 +257,8 @@ class FrostSigning:
             return SigningNonces.from_bytes(self.services.state.consume(NONCES, nonce_id))
         except NonceReuseError:
             invalid_request("nonce_consumed", f"nonce {nonce_id} was already used; it is never used twice")
+        except (VaultUnavailableError, VaultSealedError) as exc:  # decrypt comes first: the nonce is still unused
+            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its nonce: {type(exc).__name__}")
         except KeystoreError as exc:
             invalid_request("nonce_unavailable", f"nonce {nonce_id} unavailable: {type(exc).__name__}")
 

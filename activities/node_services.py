@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.exceptions import ApplicationError
@@ -23,7 +24,7 @@ from mpc.keystore import SecretStateStore, ShareStore
 from tss.errors import ProtocolError
 from tss.messages import BROADCAST as TSS_BROADCAST
 from tss.messages import RoundMessage
-from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
+from workflows.driver import DEPENDENCY_UNAVAILABLE, INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import BROADCAST, Party, WireMessage
 
 if TYPE_CHECKING:
@@ -69,6 +70,16 @@ def violation(code: str, culprits: Sequence[str], message: str) -> NoReturn:
 
 def invalid_request(code: str, message: str) -> NoReturn:
     raise ApplicationError(message, {"code": code, "culprits": []}, type=INVALID_REQUEST, non_retryable=True)
+
+
+VAULT_RETRY_DELAY = timedelta(seconds=3)
+
+
+def vault_unavailable(message: str) -> NoReturn:
+    """The node's Vault is down or sealed (a restart): nothing was read or consumed; the round is tried again
+    after VAULT_RETRY_DELAY rather than failing the session at once (found by scripts/chaos)."""
+    raise ApplicationError(message, {"code": "vault_unavailable", "culprits": []}, type=DEPENDENCY_UNAVAILABLE,
+                           next_retry_delay=VAULT_RETRY_DELAY)
 
 
 def raise_protocol_error(error: ProtocolError, roster: Roster) -> NoReturn:

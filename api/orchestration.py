@@ -32,6 +32,7 @@ from api.derivation import checked_path
 from api.errors import ApiError
 from api.intent_issuer import issue
 from api.schemas import KeyCreate, SignCreate
+from api.start_interrupted import START_RPC_TIMEOUT, settle_if_never_started
 from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
@@ -144,6 +145,7 @@ async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, se
             # A backstop: rounds are bounded, and so is the wait for approvers (`waits_for`).
             execution_timeout=timedelta(seconds=settings.session_timeout * 2 + waits_for),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, search_attributes=attributes,
+            rpc_timeout=START_RPC_TIMEOUT,  # bounded, so a pending row older than the grace never started
         )
     except WorkflowAlreadyStartedError:
         await _forget(db, session_id, new_key_id)
@@ -196,6 +198,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     session_id = str(uuid.uuid4())
     workflow_id = workflow_id_for("keygen", principal, idempotency_key, session_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
+        await settle_if_never_started(db, client_factory, row)
         return Started(row.session_id, row.key_id or "", workflow_id, None, replayed=True)
     await _check_capacity(db, None, settings.max_concurrent_sessions, settings)
 
@@ -312,6 +315,7 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     operation = "transaction" if body.transaction is not None else "sign"
     workflow_id = workflow_id_for(operation, principal, idempotency_key, session_id, scope=key_id)
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
+        await settle_if_never_started(db, client_factory, row)
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
     await _check_capacity(db, "sign", settings.max_concurrent_signings, settings)
 

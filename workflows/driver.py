@@ -28,6 +28,12 @@ PROTOCOL_VIOLATION = "ProtocolViolation"
 INVALID_REQUEST = "InvalidRequest"
 """ApplicationError type for a request a participant refuses (unknown key, reused nonce, ...)."""
 
+DEPENDENCY_UNAVAILABLE = "DependencyUnavailable"
+"""ApplicationError type for a node whose own infrastructure (Vault) is down: retried after a pause, and when
+the retries run out the session fails `vault_unavailable` naming no node (nobody cheated, nobody is to blame)."""
+VAULT_ERROR_TYPES = (DEPENDENCY_UNAVAILABLE, "VaultUnavailableError", "VaultSealedError")
+"""The type above, and the keystore's own Vault outage errors where they reach the activity boundary unconverted."""
+
 SESSION_FAILED = "SessionFailed"
 
 
@@ -74,6 +80,9 @@ def failure_from(node_id: str, error: BaseException) -> SessionFailure:
         code = str(details.get("code", "protocol_violation"))
         return SessionFailure(code=code, message=f"{node_id} reported: {cause.message}",
                               node=culprits[0] if culprits else None, nodes=culprits, reported_by=node_id)
+    if isinstance(cause, ApplicationError) and cause.type in VAULT_ERROR_TYPES:
+        return SessionFailure(code="vault_unavailable", message=f"{node_id} could not reach its Vault: {cause.message}",
+                              reported_by=node_id)
     if isinstance(cause, TimeoutError):
         return SessionFailure(code="node_timeout", message=f"{node_id} did not answer in time", node=node_id,
                               nodes=[node_id], reported_by=node_id)

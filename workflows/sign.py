@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
 ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
 BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
-REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
+REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable")
 
 
 @workflow.defn(name="Sign")
@@ -117,10 +117,10 @@ class SignWorkflow(AwaitsApprovals):
             signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
             if request.digests:
                 await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
-                                        finished=True)
+                                        finished=True, participants=[s.node_id for s in signers])
             else:
                 await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature,
-                                        finished=True)
+                                        finished=True, participants=[s.node_id for s in signers])
             await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
                            session_id=request.session_id, **signed, signers=[s.node_id for s in signers],
                            used_pool=used_pool)

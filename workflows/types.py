@@ -151,6 +151,7 @@ class SessionUpdate:
     finished: bool = False  # sets completed_at and duration_ms
     signatures: list[str] | None = None  # a batch session: one signature per digest, in request order
     started: bool = False  # sets started_at
+    participants: list[str] | None = None  # the signers that made the signature (after a replacement)
 
 
 @dataclass

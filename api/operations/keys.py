@@ -16,6 +16,7 @@ from api.orchestration import Started, idempotent_workflow_id, start_keygen, sta
 from api.pagination import page
 from api.refresh_schedule import apply_refresh_schedule
 from api.schemas import KeyCreate, KeygenSessionPublic, KeyList, KeyPublic, SessionPublic, SignCreate
+from api.start_interrupted import settle_if_never_started
 from api.transactions import TransactionCreate, start_transaction
 from api.views import key_view, session_view
 from mpc.db.models import Key, SigningSession
@@ -52,6 +53,7 @@ async def create_key(caller: Caller, body: KeyCreate, *, idempotency_key: str | 
     idem_workflow = idempotent_workflow_id("keygen", principal, idempotency_key)
     known = await remembered_session(state.redis, idem_workflow)
     if known and (row := await db.get(SigningSession, known)) is not None:
+        await settle_if_never_started(db, state.temporal, row)  # Redis remembers a replayed orphan too
         started = Started(row.session_id, row.key_id or "", row.workflow_id, None, replayed=True)
     else:
         started = await start_keygen(db, state.temporal, state.settings, principal, body, idempotency_key,
@@ -74,6 +76,7 @@ async def sign(caller: Caller, key_id: str, body: SignCreate, *, idempotency_key
     idem_workflow = idempotent_workflow_id("sign", principal, idempotency_key, scope=key_id)
     known = await remembered_session(state.redis, idem_workflow)
     if known and (row := await db.get(SigningSession, known)) is not None:
+        await settle_if_never_started(db, state.temporal, row)  # Redis remembers a replayed orphan too
         started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
     else:
         started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
@@ -91,6 +94,7 @@ async def sign_transaction(caller: Caller, key_id: str, body: TransactionCreate,
     idem_workflow = idempotent_workflow_id("transaction", principal, idempotency_key, scope=key_id)
     known = await remembered_session(state.redis, idem_workflow)
     if known and (row := await db.get(SigningSession, known)) is not None:
+        await settle_if_never_started(db, state.temporal, row)  # Redis remembers a replayed orphan too
         started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
     else:
         started = await start_transaction(db, state.temporal, state.settings, principal, key_id, body,

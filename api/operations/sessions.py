@@ -8,11 +8,13 @@ first (422 and nothing changes otherwise); every node checks the approvals again
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from api.errors import ApiError
 from api.operations.context import Caller
@@ -28,6 +30,7 @@ from api.schemas import (
     SessionList,
     SessionPublic,
 )
+from api.start_interrupted import settle_if_never_started
 from api.views import audit_view, session_view
 from mpc.db.models import AuditLog, Key, SigningSession
 from mpc.intents import INTENT_TAG, REJECTION_TAG, KeyPolicy, verify_ed25519
@@ -39,10 +42,14 @@ AUDIT_LIMIT_MAX = 1000
 AWAITING = str(SessionStatus.AWAITING_APPROVAL)
 
 
-async def get_session(db: AsyncSession, session_id: str) -> SessionPublic:
+async def get_session(db: AsyncSession, session_id: str,
+                      temporal: Callable[[], Awaitable[Client]] | None = None) -> SessionPublic:
+    """One session; with `temporal`, a `pending` one whose workflow never started ends `start_interrupted`."""
     row = await db.get(SigningSession, session_id)
     if row is None:
         raise ApiError(404, "session_not_found", f"session {session_id} does not exist")
+    if temporal is not None:
+        await settle_if_never_started(db, temporal, row)
     decisions = (await db.execute(select(AuditLog).where(
         AuditLog.session_id == session_id, AuditLog.action.in_(("session.approve", "session.reject")))
         .order_by(AuditLog.id))).scalars().all()

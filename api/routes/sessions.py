@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentPrincipal, DbSession, require_role
+from api.deps import CurrentPrincipal, DbSession, State, require_role
 from api.errors import error_responses
 from api.links import session_links
 from api.operations import sessions as operations
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/v1", tags=["sessions"], responses=error_responses(40
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic, summary="One session",
             responses={200: {"description": "the session", "links": session_links()}, **error_responses(404)})
-async def get_session(session_id: str, db: DbSession, _: CurrentPrincipal) -> SessionPublic:
-    return await operations.get_session(db, session_id)
+async def get_session(session_id: str, db: DbSession, state: State, _: CurrentPrincipal) -> SessionPublic:
+    return await operations.get_session(db, session_id, state.temporal)
 
 
 @router.get("/sessions", response_model=SessionList, summary="Sessions, newest first",

@@ -128,7 +128,8 @@ class KeysService(_Service, rpc.KeysServicer):
 class SessionsService(_Service, rpc.SessionsServicer):
     async def GetSession(self, request: pb.GetSessionRequest, context: Context) -> pb.Session:
         async def run(caller: Caller) -> pb.Session:
-            return convert.message(await sessions_ops.get_session(caller.db, request.session_id), pb.Session)
+            session = await sessions_ops.get_session(caller.db, request.session_id, caller.state.temporal)
+            return convert.message(session, pb.Session)
 
         return await self._call(context, ANY_ROLE, run)
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import httpx
 
 from mpc.devstack.openbao import OpenBaoServer
-from mpc.devstack.ports import free_port, require_free_port
+from mpc.devstack.ports import free_port, port_is_free, require_free_port
 from mpc.devstack.postgres import PostgresServer
-from mpc.devstack.process import ManagedProcess, ServiceStartError
+from mpc.devstack.process import ManagedProcess
 from mpc.devstack.prometheus import PrometheusServer, Target, participant_targets, prometheus_binary
 from mpc.devstack.redis import RedisServer
+from mpc.devstack.supervisor import PROCESSES_FILE, Supervised, Supervisor
 from mpc.devstack.temporal import TemporalDevServer
 from mpc.devstack.tls import DevTls
 
@@ -96,8 +97,9 @@ class DevStack:
         self.services: list[PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer | PrometheusServer] = [
             self.postgres, self.redis, self.vault, self.temporal]
         self.apps: list[ManagedProcess] = []
-        # Each worker's /metrics and /health (METRICS_PORT): free ports, kept for the run (restarts reuse them).
-        self.metrics_ports = {name: free_port(HOST) for name in ("coordinator", *config.node_ids())}
+        # Each worker's /metrics and /health (METRICS_PORT): a free port picked just before the worker starts,
+        # kept across restarts unless another process took it meanwhile (_restart_app).
+        self.metrics_ports: dict[str, int] = {}
         self.prometheus: PrometheusServer | None = None
         # --tls: a development CA and server certificate in <data-dir>/tls; every client here trusts that CA
         self.tls = DevTls(data / "tls") if config.tls else None
@@ -143,16 +145,23 @@ class DevStack:
         api.wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=1, verify=self._verify).status_code == 200,
                        60)
         self._spawn("coordinator", ["worker", "coordinator"],
-                    {**env, "METRICS_PORT": str(self.metrics_ports["coordinator"])})
+                    {**env, "METRICS_PORT": self._metrics_port("coordinator")})
         for node_id in self.config.node_ids():
             node_dir = self.config.data_dir / "nodes" / node_id
             # Each participant has its own token, bound to its node id (SECURITY.md A4).
             node_token = self._token_file(f"node-token-{node_id}", f"dev-{node_id}", "node", node_id=node_id)
             node_env = {**env, "NODE_TYPE": "participant", "NODE_ID": node_id, "API_TOKEN": node_token,
                         "KEY_SHARE_STORAGE_PATH": str(node_dir / "shares"), "VAULT_TRANSIT_KEY": f"mpc-{node_id}",
-                        "METRICS_PORT": str(self.metrics_ports[node_id])}
+                        "METRICS_PORT": self._metrics_port(node_id)}
             self._spawn(node_id, ["worker", "participant"], node_env)
-        api.wait_until(self._ready, 120, interval=0.25)
+        # A worker that dies while the stack comes up (a port taken meanwhile, Temporal slow) is started again.
+        supervisor = self.supervisor()
+
+        def ready() -> bool:
+            supervisor.check(lambda: self._stopping)
+            return self._ready()
+
+        api.wait_until(ready, 120, interval=0.25)
         self._start_prometheus()
         self._print_summary(time.monotonic() - started, admin_token)
 
@@ -236,6 +245,19 @@ class DevStack:
         (c.data_dir / "no-config.yaml").write_text("# mpc dev: configured through environment variables\n")
         return env
 
+    def _metrics_port(self, name: str) -> str:
+        self.metrics_ports[name] = free_port(HOST)
+        return str(self.metrics_ports[name])
+
+    def _restart_app(self, process: ManagedProcess) -> None:
+        """Start an application process again; a worker keeps its METRICS_PORT unless another process
+        took it while the worker was down (a port picked by `free_port` can be any client's source port)."""
+        env = process.env or {}
+        if "METRICS_PORT" in env and not port_is_free(HOST, int(env["METRICS_PORT"])):
+            env["METRICS_PORT"] = self._metrics_port(process.name)
+            self._say(f"{process.name}: its metrics port was taken meanwhile; now {env['METRICS_PORT']}")
+        process.start()
+
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         process = ManagedProcess(name, [sys.executable, "-m", "mpc", *args],
                                  log_path=self.config.data_dir / "logs" / f"{name}.log", env=env)
@@ -287,19 +309,26 @@ class DevStack:
         print(f"mpc dev: {message}", flush=True)
 
     # ---- supervise and stop ---------------------------------------------------------------
+    def supervisor(self) -> Supervisor:
+        """Every process of the stack, services first, each with the function that starts it again."""
+        def service(s: PostgresServer | RedisServer | OpenBaoServer | TemporalDevServer | PrometheusServer
+                    ) -> Supervised:
+            assert s.process is not None
+            return Supervised(s.process.name, lambda: s.process, s.start)
+
+        def app(p: ManagedProcess) -> Supervised:
+            return Supervised(p.name, lambda: p, lambda: self._restart_app(p))
+
+        entries = [service(s) for s in self.services if s.process is not None] + [app(p) for p in self.apps]
+        return Supervisor(entries, self.config.data_dir / PROCESSES_FILE, self._say)
+
     def supervise(self) -> None:
-        """Wait for Ctrl-C; report (and restart once) an application process that dies."""
-        restarts: dict[str, int] = {}
+        """Until Ctrl-C, start again any process that dies (see mpc/devstack/supervisor.py)."""
+        supervisor = self.supervisor()
+        supervisor.write_pids()
         while not self._stopping:
             time.sleep(0.5)
-            for process in self.apps:
-                if not process.running() and not self._stopping:
-                    count = restarts.get(process.name, 0)
-                    if count >= 3:
-                        raise ServiceStartError(f"{process.name} keeps exiting; see {process.log_path}")
-                    restarts[process.name] = count + 1
-                    self._say(f"{process.name} exited; restarting (see {process.log_path})")
-                    process.start()
+            supervisor.check(lambda: self._stopping)
 
     def stop(self) -> None:
         self._stopping = True
@@ -307,6 +336,7 @@ class DevStack:
             process.stop()
         for service in reversed(self.services):
             service.stop()
+        (self.config.data_dir / PROCESSES_FILE).unlink(missing_ok=True)
 
     def run(self) -> None:
         def _interrupt(signum: int, _frame: object) -> None:

@@ -263,6 +263,7 @@ def test_killed_signer_is_replaced_or_named(stack: Stack) -> None:
             # Default signers (p1, p2) with p3 online as an alternate: p2 times out and is replaced.
             replaced = wait_session(api, default.json()["session_id"])
             assert replaced["status"] == "completed", replaced["error"]
+            assert replaced["participants"] == ["p1", "p3"]  # the session names who actually signed
             # Pinned signers, no alternate: the session fails after the round timeout and names p2.
             failed = wait_session(api, pinned.json()["session_id"])
             assert failed["status"] == "failed"

@@ -19,8 +19,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError, TimeoutType
 from temporalio.worker import Worker
 
+from activities.node_services import vault_unavailable
 from mpc.queues import participant_task_queue
-from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION, failure_from
+from workflows.driver import DEPENDENCY_UNAVAILABLE, INVALID_REQUEST, PROTOCOL_VIOLATION, failure_from
 from workflows.sign import REPLACEABLE, SignWorkflow
 from workflows.types import (
     AggregateInput,
@@ -97,6 +98,14 @@ def test_timeout_and_crash_name_the_node_itself() -> None:
     assert (crash.code, crash.node, crash.nodes, crash.reported_by) == ("node_failed", "p2", ["p2"], "p2")
 
 
+@pytest.mark.parametrize("kind", [DEPENDENCY_UNAVAILABLE, "VaultUnavailableError", "VaultSealedError"])
+def test_a_vault_outage_names_no_node(kind: str) -> None:
+    """A node whose Vault is down (restarting, sealed) is not at fault: named by cause, not by node."""
+    failure = failure_from("p2", _activity_error(ApplicationError("Vault at http://x is sealed", type=kind)))
+    assert (failure.code, failure.node, failure.nodes, failure.reported_by) == ("vault_unavailable", None, [], "p2")
+    assert "vault_unavailable" in REPLACEABLE
+
+
 def test_old_failure_records_still_decode() -> None:
     old = SessionFailure(code="node_timeout", message="late", node="p1", nodes=["p1"])
     assert old.reported_by is None
@@ -163,6 +172,8 @@ def _node_activities(node: str, refuse: str | None) -> list[Any]:
 
     @activity.defn(name="participant.frost_sign")
     async def sign_share(request: FrostSignRequest) -> WireMessage:
+        if refuse == "vault_unavailable":
+            vault_unavailable(f"{node} cannot reach Vault")  # retried after a pause, then the node is replaced
         if refuse is not None:
             # A refusal whose details try to name an honest peer: it must not be believed.
             others = [s.node_id for s in request.signers if s.node_id != node]
@@ -231,7 +242,7 @@ async def test_a_refusal_neither_flags_the_key_nor_replaces_or_blames_a_node(tem
     assert final.status == "failure" and final.details["flagged"] is False and final.details["node"] is None
 
 
-@pytest.mark.parametrize("code", ["nonce_unavailable", "share_unavailable"])
+@pytest.mark.parametrize("code", ["nonce_unavailable", "share_unavailable", "vault_unavailable"])
 async def test_a_node_local_refusal_replaces_the_node_that_reported_it(temporal_client: Client, code: str) -> None:
     """A node without its nonce or share is replaced by the alternate (never the peer its details name);
     the session completes and nothing is flagged."""
