@@ -126,3 +126,25 @@ def test_json_text_fields_reach_the_rest_body_exactly() -> None:
                                 package_json='{"epoch": 1}')
     parsed_recover = body(recover, RecoverCreate, json_text=("package_json",))
     assert parsed_recover.package == {"epoch": 1} and parsed_recover.shares == {}
+
+
+def test_a_transactions_only_key_converts() -> None:
+    """REST's `policy` of a key that signs transactions only carries `allow_raw_digest: false` (every ethereum,
+    bitcoin and solana key by default): the gRPC answer must hold it, not fail to convert (INTERNAL)."""
+    from datetime import UTC, datetime
+
+    from api.rpc.convert import message
+    from api.rpc.v1 import signer_pb2 as pb
+    from api.schemas import KeyPublic
+    from mpc.intents import KeyPolicy
+
+    policy = KeyPolicy((), {}, False).to_dict()
+    assert policy["allow_raw_digest"] is False
+    key = KeyPublic(key_id="k", public_key=None, verifying_key=None, protocol="gg20", curve="secp256k1", threshold=2,
+                    total_nodes=2, participants=["p4", "p5"], chain_type="ethereum", address=None, status="pending",
+                    epoch=0, description=None, tags={}, policy=policy, allow_raw_digest=False,
+                    created_at=datetime.now(UTC))
+    converted = message(key, pb.Key)
+    assert converted.policy.HasField("allow_raw_digest") and not converted.policy.allow_raw_digest
+    assert not message(key.model_copy(update={"policy": KeyPolicy((), {}).to_dict()}), pb.Key).policy.HasField(
+        "allow_raw_digest")

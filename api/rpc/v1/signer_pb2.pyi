@@ -39,7 +39,7 @@ class KeyPolicyInput(_message.Message):
     def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Union[Quorum, _Mapping]] = ...) -> None: ...
 
 class KeyPolicy(_message.Message):
-    __slots__ = ("approvers", "quorum")
+    __slots__ = ("approvers", "quorum", "allow_raw_digest")
     class QuorumEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -49,9 +49,11 @@ class KeyPolicy(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     APPROVERS_FIELD_NUMBER: _ClassVar[int]
     QUORUM_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_RAW_DIGEST_FIELD_NUMBER: _ClassVar[int]
     approvers: _containers.RepeatedCompositeFieldContainer[Approver]
     quorum: _containers.ScalarMap[str, int]
-    def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    allow_raw_digest: bool
+    def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Mapping[str, int]] = ..., allow_raw_digest: _Optional[bool] = ...) -> None: ...
 
 class CreateKeyRequest(_message.Message):
     __slots__ = ("protocol", "curve", "chain_type", "threshold", "total_nodes", "nodes", "description", "tags", "policy", "refresh_every", "allow_raw_digest", "idempotency_key", "wait", "timeout")
