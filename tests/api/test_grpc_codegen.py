@@ -148,3 +148,17 @@ def test_a_transactions_only_key_converts() -> None:
     assert converted.policy.HasField("allow_raw_digest") and not converted.policy.allow_raw_digest
     assert not message(key.model_copy(update={"policy": KeyPolicy((), {}).to_dict()}), pb.Key).policy.HasField(
         "allow_raw_digest")
+
+
+@pytest.mark.parametrize(("loc", "field"), [
+    (("query", "path"), "path"),  # the wallet's ?path= parameter: named like FastAPI's location, and kept
+    (("path", "key_id"), "key_id"), (("body", "holders", 0, "party_id"), "holders.0.party_id"),
+    (("holders", 0, "party_id"), "holders.0.party_id"),  # gRPC: a pydantic error has no location
+    (("body",), None),
+])
+def test_validation_error_names_the_field(loc: tuple[object, ...], field: str | None) -> None:
+    from api.errors import validation_error
+
+    error = validation_error([{"loc": loc, "msg": "Field required"}])
+    assert (error.status, error.code, error.extra["field"]) == (422, "validation_error", field)
+    assert error.message == (f"{field}: Field required" if field else "Field required")
