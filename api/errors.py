@@ -72,7 +72,10 @@ _DATA_EXCEPTION = "22"  # SQLSTATE class 22: a value the database cannot store o
 def validation_error(errors: Sequence[Any]) -> ApiError:
     """422 `validation_error` naming the first invalid field, from pydantic's `errors()` (REST and gRPC alike)."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    loc = tuple(first.get("loc", ()))
+    if loc and loc[0] in ("body", "query", "path"):  # where FastAPI found it; a field may be named `path` too
+        loc = loc[1:]
+    field = ".".join(str(p) for p in loc)
     message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
     return ApiError(422, "validation_error", f"{field}: {message}" if field else message, field=field or None)
 

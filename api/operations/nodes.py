@@ -1,5 +1,6 @@
-"""Nodes (list, show, admit, remove) and API tokens (list, revoke). Registration and heartbeats stay REST-only:
-they are the participants' own channel (api/routes/nodes.py)."""
+"""Nodes (list, show, admit, remove, reset the nonce epoch) and API tokens (list, revoke). Registration,
+heartbeats and a node's read of its own nonce-epoch token stay REST-only: they are the participants' own
+channel (api/routes/nodes.py, api/routes/node_epochs.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from api.auth import revoke_token
 from api.errors import ApiError
 from api.operations.context import Caller
 from api.schemas import NodeList, NodePublic
-from mpc.db.models import Admission, ApiToken, AuditLog, Node
+from mpc.backup.restore import bump_node_epochs
+from mpc.db.models import Admission, ApiToken, AuditLog, Node, NodeNonceEpoch
 
 
 def node_status(node: Node, offline_after: float, now: datetime | None = None) -> tuple[str, float]:
@@ -73,6 +75,30 @@ async def remove_node(caller: Caller, node_id: str) -> None:
     db.add(AuditLog(actor=caller.principal.name, action="node.remove", resource_type="node", resource_id=node_id,
                     details={"signing_public_key": node.signing_public_key}))
     await db.commit()
+
+
+class NonceEpochPublic(BaseModel):
+    node_id: str
+    counter: int
+    token: str | None  # None: never restored
+
+
+async def nonce_epoch(db: AsyncSession, node_id: str) -> NonceEpochPublic:
+    """A node's nonce-epoch token (SECURITY.md N4), kept in the database, off the node's disk."""
+    await _node(db, node_id)
+    row = await db.get(NodeNonceEpoch, node_id)
+    return NonceEpochPublic(node_id=node_id, counter=row.counter if row else 0, token=row.token if row else None)
+
+
+async def reset_nonce_epoch(caller: Caller, node_id: str) -> NonceEpochPublic:
+    """A new token (admin): the node voids every nonce and presignature it made so far at its next start."""
+    db, principal = caller.db, caller.principal
+    await _node(db, node_id)
+    await bump_node_epochs(caller.state.sessions, [node_id], f"reset by {principal.name}")
+    db.add(AuditLog(actor=principal.name, action="node.reset_nonce_epoch", resource_type="node", resource_id=node_id,
+                    details={}))
+    await db.commit()
+    return await nonce_epoch(db, node_id)
 
 
 class TokenPublic(BaseModel):

@@ -1,4 +1,5 @@
-"""Backups: `GET /v1/backups`, `GET /v1/backups/{id}`, `POST /v1/backups` (run one now)."""
+"""Backups: `GET /v1/backups`, `GET /v1/backups/{id}`, `POST /v1/backups` (run one now).
+The work is in api/operations/backups.py, shared with the gRPC API."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from api.backups import BackupList, BackupPublic, BackupStarted, backup_view, start_backup
+from api.backups import BackupList, BackupPublic, BackupStarted
 from api.deps import CurrentPrincipal, DbSession, State, require_role
-from api.errors import ApiError, error_responses
-from api.pagination import MAX_OFFSET, page
-from mpc.db.models import Backup
+from api.errors import error_responses
+from api.operations import Caller
+from api.operations import backups as operations
+from api.pagination import MAX_OFFSET
 
 router = APIRouter(prefix="/v1/backups", tags=["backups"], responses=error_responses(401, 422))
 
@@ -21,22 +22,15 @@ router = APIRouter(prefix="/v1/backups", tags=["backups"], responses=error_respo
             dependencies=[require_role("operator", "viewer")],
             responses={200: {"description": "one page of backup sets"}, **error_responses(403)})
 async def list_backups(db: DbSession, status: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                       limit: Annotated[int, Query(ge=1, le=operations.LIST_LIMIT_MAX)] = 100,
                        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> BackupList:
-    query = select(Backup)
-    if status:
-        query = query.where(Backup.status == status)
-    rows, total = await page(db, query, Backup.created_at.desc(), limit, offset)
-    return BackupList(backups=[backup_view(r) for r in rows], total=total)
+    return await operations.list_backups(db, status=status, limit=limit, offset=offset)
 
 
 @router.get("/{backup_id}", response_model=BackupPublic, summary="One backup set, with its signed manifest",
             dependencies=[require_role("operator", "viewer")], responses=error_responses(403, 404))
 async def get_backup(backup_id: str, db: DbSession) -> BackupPublic:
-    row = await db.get(Backup, backup_id)
-    if row is None:
-        raise ApiError(404, "backup_not_found", f"backup {backup_id} does not exist")
-    return backup_view(row, with_manifest=True)
+    return await operations.get_backup(db, backup_id)
 
 
 @router.post("", status_code=202, response_model=BackupStarted, summary="Run a backup now",
@@ -44,5 +38,5 @@ async def get_backup(backup_id: str, db: DbSession) -> BackupPublic:
              responses={202: {"description": "the run started: follow its session"},
                         **error_responses(403, 503, s503="Temporal cannot start the workflow; nothing was recorded")})
 async def run_backup(db: DbSession, state: State, principal: CurrentPrincipal) -> JSONResponse:
-    started = await start_backup(db, state.temporal, state.settings, principal)
+    started = await operations.run_backup(Caller(state, db, principal))
     return JSONResponse(started.model_dump(mode="json"), status_code=202)

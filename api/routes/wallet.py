@@ -1,62 +1,30 @@
-"""A key's BIP-32 side: its extended public key and the child key and address at a path."""
+"""A key's BIP-32 side: its extended public key and the child key and address at a path.
+The work is in api/operations/wallet.py, shared with the gRPC API."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from api.deps import CurrentPrincipal, DbSession
-from api.derivation import checked_path, child, family_of, root_xpub
-from api.errors import ApiError, error_responses
-from mpc.db.models import Key
-from mpc.hd import present_child
+from api.errors import error_responses
+from api.operations import wallet as operations
+from api.operations.wallet import AddressPublic, XpubPublic
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 404, 409, 422))
-
-
-class XpubPublic(BaseModel):
-    key_id: str
-    xpub: str = Field(description="BIP-32 extended public key of the key (depth 0, mainnet `xpub` version)")
-    public_key: str = Field(description="the compressed secp256k1 group key, hex")
-    chain_code: str = Field(description="BIP-32 chain code, hex: made jointly at keygen (no party picks it)")
-
-
-class AddressPublic(BaseModel):
-    key_id: str
-    path: str
-    public_key: str = Field(description="the child's public key as the key's own is shown (Taproot: x-only)")
-    verifying_key: str = Field(description="the key the child's signatures verify under (Taproot: output key)")
-    address: str = Field(description="the child's address on the key's chain")
-    xpub: str = Field(description="the child's extended public key")
-
-
-async def _key(db: DbSession, key_id: str) -> Key:
-    key = await db.get(Key, key_id)
-    if key is None:
-        raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
-    return key
 
 
 @router.get("/{key_id}/xpub", response_model=XpubPublic, summary="The key as a BIP-32 extended public key",
             responses={200: {"description": "the xpub (secp256k1 keys)"}})
 async def get_xpub(key_id: str, db: DbSession, _: CurrentPrincipal) -> XpubPublic:
-    key = await _key(db, key_id)
-    xpub = root_xpub(key)
-    return XpubPublic(key_id=key_id, xpub=xpub.to_base58(), public_key=xpub.public_key.hex(),
-                      chain_code=xpub.chain_code.hex())
+    return await operations.get_xpub(db, key_id)
 
 
 @router.get("/{key_id}/addresses", response_model=AddressPublic, summary="A BIP-32 child's key and address",
             responses={200: {"description": "the child at `path` (m: the key itself)"}})
 async def get_address(key_id: str, db: DbSession, _: CurrentPrincipal,
-                      path: Annotated[str, Query(max_length=1024, description="non-hardened BIP-32 path, "
-                                                                              "e.g. m/0/17")]) -> AddressPublic:
-    key = await _key(db, key_id)
-    canonical = checked_path(key, path, field="path") or "m"
-    derived = child(key, canonical)
-    forms = present_child(family_of(key), key.curve, key.chain_type, derived.public_key)
-    return AddressPublic(key_id=key_id, path=canonical, public_key=forms["public_key"],
-                         verifying_key=forms["verifying_key"], address=forms["address"],
-                         xpub=derived.xpub.to_base58())
+                      path: Annotated[str, Query(max_length=operations.PATH_MAX_LENGTH,
+                                                 description="non-hardened BIP-32 path, e.g. m/0/17")]
+                      ) -> AddressPublic:
+    return await operations.get_address(db, key_id, path)

@@ -3,6 +3,7 @@ mirror the REST bodies field by field (datetimes as Timestamps, free-form object
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -34,9 +35,45 @@ def fields(request: Message, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]
     return data
 
 
-def body(request: Message, model: type[B], *, exclude: tuple[str, ...] = ()) -> B:
-    """The request as the REST body schema, with its validation (a `ValidationError` is 422 `validation_error`)."""
-    return model.model_validate(fields(request, exclude=("key_id", "session_id", *START_FIELDS, *exclude)))
+def body(request: Message, model: type[B], *, exclude: tuple[str, ...] = (), json_text: tuple[str, ...] = ()) -> B:
+    """The request as the REST body schema, with its validation (a `ValidationError` is 422 `validation_error`).
+
+    `json_text`: `<name>_json` fields holding a JSON object as text, which become the body's `<name>`, parsed as
+    REST parses its body (integers stay exact). An empty repeated or map field the body requires is an empty
+    list or object: proto3 cannot tell empty from absent, and REST's body must name the field.
+    """
+    data = fields(request, exclude=("key_id", "session_id", *START_FIELDS, *exclude))
+    for name in json_text:
+        if name in data:
+            data[name.removesuffix("_json")] = _parse_json(data.pop(name), name)
+    for field in request.DESCRIPTOR.fields:
+        target = model.model_fields.get(field.name)
+        if field.is_repeated and field.name not in data and target is not None and target.is_required():
+            data[field.name] = {} if _is_map(field) else []
+    return model.model_validate(data)
+
+
+def _parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", f"{name}: not JSON text ({exc})", field=name) from None
+
+
+def _is_map(field: Any) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def required(request: Any, name: str, *, max_length: int) -> str:
+    """A required REST query parameter (a proto3 `optional string`): unset or too long is 422 `validation_error`,
+    as REST answers a missing or overlong parameter."""
+    if not request.HasField(name):
+        raise ApiError(422, "validation_error", f"{name}: Field required", field=name)
+    value: str = getattr(request, name)
+    if len(value) > max_length:
+        raise ApiError(422, "validation_error", f"{name}: String should have at most {max_length} characters",
+                       field=name)
+    return value
 
 
 def start_options(request: Any) -> tuple[str | None, bool, float | None]:

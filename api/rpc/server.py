@@ -1,5 +1,5 @@
 """The gRPC server beside the HTTP API, in the API process and its event loop (so both front ends share one
-`AppState`: database pool, Redis, Temporal client, intent signer): the four services of signer.proto, the
+`AppState`: database pool, Redis, Temporal client, intent signer): the five services of signer.proto, the
 standard health service (grpc.health.v1) and server reflection (grpcurl, grpcui, Postman find the methods)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from api.rpc.servicers import KeysService, NodesService, SessionsService, TokensService
+from api.rpc.servicers import BackupsService, KeysService, NodesService, SessionsService, TokensService
 from api.rpc.v1 import signer_pb2 as pb
 from api.rpc.v1 import signer_pb2_grpc as rpc
 from api.state import AppState
@@ -20,7 +20,7 @@ from api.tls import grpc_credentials
 log = logging.getLogger("mpc.api.rpc")
 
 SERVICE_NAMES = tuple(service.full_name for service in pb.DESCRIPTOR.services_by_name.values())
-"""mpc.signer.v1.Keys, .Sessions, .Nodes, .Tokens"""
+"""mpc.signer.v1.Keys, .Sessions, .Backups, .Nodes, .Tokens"""
 
 
 class GrpcServer:
@@ -32,6 +32,7 @@ class GrpcServer:
         self.health = health_aio.HealthServicer()
         rpc.add_KeysServicer_to_server(KeysService(state), self.server)
         rpc.add_SessionsServicer_to_server(SessionsService(state), self.server)
+        rpc.add_BackupsServicer_to_server(BackupsService(state), self.server)
         rpc.add_NodesServicer_to_server(NodesService(state), self.server)
         rpc.add_TokensServicer_to_server(TokensService(state), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

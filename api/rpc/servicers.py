@@ -9,10 +9,13 @@ import grpc
 
 from api.key_lifecycle import KeyStateChange
 from api.operations import Caller
+from api.operations import backups as backups_ops
 from api.operations import keys as keys_ops
 from api.operations import lifecycle as lifecycle_ops
 from api.operations import nodes as nodes_ops
 from api.operations import sessions as sessions_ops
+from api.operations import wallet as wallet_ops
+from api.recover import RecoverCreate
 from api.reshare import RefreshCreate, ReshareCreate
 from api.rpc import convert
 from api.rpc.calls import handle
@@ -20,10 +23,12 @@ from api.rpc.v1 import signer_pb2 as pb
 from api.rpc.v1 import signer_pb2_grpc as rpc
 from api.schemas import KeyCreate, SignCreate
 from api.state import AppState
+from api.transactions import TransactionCreate
 
 Context: TypeAlias = grpc.aio.ServicerContext
 OPERATOR = ("operator",)
 ADMIN = ("admin",)
+READERS = ("operator", "viewer")
 ANY_ROLE: tuple[str, ...] = ()
 
 
@@ -99,15 +104,17 @@ class KeysService(_Service, rpc.KeysServicer):
     async def ArchiveKey(self, request: pb.KeyStateChangeRequest, context: Context) -> pb.Session:
         return await self._state_change(request, context, enabled=False, archive=True)
 
-    async def _shares(self, request: Any, context: Context, model: type[ReshareCreate] | type[RefreshCreate]
-                      ) -> pb.Session:
+    async def _shares(self, request: Any, context: Context,
+                      model: type[ReshareCreate] | type[RefreshCreate] | type[RecoverCreate], *,
+                      roles: tuple[str, ...] = OPERATOR, json_text: tuple[str, ...] = ()) -> pb.Session:
         async def run(caller: Caller) -> pb.Session:
             key, wait, timeout = convert.start_options(request)
-            outcome = await lifecycle_ops.change_shares(caller, request.key_id, convert.body(request, model),
-                                                        idempotency_key=key, wait=wait, timeout=timeout)
+            body = convert.body(request, model, json_text=json_text)
+            outcome = await lifecycle_ops.change_shares(caller, request.key_id, body, idempotency_key=key, wait=wait,
+                                                        timeout=timeout)
             return convert.message(outcome.body, pb.Session)
 
-        return await self._call(context, OPERATOR, run)
+        return await self._call(context, roles, run)
 
     async def ReshareKey(self, request: pb.ReshareRequest, context: Context) -> pb.Session:
         return await self._shares(request, context, ReshareCreate)
@@ -115,12 +122,38 @@ class KeysService(_Service, rpc.KeysServicer):
     async def RefreshKey(self, request: pb.RefreshRequest, context: Context) -> pb.Session:
         return await self._shares(request, context, RefreshCreate)
 
+    async def RecoverKey(self, request: pb.RecoverRequest, context: Context) -> pb.Session:
+        return await self._shares(request, context, RecoverCreate, roles=ADMIN, json_text=("package_json",))
+
     async def SetRefreshSchedule(self, request: pb.RefreshScheduleRequest,
                                  context: Context) -> pb.RefreshSchedule:
         async def run(caller: Caller) -> pb.RefreshSchedule:
             body = lifecycle_ops.RefreshSchedule.model_validate({"every": convert.optional(request, "every")})
             answer = await lifecycle_ops.set_refresh_schedule(caller, request.key_id, body)
             return convert.message(answer, pb.RefreshSchedule)
+
+        return await self._call(context, OPERATOR, run)
+
+    async def GetXpub(self, request: pb.GetKeyRequest, context: Context) -> pb.Xpub:
+        async def run(caller: Caller) -> pb.Xpub:
+            return convert.message(await wallet_ops.get_xpub(caller.db, request.key_id), pb.Xpub)
+
+        return await self._call(context, ANY_ROLE, run)
+
+    async def GetAddress(self, request: pb.AddressRequest, context: Context) -> pb.Address:
+        async def run(caller: Caller) -> pb.Address:
+            path = convert.required(request, "path", max_length=wallet_ops.PATH_MAX_LENGTH)
+            return convert.message(await wallet_ops.get_address(caller.db, request.key_id, path), pb.Address)
+
+        return await self._call(context, ANY_ROLE, run)
+
+    async def SignTransaction(self, request: pb.TransactionRequest, context: Context) -> pb.Session:
+        async def run(caller: Caller) -> pb.Session:
+            key, wait, timeout = convert.start_options(request)
+            body = convert.body(request, TransactionCreate, json_text=("transaction_json",))
+            outcome = await keys_ops.sign_transaction(caller, request.key_id, body, idempotency_key=key, wait=wait,
+                                                      timeout=timeout)
+            return convert.message(outcome.body, pb.Session)
 
         return await self._call(context, OPERATOR, run)
 
@@ -168,7 +201,7 @@ class SessionsService(_Service, rpc.SessionsServicer):
                 session_id=convert.optional(request, "session_id"), limit=limit, offset=offset)
             return convert.message(answer, pb.AuditLogList)
 
-        return await self._call(context, ("operator", "viewer"), run)
+        return await self._call(context, READERS, run)
 
 
 class NodesService(_Service, rpc.NodesServicer):
@@ -196,6 +229,35 @@ class NodesService(_Service, rpc.NodesServicer):
             return pb.RemoveNodeResponse()
 
         return await self._call(context, ADMIN, run)
+
+    async def ResetNonceEpoch(self, request: pb.NodeRequest, context: Context) -> pb.NonceEpoch:
+        async def run(caller: Caller) -> pb.NonceEpoch:
+            return convert.message(await nodes_ops.reset_nonce_epoch(caller, request.node_id), pb.NonceEpoch)
+
+        return await self._call(context, ADMIN, run)
+
+
+class BackupsService(_Service, rpc.BackupsServicer):
+    async def ListBackups(self, request: pb.ListBackupsRequest, context: Context) -> pb.BackupList:
+        async def run(caller: Caller) -> pb.BackupList:
+            limit, offset = convert.page(request, backups_ops.LIST_LIMIT_MAX)
+            answer = await backups_ops.list_backups(caller.db, status=convert.optional(request, "status"),
+                                                    limit=limit, offset=offset)
+            return convert.message(answer, pb.BackupList)
+
+        return await self._call(context, READERS, run)
+
+    async def GetBackup(self, request: pb.GetBackupRequest, context: Context) -> pb.Backup:
+        async def run(caller: Caller) -> pb.Backup:
+            return convert.message(await backups_ops.get_backup(caller.db, request.backup_id), pb.Backup)
+
+        return await self._call(context, READERS, run)
+
+    async def RunBackup(self, request: pb.RunBackupRequest, context: Context) -> pb.BackupStarted:
+        async def run(caller: Caller) -> pb.BackupStarted:
+            return convert.message(await backups_ops.run_backup(caller), pb.BackupStarted)
+
+        return await self._call(context, OPERATOR, run)
 
 
 class TokensService(_Service, rpc.TokensServicer):

@@ -39,7 +39,7 @@ class KeyPolicyInput(_message.Message):
     def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Union[Quorum, _Mapping]] = ...) -> None: ...
 
 class KeyPolicy(_message.Message):
-    __slots__ = ("approvers", "quorum")
+    __slots__ = ("approvers", "quorum", "allow_raw_digest")
     class QuorumEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -49,9 +49,11 @@ class KeyPolicy(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     APPROVERS_FIELD_NUMBER: _ClassVar[int]
     QUORUM_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_RAW_DIGEST_FIELD_NUMBER: _ClassVar[int]
     approvers: _containers.RepeatedCompositeFieldContainer[Approver]
     quorum: _containers.ScalarMap[str, int]
-    def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    allow_raw_digest: bool
+    def __init__(self, approvers: _Optional[_Iterable[_Union[Approver, _Mapping]]] = ..., quorum: _Optional[_Mapping[str, int]] = ..., allow_raw_digest: _Optional[bool] = ...) -> None: ...
 
 class CreateKeyRequest(_message.Message):
     __slots__ = ("protocol", "curve", "chain_type", "threshold", "total_nodes", "nodes", "description", "tags", "policy", "refresh_every", "allow_raw_digest", "idempotency_key", "wait", "timeout")
@@ -244,6 +246,107 @@ class RefreshSchedule(_message.Message):
     schedule_id: str
     every_seconds: float
     def __init__(self, key_id: _Optional[str] = ..., schedule_id: _Optional[str] = ..., every_seconds: _Optional[float] = ...) -> None: ...
+
+class RecoverHolder(_message.Message):
+    __slots__ = ("node_id", "party_id")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTY_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    party_id: int
+    def __init__(self, node_id: _Optional[str] = ..., party_id: _Optional[int] = ...) -> None: ...
+
+class RecoverRequest(_message.Message):
+    __slots__ = ("key_id", "backup_id", "manifest", "manifest_signature", "threshold", "holders", "package_json", "shares", "reason", "idempotency_key", "wait", "timeout")
+    class SharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    backup_id: str
+    manifest: str
+    manifest_signature: str
+    threshold: int
+    holders: _containers.RepeatedCompositeFieldContainer[RecoverHolder]
+    package_json: str
+    shares: _containers.ScalarMap[str, str]
+    reason: str
+    idempotency_key: str
+    wait: bool
+    timeout: float
+    def __init__(self, key_id: _Optional[str] = ..., backup_id: _Optional[str] = ..., manifest: _Optional[str] = ..., manifest_signature: _Optional[str] = ..., threshold: _Optional[int] = ..., holders: _Optional[_Iterable[_Union[RecoverHolder, _Mapping]]] = ..., package_json: _Optional[str] = ..., shares: _Optional[_Mapping[str, str]] = ..., reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class Xpub(_message.Message):
+    __slots__ = ("key_id", "xpub", "public_key", "chain_code")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    XPUB_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_CODE_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    xpub: str
+    public_key: str
+    chain_code: str
+    def __init__(self, key_id: _Optional[str] = ..., xpub: _Optional[str] = ..., public_key: _Optional[str] = ..., chain_code: _Optional[str] = ...) -> None: ...
+
+class AddressRequest(_message.Message):
+    __slots__ = ("key_id", "path")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    path: str
+    def __init__(self, key_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class Address(_message.Message):
+    __slots__ = ("key_id", "path", "public_key", "verifying_key", "address", "xpub")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    VERIFYING_KEY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    XPUB_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    path: str
+    public_key: str
+    verifying_key: str
+    address: str
+    xpub: str
+    def __init__(self, key_id: _Optional[str] = ..., path: _Optional[str] = ..., public_key: _Optional[str] = ..., verifying_key: _Optional[str] = ..., address: _Optional[str] = ..., xpub: _Optional[str] = ...) -> None: ...
+
+class TransactionRequest(_message.Message):
+    __slots__ = ("key_id", "chain", "transaction_json", "transaction", "psbt", "derivation_path", "idempotency_key", "wait", "timeout")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_JSON_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    PSBT_FIELD_NUMBER: _ClassVar[int]
+    DERIVATION_PATH_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    chain: str
+    transaction_json: str
+    transaction: str
+    psbt: str
+    derivation_path: str
+    idempotency_key: str
+    wait: bool
+    timeout: float
+    def __init__(self, key_id: _Optional[str] = ..., chain: _Optional[str] = ..., transaction_json: _Optional[str] = ..., transaction: _Optional[str] = ..., psbt: _Optional[str] = ..., derivation_path: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class Epoch(_message.Message):
     __slots__ = ("epoch", "holders", "threshold", "created", "reason", "active")
@@ -465,6 +568,76 @@ class AuditLogList(_message.Message):
     total: int
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditLogEntry, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
+class ListBackupsRequest(_message.Message):
+    __slots__ = ("status", "limit", "offset")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    limit: int
+    offset: int
+    def __init__(self, status: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class GetBackupRequest(_message.Message):
+    __slots__ = ("backup_id",)
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    def __init__(self, backup_id: _Optional[str] = ...) -> None: ...
+
+class RunBackupRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Backup(_message.Message):
+    __slots__ = ("backup_id", "status", "session_id", "workflow_id", "path", "size_bytes", "file_count", "duration_ms", "requested_by", "signed_by", "error", "created_at", "completed_at", "manifest")
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    status: str
+    session_id: str
+    workflow_id: str
+    path: str
+    size_bytes: int
+    file_count: int
+    duration_ms: int
+    requested_by: str
+    signed_by: str
+    error: _struct_pb2.Struct
+    created_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    manifest: _struct_pb2.Struct
+    def __init__(self, backup_id: _Optional[str] = ..., status: _Optional[str] = ..., session_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., file_count: _Optional[int] = ..., duration_ms: _Optional[int] = ..., requested_by: _Optional[str] = ..., signed_by: _Optional[str] = ..., error: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., manifest: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class BackupList(_message.Message):
+    __slots__ = ("backups", "total")
+    BACKUPS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    backups: _containers.RepeatedCompositeFieldContainer[Backup]
+    total: int
+    def __init__(self, backups: _Optional[_Iterable[_Union[Backup, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class BackupStarted(_message.Message):
+    __slots__ = ("backup_id", "session_id", "status")
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    session_id: str
+    status: str
+    def __init__(self, backup_id: _Optional[str] = ..., session_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
 class ListNodesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -518,6 +691,16 @@ class NodeList(_message.Message):
 class RemoveNodeResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class NonceEpoch(_message.Message):
+    __slots__ = ("node_id", "counter", "token")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    counter: int
+    token: str
+    def __init__(self, node_id: _Optional[str] = ..., counter: _Optional[int] = ..., token: _Optional[str] = ...) -> None: ...
 
 class ListTokensRequest(_message.Message):
     __slots__ = ()

@@ -91,6 +91,26 @@ class KeysStub:
                 request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.RefreshScheduleRequest.SerializeToString,
                 response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.RefreshSchedule.FromString,
                 _registered_method=True)
+        self.RecoverKey = channel.unary_unary(
+                '/mpc.signer.v1.Keys/RecoverKey',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.RecoverRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.Session.FromString,
+                _registered_method=True)
+        self.GetXpub = channel.unary_unary(
+                '/mpc.signer.v1.Keys/GetXpub',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.GetKeyRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.Xpub.FromString,
+                _registered_method=True)
+        self.GetAddress = channel.unary_unary(
+                '/mpc.signer.v1.Keys/GetAddress',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.AddressRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.Address.FromString,
+                _registered_method=True)
+        self.SignTransaction = channel.unary_unary(
+                '/mpc.signer.v1.Keys/SignTransaction',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.TransactionRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class KeysServicer:
@@ -172,6 +192,35 @@ class KeysServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecoverKey(self, request, context):
+        """POST /v1/keys/{key_id}/recover: a key recovered from escrow (mpc recover --from-escrow) enters a new
+        committee (role admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetXpub(self, request, context):
+        """GET /v1/keys/{key_id}/xpub: the key as a BIP-32 extended public key (secp256k1 keys).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAddress(self, request, context):
+        """GET /v1/keys/{key_id}/addresses?path=: a BIP-32 child's key and address.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignTransaction(self, request, context):
+        """POST /v1/keys/{key_id}/transactions: sign a chain transaction (Ethereum, Bitcoin PSBT, Solana) (role operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeysServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +278,26 @@ def add_KeysServicer_to_server(servicer, server):
                     servicer.SetRefreshSchedule,
                     request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.RefreshScheduleRequest.FromString,
                     response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.RefreshSchedule.SerializeToString,
+            ),
+            'RecoverKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverKey,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.RecoverRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.Session.SerializeToString,
+            ),
+            'GetXpub': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetXpub,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.GetKeyRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.Xpub.SerializeToString,
+            ),
+            'GetAddress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAddress,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.AddressRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.Address.SerializeToString,
+            ),
+            'SignTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignTransaction,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.TransactionRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -540,6 +609,114 @@ class Keys:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def RecoverKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Keys/RecoverKey',
+            api_dot_rpc_dot_v1_dot_signer__pb2.RecoverRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetXpub(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Keys/GetXpub',
+            api_dot_rpc_dot_v1_dot_signer__pb2.GetKeyRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.Xpub.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAddress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Keys/GetAddress',
+            api_dot_rpc_dot_v1_dot_signer__pb2.AddressRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.Address.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Keys/SignTransaction',
+            api_dot_rpc_dot_v1_dot_signer__pb2.TransactionRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class SessionsStub:
     """---- sessions, approvals, audit log -----------------------------------------------------------------
@@ -796,6 +973,173 @@ class Sessions:
             _registered_method=True)
 
 
+class BackupsStub:
+    """---- backups -----------------------------------------------------------------------------------------
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListBackups = channel.unary_unary(
+                '/mpc.signer.v1.Backups/ListBackups',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.ListBackupsRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.BackupList.FromString,
+                _registered_method=True)
+        self.GetBackup = channel.unary_unary(
+                '/mpc.signer.v1.Backups/GetBackup',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.GetBackupRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.Backup.FromString,
+                _registered_method=True)
+        self.RunBackup = channel.unary_unary(
+                '/mpc.signer.v1.Backups/RunBackup',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.RunBackupRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.BackupStarted.FromString,
+                _registered_method=True)
+
+
+class BackupsServicer:
+    """---- backups -----------------------------------------------------------------------------------------
+
+    """
+
+    def ListBackups(self, request, context):
+        """GET /v1/backups (role operator or viewer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackup(self, request, context):
+        """GET /v1/backups/{backup_id}: with its signed manifest (role operator or viewer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunBackup(self, request, context):
+        """POST /v1/backups: run a backup now; follow its session (role operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BackupsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListBackups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackups,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.ListBackupsRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.BackupList.SerializeToString,
+            ),
+            'GetBackup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackup,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.GetBackupRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.Backup.SerializeToString,
+            ),
+            'RunBackup': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunBackup,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.RunBackupRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.BackupStarted.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'mpc.signer.v1.Backups', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('mpc.signer.v1.Backups', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Backups:
+    """---- backups -----------------------------------------------------------------------------------------
+
+    """
+
+    @staticmethod
+    def ListBackups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Backups/ListBackups',
+            api_dot_rpc_dot_v1_dot_signer__pb2.ListBackupsRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.BackupList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Backups/GetBackup',
+            api_dot_rpc_dot_v1_dot_signer__pb2.GetBackupRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.Backup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunBackup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Backups/RunBackup',
+            api_dot_rpc_dot_v1_dot_signer__pb2.RunBackupRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.BackupStarted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class NodesStub:
     """---- nodes and tokens -------------------------------------------------------------------------------
 
@@ -826,6 +1170,11 @@ class NodesStub:
                 '/mpc.signer.v1.Nodes/RemoveNode',
                 request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.SerializeToString,
                 response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.RemoveNodeResponse.FromString,
+                _registered_method=True)
+        self.ResetNonceEpoch = channel.unary_unary(
+                '/mpc.signer.v1.Nodes/ResetNonceEpoch',
+                request_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.SerializeToString,
+                response_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.NonceEpoch.FromString,
                 _registered_method=True)
 
 
@@ -862,6 +1211,15 @@ class NodesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetNonceEpoch(self, request, context):
+        """POST /v1/nodes/{node_id}/nonce-epoch: void every nonce and presignature the node made so far, at its next
+        start (role admin). Registration, heartbeats and GET .../nonce-epoch are the participants' own channel:
+        REST only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -884,6 +1242,11 @@ def add_NodesServicer_to_server(servicer, server):
                     servicer.RemoveNode,
                     request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.FromString,
                     response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.RemoveNodeResponse.SerializeToString,
+            ),
+            'ResetNonceEpoch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetNonceEpoch,
+                    request_deserializer=api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.FromString,
+                    response_serializer=api_dot_rpc_dot_v1_dot_signer__pb2.NonceEpoch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -996,6 +1359,33 @@ class Nodes:
             '/mpc.signer.v1.Nodes/RemoveNode',
             api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.SerializeToString,
             api_dot_rpc_dot_v1_dot_signer__pb2.RemoveNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetNonceEpoch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.signer.v1.Nodes/ResetNonceEpoch',
+            api_dot_rpc_dot_v1_dot_signer__pb2.NodeRequest.SerializeToString,
+            api_dot_rpc_dot_v1_dot_signer__pb2.NonceEpoch.FromString,
             options,
             channel_credentials,
             insecure,
