@@ -22,7 +22,7 @@ from activities.ecdsa_node import (
 )
 from activities.node_services import NodeServices, Roster, invalid_request
 from activities.protocols import ProtocolSetup
-from activities.recover_staging import discard_staged, load_staged
+from activities.recover_staging import load_staged, spend_staged
 from mpc.intents import Intent
 from mpc.keystore import KeystoreError, ShareNotFoundError
 from mpc.protocols import ProtocolSpec, SessionProtocol, Stage
@@ -166,7 +166,11 @@ class EcdsaAdapter:
             invalid_request("share_unavailable", f"{services.node_id} holds no staged share of {params.key_id}")
         me = roster.me.party_id
         package = StagingPackage.from_dict(staged.package)
-        share = StagedShare.from_bytes(staged.share) if me in reshare.dealers else None
+        share = None
+        if me in reshare.dealers:
+            if not staged.share:
+                invalid_request("share_unavailable", f"the staged share of {params.key_id} was used already")
+            share = StagedShare.from_bytes(staged.share)
         pre = session_preparams(services.state, ssid.hex(), ECDSA_MODULUS_BITS) \
             if me in reshare.new_participants else None
         protocol = ReshareProtocol(session_id=ssid, party_id=me, old_public=package.reshare_source(params.epoch),
@@ -190,7 +194,7 @@ class EcdsaAdapter:
                                  activate=False)
             services.state.delete_session(SESSION_PREPARAMS, ssid.hex())  # now inside the sealed key share
             if spec.stage == Stage.RECOVER:
-                discard_staged(services.state, request.params.key_id)  # the key share replaces it
+                spend_staged(services.state, request.params.key_id, setup.epoch)  # the key share replaces it
             return agreed
         if spec.name == SessionProtocol.GG20_KEYGEN:
             # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).

@@ -6,13 +6,15 @@ it here, sealed in the node's secret state store under the key and the epoch the
 `recover` intent it came with. It is *not* a share of the key store: no signing, presigning, export or test
 signature reads this namespace, so a staged share can never sign. It is read only by the `gg20-recover` session of
 that same intent (t' new holders deal from it, activities/ecdsa_protocols.py) and erased when that session stores
-the complete key share; a failed recovery's staged share is replaced by the next attempt's import, or erased when
-an epoch of the key is activated.
+the complete key share. What it was imported under stays until the new epoch is activated, so that a Temporal
+retry of the session's last round is still authorised (and answered from the stored answer). A failed recovery's
+staged share is replaced by the next attempt's import, or erased when an epoch of the key is activated.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +41,7 @@ class StagedRecord:
     intent_id: str
     session_id: str
     package: dict[str, Any]  # the staging package (tss.ecdsa.staging.StagingPackage.to_dict())
-    share: bytes  # StagedShare.to_bytes(): secret
+    share: bytes  # StagedShare.to_bytes(): secret; empty once the recovery session stored the key share
 
     def __repr__(self) -> str:
         return f"StagedRecord(intent={self.intent_id}, session={self.session_id})"
@@ -59,6 +61,13 @@ def load_staged(state: SecretStateStore, key_id: str, epoch: int) -> StagedRecor
         return None
     return StagedRecord(str(body["intent_id"]), str(body["session_id"]), dict(body["package"]),
                         base64.b64decode(body["share"]))
+
+
+def spend_staged(state: SecretStateStore, key_id: str, epoch: int) -> None:
+    """The session stored the key share: erase the staged share, keep what authorises a retry of its rounds."""
+    record = load_staged(state, key_id, epoch)
+    if record is not None and record.share:
+        put_staged(state, key_id, epoch, dataclasses.replace(record, share=b""))
 
 
 def discard_staged(state: SecretStateStore, key_id: str) -> int:
@@ -98,4 +107,5 @@ def authorise_recovery(services: NodeServices, request: HelloInput | ProtocolRou
     return intent
 
 
-__all__ = ["STAGED", "StagedRecord", "authorise_recovery", "discard_staged", "load_staged", "put_staged"]
+__all__ = ["STAGED", "StagedRecord", "authorise_recovery", "discard_staged", "load_staged", "put_staged",
+           "spend_staged"]

@@ -25,10 +25,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.authorisation import Pinned
-from activities.ecdsa_protocols import reshare_test_epoch
-from activities.node_services import NodeServices
+from activities.ecdsa_protocols import EcdsaAdapter, reshare_test_epoch
+from activities.node_services import NodeServices, Roster
 from activities.recover_node import RecoverNode
-from activities.recover_staging import STAGED, authorise_recovery, load_staged
+from activities.recover_staging import STAGED, authorise_recovery, load_staged, spend_staged
 from mpc import reshare_digests
 from mpc.backup.escrow import public_hex_of
 from mpc.backup.escrow_check import open_escrowed
@@ -146,14 +146,24 @@ async def test_staged_shares_are_kept_apart_and_never_sign(staging: Staging) -> 
     assert staging.nodes["n1"].shares.active_epoch(KEY_ID) == 0  # the old epoch still signs
 
     # The gg20-recover session: only for the intent the share was staged under, with exactly its dealers.
-    assert authorise_recovery(staging.nodes["n4"], staging.hello(intent)).intent_id == \
-        load_staged(staging.nodes["n4"].state, KEY_ID, 1).intent_id  # type: ignore[union-attr]
+    intent_id = load_staged(staging.nodes["n4"].state, KEY_ID, 1).intent_id  # type: ignore[union-attr]
+    assert authorise_recovery(staging.nodes["n4"], staging.hello(intent)).intent_id == intent_id
     assert refused_now(lambda: authorise_recovery(staging.nodes["n4"], staging.hello(staging.intent()))) \
         == "intent_mismatch"  # validly signed, but not the intent n4 imported under
     assert refused_now(lambda: authorise_recovery(staging.nodes["n4"], staging.hello(intent, dealers=[4, 5]))) \
         == "intent_mismatch"
     assert refused_now(lambda: authorise_recovery(staging.nodes["n2"], staging.hello(intent))) \
         == "share_unavailable"  # staged nothing
+
+    # Once the session stored n4's key share, the staged share is gone; a retried round is still authorised (its
+    # answer is stored), but nothing can deal from the staged share again.
+    spend_staged(staging.nodes["n4"].state, KEY_ID, 1)
+    assert load_staged(staging.nodes["n4"].state, KEY_ID, 1).share == b""  # type: ignore[union-attr]
+    hello = staging.hello(intent)
+    assert authorise_recovery(staging.nodes["n4"], hello).intent_id == intent_id
+    roster = Roster(hello.parties, "n4")
+    assert refused_now(lambda: EcdsaAdapter._recover_setup(hello.params, roster, staging.nodes["n4"], b"s" * 32)) \
+        == "share_unavailable"
 
 
 async def test_every_shortcut_is_refused_and_stages_nothing(staging: Staging) -> None:

@@ -8,9 +8,11 @@ shared; nothing of the session stack is touched). Every process is stopped by pi
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -29,7 +31,7 @@ from activities.ecdsa_node import PRESIG_ONCE
 from activities.frost_signing import NONCES
 from activities.recover_staging import STAGED
 from mpc.backup.escrow import public_hex_of
-from mpc.backup.manifest import MANIFEST_FILE, verify_set
+from mpc.backup.manifest import MANIFEST_FILE, SIGNATURE_FILE, verify_set
 from mpc.db import migrate
 from mpc.devstack.openbao import OpenBaoServer
 from mpc.devstack.ports import free_port
@@ -42,6 +44,8 @@ from tests.integration.helpers import check_signature, create_key, sign, wait_se
 from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
 from tests.services import make_token, start_api
 from tests.stack import Stack, seed_preparams
+from tss.ecdsa.curve import Q as ORDER
+from tss.ecdsa.staging import deal_staged
 
 NODES = ["d1", "d2", "d3"]
 REPO = Path(__file__).resolve().parents[2]
@@ -440,6 +444,21 @@ def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: 
     assert f"/escrow/{keys[0]['key_id']}.json" in refused.stderr  # the file it could not open
     with stack.client() as client:
         assert client.get(f"/v1/keys/{keys[0]['key_id']}").json()["epoch"] == 0  # nothing started
+
+    # The API checks a GG20 recovery's staged package itself: one not through the key is refused, nothing starts.
+    ecdsa = keys[2]
+    root = drill.base / "backups" / backup_id
+    _, foreign = deal_staged(secrets.randbelow(ORDER - 1) + 1, 2, [1, 4, 5], epoch=1)
+    body = {"backup_id": backup_id, "manifest": base64.b64encode((root / MANIFEST_FILE).read_bytes()).decode(),
+            "manifest_signature": (root / SIGNATURE_FILE).read_text(), "threshold": 2,
+            "holders": [{"node_id": n, "party_id": p} for n, p in (("d1", 1), ("d4", 4), ("d5", 5))],
+            "package": {**foreign.to_dict(), "group_key": ecdsa["public_key"], "group_public_key": ecdsa["public_key"]},
+            "shares": {n: base64.b64encode(b"{}").decode() for n in ("d1", "d4", "d5")}}
+    with stack.client() as client:
+        sessions = client.get("/v1/sessions", params={"key_id": ecdsa["key_id"]}).json()["total"]
+        reply = client.post(f"/v1/keys/{ecdsa['key_id']}/recover", json=body)
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "invalid_package", reply.text
+        assert client.get("/v1/sessions", params={"key_id": ecdsa["key_id"]}).json()["total"] == sessions
 
     started = time.monotonic()
     recovered = drill.cli(*recover, "--recovery-key", str(drill.recovery_key), timeout=600)
