@@ -23,7 +23,7 @@ from activities.authorisation import Pinned
 from activities.node_services import NodeServices, invalid_request
 from activities.reshare_authorisation import _claimed_policy
 from mpc.intents import Intent
-from mpc.keystore import KeystoreError, SecretStateStore, ShareNotFoundError
+from mpc.keystore import KeystoreError, SecretStateStore, ShareNotFoundError, StaleEpochError
 from workflows.rounds import HelloInput
 from workflows.types import ProtocolRoundInput, roster_of
 
@@ -57,7 +57,7 @@ def put_staged(state: SecretStateStore, key_id: str, epoch: int, record: StagedR
 def load_staged(state: SecretStateStore, key_id: str, epoch: int) -> StagedRecord | None:
     try:
         body = json.loads(state.get(STAGED, key_id, _name(epoch)))
-    except ShareNotFoundError:
+    except (ShareNotFoundError, StaleEpochError):  # none, or staged before a restore: void (SECURITY.md N4)
         return None
     return StagedRecord(str(body["intent_id"]), str(body["session_id"]), dict(body["package"]),
                         base64.b64decode(body["share"]))
