@@ -6,10 +6,12 @@ public (public keys, commitments, signatures) or a sealed envelope it cannot ope
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -18,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from mpc.chains import present_ecdsa_key, present_frost_key
 from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
 from mpc.envelope import Envelope, EnvelopeError, json_object
+from mpc.node_metrics import SessionEnded
 from mpc.protocols import KEY_PROTOCOLS, Activity, Family
 from workflows.types import (
     AuditInput,
@@ -29,6 +32,7 @@ from workflows.types import (
     RecordEpochInput,
     RecordKeyInput,
     SessionUpdate,
+    SignBeginInput,
     StoreCommitmentsInput,
     WireMessage,
 )
@@ -41,32 +45,92 @@ def epoch_entry(epoch: int, holders: list[str], threshold: int, created: datetim
             "reason": reason, "session_id": session_id}
 
 
+SessionEndHook = Callable[[SessionEnded], None]
+"""Called once a session's final row is committed (the worker's metrics: mpc/node_metrics.py)."""
+
+
+async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> SessionEnded | None:
+    """Apply `change` to its session row (in the caller's transaction); what ended, if it finished the session."""
+    row = await db.get(SigningSession, change.session_id)
+    if row is None:
+        raise ApplicationError(f"unknown session {change.session_id}", type="UnknownSession", non_retryable=True)
+    now = datetime.now(UTC)
+    for name in ("status", "current_round", "total_rounds", "signature", "signatures"):
+        value = getattr(change, name)
+        if value is not None:
+            setattr(row, name, value)
+    if change.error is not None:
+        row.error = {"code": change.error.code, "message": change.error.message, "node": change.error.node,
+                     "nodes": change.error.nodes}
+    if change.started and row.started_at is None:
+        row.started_at = now
+    if not change.finished:
+        return None
+    row.completed_at = now
+    begun = row.started_at or row.created_at
+    row.duration_ms = int((now - begun).total_seconds() * 1000)
+    key = await db.get(Key, row.key_id) if row.key_id else None
+    return SessionEnded(operation=row.operation, protocol=row.protocol, curve=key.curve if key else "",
+                        outcome=str(row.status), seconds=row.duration_ms / 1000)
+
+
+def report_end(hook: SessionEndHook | None, ended: SessionEnded | None) -> None:
+    """After the commit: a metrics failure never fails the session's bookkeeping."""
+    if hook is not None and ended is not None:
+        with contextlib.suppress(Exception):
+            hook(ended)
+
+
+async def _claim(db: AsyncSession, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
+    """Take `count` unused commitments per signer, or none, in the caller's transaction."""
+    count = max(1, request.count)
+    key = await db.get(Key, request.key_id)
+    epoch = key.epoch if key else 0
+    chosen: list[list[NonceCommitment]] = []
+    for node in request.node_ids:
+        rows = list((await db.execute(
+            select(NonceCommitment)
+            .where(NonceCommitment.key_id == request.key_id, NonceCommitment.node_id == node,
+                   NonceCommitment.claimed_session_id.is_(None), NonceCommitment.epoch == epoch)
+            .order_by(NonceCommitment.id).limit(count).with_for_update(skip_locked=True)
+        )).scalars().all())
+        if len(rows) < count:
+            return ClaimCommitmentsResult(remaining=0)  # nothing was updated: nothing is claimed
+        chosen.append(rows)
+    levels = dict((await db.execute(
+        select(NonceCommitment.node_id, func.count())
+        .where(NonceCommitment.key_id == request.key_id, NonceCommitment.node_id.in_(request.node_ids),
+               NonceCommitment.claimed_session_id.is_(None), NonceCommitment.epoch == epoch)
+        .group_by(NonceCommitment.node_id))).tuples().all())
+    await db.execute(update(NonceCommitment).where(NonceCommitment.id.in_([r.id for rs in chosen for r in rs]))
+                     .values(claimed_session_id=request.session_id, claimed_at=datetime.now(UTC)))
+    return ClaimCommitmentsResult([WireMessage(sender=rows[i].node_id, recipient="*", round=1, body=rows[i].envelope)
+                                   for i in range(count) for rows in chosen],
+                                  remaining=min(int(levels.get(n, 0)) for n in request.node_ids) - count)
+
+
 class CoordinatorActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
+        self.on_end = on_end
 
     @activity.defn(name=Activity.UPDATE_SESSION.value)
     async def update_session(self, change: SessionUpdate) -> None:
         async with self.sessions() as db:
-            row = await db.get(SigningSession, change.session_id)
-            if row is None:
-                raise ApplicationError(f"unknown session {change.session_id}", type="UnknownSession",
-                                       non_retryable=True)
-            now = datetime.now(UTC)
-            for name in ("status", "current_round", "total_rounds", "signature"):
-                value = getattr(change, name)
-                if value is not None:
-                    setattr(row, name, value)
-            if change.error is not None:
-                row.error = {"code": change.error.code, "message": change.error.message, "node": change.error.node,
-                             "nodes": change.error.nodes}
-            if change.started and row.started_at is None:
-                row.started_at = now
-            if change.finished:
-                row.completed_at = now
-                begun = row.started_at or row.created_at
-                row.duration_ms = int((now - begun).total_seconds() * 1000)
+            ended = await apply_session_update(db, change)
             await db.commit()
+        report_end(self.on_end, ended)
+
+    @activity.defn(name=Activity.FROST_SIGN_BEGIN.value)
+    async def begin_frost_sign(self, request: SignBeginInput) -> ClaimCommitmentsResult:
+        """The session running and its nonce commitments claimed, in one transaction (one round when the
+        pool served every signer, else two: a commitment round first)."""
+        async with self.sessions() as db, db.begin():
+            claimed = await _claim(db, request.claim) if request.use_pool else ClaimCommitmentsResult(remaining=0)
+            total = 1 if claimed.commitments else 2
+            await apply_session_update(db, SessionUpdate(request.session_id, status="running", current_round=1,
+                                                         total_rounds=total, started=True))
+        return claimed
 
     @activity.defn(name=Activity.RECORD_KEY.value)
     async def record_key(self, request: RecordKeyInput) -> KeyRecord:
@@ -171,31 +235,12 @@ class CoordinatorActivities:
 
     @activity.defn(name=Activity.CLAIM_COMMITMENTS.value)
     async def claim_commitments(self, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
-        """Atomically take one unused commitment per signer, or none at all."""
+        """Atomically take `count` unused commitments per signer (one per digest of a batch), or none at all."""
         async with self.sessions() as db, db.begin():
-            key = await db.get(Key, request.key_id)
-            epoch = key.epoch if key else 0
-            chosen: list[NonceCommitment] = []
-            for node in request.node_ids:
-                row = (await db.execute(
-                    select(NonceCommitment)
-                    .where(NonceCommitment.key_id == request.key_id, NonceCommitment.node_id == node,
-                           NonceCommitment.claimed_session_id.is_(None), NonceCommitment.epoch == epoch)
-                    .order_by(NonceCommitment.id).limit(1).with_for_update(skip_locked=True)
-                )).scalar_one_or_none()
-                if row is None:
-                    return ClaimCommitmentsResult()  # the transaction rolls back: nothing is claimed
-                chosen.append(row)
-            now = datetime.now(UTC)
-            await db.execute(update(NonceCommitment).where(NonceCommitment.id.in_([r.id for r in chosen]))
-                             .values(claimed_session_id=request.session_id, claimed_at=now))
-            return ClaimCommitmentsResult([WireMessage(sender=r.node_id, recipient="*", round=1, body=r.envelope)
-                                           for r in chosen])
+            return await _claim(db, request)
 
     @activity.defn(name=Activity.POOL_LEVELS.value)
     async def pool_levels(self, request: PoolLevelsInput) -> dict[str, int]:
-        from sqlalchemy import func
-
         async with self.sessions() as db:
             key = await db.get(Key, request.key_id)
             epoch = key.epoch if key else 0

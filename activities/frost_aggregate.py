@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, commitment_ssid, share_ssid
+from activities.coordinator import SessionEndHook, apply_session_update, report_end
+from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, batch_item_session, commitment_ssid, share_ssid
 from activities.node_services import from_wire
 from mpc.chains import uses_taproot_tweak
-from mpc.db.models import Key
+from mpc.db.models import AuditLog, Key
 from mpc.envelope import EnvelopeError, json_object
 from mpc.hd import derive, key_chain_code, present_child
 from mpc.identity import NodePublic
@@ -28,7 +32,15 @@ from tss.frost import (
 )
 from tss.hd import DerivationError
 from workflows.driver import INVALID_REQUEST, PROTOCOL_VIOLATION
-from workflows.types import AggregateInput, Party, WireMessage
+from workflows.types import (
+    AggregateBatchInput,
+    AggregateInput,
+    Party,
+    SessionUpdate,
+    SignFinishInput,
+    SignFinishResult,
+    WireMessage,
+)
 
 
 def _violation(code: str, culprits: list[str], message: str) -> ApplicationError:
@@ -70,7 +82,7 @@ def _commitment(suite: Ciphersuite, wire: WireMessage, payload: bytes) -> Signin
         raise _violation("malformed_commitment", [wire.sender], f"malformed commitment from {wire.sender}") from None
 
 
-def _taproot(request: AggregateInput, key: Key) -> TaprootTweak | None:
+def _taproot(request: AggregateInput | AggregateBatchInput, key: Key) -> TaprootTweak | None:
     """The signers' tweak (the same fields as their `FrostSignRequest`), checked against the key.
 
     A mismatch is the request's fault, never a signer's: refused as `InvalidRequest`, naming nobody.
@@ -101,53 +113,112 @@ def _child(key: Key, public: PublicKeyPackage, path: str) -> tuple[PublicKeyPack
     return child, bytes.fromhex(forms["verifying_key"])
 
 
+@dataclass
+class _Key:
+    """The key's public data an aggregation needs, read once per session (a BIP-32 child's, when one signs)."""
+
+    record: Key
+    public: PublicKeyPackage
+    suite: Ciphersuite
+    verifying_key: bytes
+
+
 class FrostAggregation:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
+        self.on_end = on_end
+
+    async def _key(self, key_id: str) -> _Key:
+        async with self.sessions() as db:
+            key = await db.get(Key, key_id)
+        if key is None or not key.public_data.get("package"):
+            raise ApplicationError(f"key {key_id} has no public package", type=INVALID_REQUEST, non_retryable=True)
+        public = PublicKeyPackage.from_dict(key.public_data["package"])
+        return _Key(key, public, get_ciphersuite(public.suite), bytes.fromhex(key.public_data["verifying_key"]))
 
     @activity.defn(name=Activity.FROST_AGGREGATE.value)
     async def aggregate_signature(self, request: AggregateInput) -> str:
-        async with self.sessions() as db:
-            key = await db.get(Key, request.key_id)
-        if key is None or not key.public_data.get("package"):
-            raise ApplicationError(f"key {request.key_id} has no public package", type=INVALID_REQUEST,
-                                   non_retryable=True)
-        public = PublicKeyPackage.from_dict(key.public_data["package"])
-        suite = get_ciphersuite(public.suite)
-        verifying_key = bytes.fromhex(key.public_data["verifying_key"])
+        key = await self._key(request.key_id)
         if request.derivation_path is not None:  # a BIP-32 child: its package and verifying key
-            public, verifying_key = _child(key, public, request.derivation_path)
-        by_node = {p.node_id: p for p in request.signers}
-        node_of = {p.party_id: p.node_id for p in request.signers}
-        commitments = []
-        for wire in request.commitments:
-            payload = _verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(request.key_id),
-                                        protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment")
-            commitments.append(_commitment(suite, wire, payload))
-        ssid = share_ssid(request.session_id, request.key_id, request.digest, request.commitments)
-        shares = []
-        for wire in request.shares:
-            raw = _verified_payload(wire, by_node.get(wire.sender), ssid=ssid, protocol=SIGN_PROTOCOL, round_no=2,
-                                    kind="share")
-            try:
-                share = SignatureShare.from_bytes(suite, raw)
-            except EncodingError:
-                raise _violation("malformed_share", [wire.sender], f"malformed share from {wire.sender}") from None
-            if node_of.get(share.identifier) != wire.sender:
-                raise _violation("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
-            shares.append(share)
-        message = bytes.fromhex(request.digest)
-        taproot = _taproot(request, key)
+            public, verifying_key = _child(key.record, key.public, request.derivation_path)
+            key = dataclasses.replace(key, public=public, verifying_key=verifying_key)
+        taproot = _taproot(request, key.record)
+        return _aggregate_one(key, request.signers, request.session_id, request.digest, request.commitments,
+                              request.shares, taproot)
+
+    @activity.defn(name=Activity.FROST_AGGREGATE_BATCH.value)
+    async def aggregate_batch(self, request: AggregateBatchInput) -> list[str]:
+        """One signature per item, in item order; each verified independently before any is released."""
+        key = await self._key(request.key_id)
+        taproot = _taproot(request, key.record)
+        if len(request.shares) != len(request.items):
+            raise ApplicationError("one share list per item is needed", type=INVALID_REQUEST, non_retryable=True)
+        return [_aggregate_one(key, request.signers, batch_item_session(request.session_id, i), item.digest,
+                               item.commitments, shares, taproot)
+                for i, (item, shares) in enumerate(zip(request.items, request.shares, strict=True))]
+
+
+    @activity.defn(name=Activity.FROST_SIGN_FINISH.value)
+    async def finish_sign(self, request: SignFinishInput) -> SignFinishResult:
+        """Aggregate and verify every signature; then the session completed with them and the `key.sign`
+        audit entry in one transaction. A failed aggregation raises (culprit named) and writes nothing."""
+        signed: dict[str, str | list[str]]
+        if request.batch is not None:
+            result = SignFinishResult(signatures=await self.aggregate_batch(request.batch))
+            key_id, signed = request.batch.key_id, {"digests": [item.digest for item in request.batch.items]}
+        elif request.single is not None:
+            result = SignFinishResult(signature=await self.aggregate_signature(request.single))
+            key_id, signed = request.single.key_id, {"digest": request.single.digest}
+            if request.single.derivation_path is not None:
+                signed["derivation_path"] = request.single.derivation_path
+        else:
+            raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
+        async with self.sessions() as db, db.begin():
+            ended = await apply_session_update(db, SessionUpdate(
+                request.session_id, status="completed", signature=result.signature or None,
+                signatures=result.signatures or None, finished=True))
+            db.add(AuditLog(actor=request.actor, action="key.sign", resource_type="key", resource_id=key_id,
+                            session_id=request.session_id, status="success",
+                            details={**signed, "signers": request.signers, "used_pool": request.used_pool}))
+        report_end(self.on_end, ended)
+        return result
+
+
+def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str, commitment_wires: list[WireMessage],
+                   share_wires: list[WireMessage], taproot: TaprootTweak | None) -> str:
+    """Check every signed commitment and share, aggregate (culprits named), verify independently (I5)."""
+    suite, public = key.suite, key.public
+    by_node = {p.node_id: p for p in signers}
+    node_of = {p.party_id: p.node_id for p in signers}
+    commitments = []
+    for wire in commitment_wires:
+        payload = _verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(key.record.key_id),
+                                    protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment")
+        commitments.append(_commitment(suite, wire, payload))
+    ssid = share_ssid(session_id, key.record.key_id, digest, commitment_wires)
+    shares = []
+    for wire in share_wires:
+        raw = _verified_payload(wire, by_node.get(wire.sender), ssid=ssid, protocol=SIGN_PROTOCOL, round_no=2,
+                                kind="share")
         try:
-            signature = aggregate(suite, public, message, sorted(commitments, key=lambda c: c.identifier), shares,
-                                  taproot=taproot)
-        except ProtocolError as exc:
-            culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
-            raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
-        if taproot is not None and taproot.merkle_root is not None:
-            # A script-path commitment: the output key the signers signed under is tweaked with the root.
-            verifying_key, _parity = taproot_output_key(public.group_public_key, taproot.merkle_root)
-        if not verify_signature(public.suite, verifying_key, message, signature):
-            raise ApplicationError("aggregate signature failed independent verification", type="VerificationFailed",
-                                   non_retryable=True)
-        return signature.hex()
+            share = SignatureShare.from_bytes(suite, raw)
+        except EncodingError:
+            raise _violation("malformed_share", [wire.sender], f"malformed share from {wire.sender}") from None
+        if node_of.get(share.identifier) != wire.sender:
+            raise _violation("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
+        shares.append(share)
+    message = bytes.fromhex(digest)
+    try:
+        signature = aggregate(suite, public, message, sorted(commitments, key=lambda c: c.identifier), shares,
+                              taproot=taproot)
+    except ProtocolError as exc:
+        culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
+        raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
+    verifying_key = key.verifying_key
+    if taproot is not None and taproot.merkle_root is not None:
+        # A script-path commitment: the output key the signers signed under is tweaked with the root.
+        verifying_key, _parity = taproot_output_key(public.group_public_key, taproot.merkle_root)
+    if not verify_signature(public.suite, verifying_key, message, signature):
+        raise ApplicationError("aggregate signature failed independent verification", type="VerificationFailed",
+                               non_retryable=True)
+    return signature.hex()

@@ -4,10 +4,14 @@ A nonce is generated as RFC 9591 `commit`, sealed in the node's one-time store, 
 commitment leaves the node, signed. Signing consumes the nonce durably *before* the share is
 computed and returned (SECURITY.md N2), so a crash after the consume makes a retry fail rather
 than sign twice with one nonce; the node's own stored output answers a byte-identical retry (N3).
+"Durably" is one directory fsync at the end of the activity, before its answer leaves the process
+(`_off_loop`): until the activity returns, no share has left the node, so nothing is lost by syncing
+the consumed markers and the intent records together there rather than one by one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -33,7 +37,7 @@ from activities.node_services import (
 from activities.purpose import check_purpose
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
-from mpc.keystore import KeystoreError, RetryMismatchError
+from mpc.keystore import KeystoreError, RetryMismatchError, one_sync
 from mpc.protocols import Activity
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 from tss.frost import (
@@ -46,7 +50,14 @@ from tss.frost import (
     get_ciphersuite,
     sign,
 )
-from workflows.types import FrostSignRequest, PreprocessRequest, PreprocessResult, WireMessage
+from workflows.types import (
+    FrostBatchShares,
+    FrostBatchSignRequest,
+    FrostSignRequest,
+    PreprocessRequest,
+    PreprocessResult,
+    WireMessage,
+)
 
 NONCES = "frost-nonces"
 SIGN_RECORDS = "frost-sign"
@@ -54,6 +65,7 @@ COMMIT_PROTOCOL = "frost-commit"
 SIGN_PROTOCOL = "frost-sign"
 MAX_PREPROCESS = 1000
 MAX_COMMITMENT_BYTES = 4096  # a signed commitment payload: ids and two points, a few hundred bytes
+MAX_BATCH_ITEMS = 256  # as the API's MAX_BATCH_DIGESTS
 MAX_MESSAGE_BYTES = 1232  # a Solana transaction message (Ed25519 signs the message itself)
 
 
@@ -68,6 +80,21 @@ def share_ssid(session_id: str, key_id: str, digest: str, commitments: list[Wire
     for part in (session_id, key_id, digest, *sorted(m.body for m in commitments)):
         h.update(len(part).to_bytes(4, "big") + part.encode())
     return h.digest()
+
+
+def batch_item_session(session_id: str, index: int) -> str:
+    """Each share of a batch is bound to its position too (with its digest and commitment list)."""
+    return f"{session_id}#{index}"
+
+
+def _digest_bytes(digest: str) -> bytes:
+    try:
+        message = bytes.fromhex(digest)
+    except ValueError:
+        invalid_request("invalid_digest", "digest is not hex")
+    if len(message) != 32:
+        invalid_request("invalid_digest", "digest must be 32 bytes")
+    return message
 
 
 class FrostSigning:
@@ -86,7 +113,8 @@ class FrostSigning:
         if not 1 <= request.count <= MAX_PREPROCESS:
             invalid_request("invalid_count", f"count must be in [1, {MAX_PREPROCESS}]")
         record = hashlib.sha256(request.request_id.encode()).hexdigest()[:32]
-        raw = self._answer_once(f"preprocess-{record}", request, lambda: self._make_nonces(request))
+        raw = await self._off_loop(lambda: self._answer_once(f"preprocess-{record}", request,
+                                                             lambda: self._make_nonces(request)))
         return PreprocessResult(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
 
     def _make_nonces(self, request: PreprocessRequest) -> bytes:
@@ -107,6 +135,18 @@ class FrostSigning:
             wires.append(asdict(to_wire(envelope)))
         return json.dumps(wires).encode()
 
+    @staticmethod
+    async def _off_loop(work: Callable[[], bytes]) -> bytes:
+        """Run an activity's body on a worker thread (Vault calls, file writes: blocking), so one node serves
+        several sessions at once, with one directory fsync at its end instead of one or two per record
+        (mpc/keystore/_fs.py `one_sync`): everything durable before the answer leaves the node."""
+
+        def durably() -> bytes:
+            with one_sync():
+                return work()
+
+        return await asyncio.to_thread(durably)
+
     def _answer_once(self, name: str, request: object, produce: Callable[[], bytes]) -> bytes:
         try:
             return self.services.state.answer_once(SIGN_RECORDS, "answers", name, canonical_request(request), produce)
@@ -116,8 +156,8 @@ class FrostSigning:
     @activity.defn(name=Activity.FROST_SIGN.value)
     async def sign_share(self, request: FrostSignRequest) -> WireMessage:
         roster = Roster(request.signers, self.services.node_id)
-        raw = self._answer_once(f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}", request,
-                                lambda: self._make_share(request, roster))
+        name = f"share-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+        raw = await self._off_loop(lambda: self._answer_once(name, request, lambda: self._make_share(request, roster)))
         return WireMessage(**json.loads(raw))
 
     def _make_share(self, request: FrostSignRequest, roster: Roster) -> bytes:
@@ -140,18 +180,14 @@ class FrostSigning:
         check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=request.digest,
                       taproot_merkle_root=request.taproot_merkle_root, derivation_path=request.derivation_path)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
-        own_nonce_id, commitment_list = self._open_commitments(request, roster, suite, epoch)
+        own_nonce_id, commitment_list = self._open_commitments(request.key_id, request.commitments, roster, suite,
+                                                               epoch)
         taproot = self._taproot(request, suite.name)
         # Every check passed: the intent id is now bound to this workflow and signer set (durably, once).
         self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
                                      slot="frost-sign:" + ",".join(sorted(p.node_id for p in request.signers)))
         # The nonce is marked used on disk before the share exists (SECURITY.md N2).
-        try:
-            nonces = SigningNonces.from_bytes(self.services.state.consume(NONCES, own_nonce_id))
-        except NonceReuseError:
-            invalid_request("nonce_consumed", f"nonce {own_nonce_id} was already used; it is never used twice")
-        except KeystoreError as exc:
-            invalid_request("nonce_unavailable", f"nonce {own_nonce_id} unavailable: {type(exc).__name__}")
+        nonces = self._consume_nonce(own_nonce_id)
         try:
             share = sign(suite, key_share, nonces, message, commitment_list, taproot=taproot)
         except ProtocolError as exc:
@@ -163,9 +199,68 @@ class FrostSigning:
                         protocol=SIGN_PROTOCOL, round=2, kind="share", payload=share.to_bytes(suite))
         return json.dumps(asdict(to_wire(envelope))).encode()
 
-    def _authorise(self, request: FrostSignRequest) -> Intent:
-        """The node's own verdict (SECURITY.md A1-A3): a valid intent for this key, epoch, digest and
-        signer set, and signers that are the holders pinned at keygen with their identity keys."""
+    # ---- batch: one intent over every digest, one nonce per digest -----------------------------------------
+    @activity.defn(name=Activity.FROST_SIGN_BATCH.value)
+    async def sign_batch(self, request: FrostBatchSignRequest) -> FrostBatchShares:
+        roster = Roster(request.signers, self.services.node_id)
+        name = f"batch-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+        raw = await self._off_loop(lambda: self._answer_once(name, request, lambda: self._make_batch(request, roster)))
+        return FrostBatchShares(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
+
+    def _make_batch(self, request: FrostBatchSignRequest, roster: Roster) -> bytes:
+        """Every check of every item first; then every own nonce is consumed durably; then the shares."""
+        if not 1 <= len(request.items) <= MAX_BATCH_ITEMS:
+            invalid_request("invalid_batch", f"a batch holds 1 to {MAX_BATCH_ITEMS} digests")
+        messages = [_digest_bytes(item.digest) for item in request.items]
+        if len(set(messages)) != len(messages):
+            invalid_request("invalid_batch", "the digests of a batch must be distinct")
+        key_share = self._key_share(request.key_id)
+        suite = get_ciphersuite(key_share.suite)
+        if roster.me.party_id != key_share.identifier:
+            invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
+        intent = self._authorise(request)
+        for item in request.items:  # what each signature is for: raw digests this key may sign (SECURITY.md I7)
+            check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=item.digest,
+                          taproot_merkle_root=request.taproot_merkle_root, derivation_path=None)
+        epoch = self.services.shares.active_epoch(request.key_id) or 0
+        opened = [self._open_commitments(request.key_id, item.commitments, roster, suite, epoch)
+                  for item in request.items]
+        bodies = [m.body for item in request.items for m in item.commitments]
+        if len(set(bodies)) != len(bodies):
+            invalid_request("duplicate_commitment", "a commitment appears twice in the batch; one nonce per digest")
+        taproot = self._taproot(request, suite.name)
+        self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
+                                     slot="frost-sign:" + ",".join(sorted(p.node_id for p in request.signers)))
+        # Every nonce of the batch is marked used on disk before any share exists (SECURITY.md N2).
+        nonces = [self._consume_nonce(nonce_id) for nonce_id, _ in opened]
+        wires = []
+        for index, (item, message, nonce, (_, commitment_list)) in enumerate(
+                zip(request.items, messages, nonces, opened, strict=True)):
+            try:
+                share = sign(suite, key_share, nonce, message, commitment_list, taproot=taproot)
+            except ProtocolError as exc:
+                raise_protocol_error(exc, roster)
+            except (InvalidInputError, NonceReuseError) as exc:
+                invalid_request("invalid_signing_input", str(exc))
+            envelope = seal(self.services.identity,
+                            ssid=share_ssid(batch_item_session(request.session_id, index), request.key_id,
+                                            item.digest, item.commitments),
+                            protocol=SIGN_PROTOCOL, round=2, kind="share", payload=share.to_bytes(suite))
+            wires.append(asdict(to_wire(envelope)))
+        return json.dumps(wires).encode()
+
+    def _consume_nonce(self, nonce_id: str) -> SigningNonces:
+        try:
+            return SigningNonces.from_bytes(self.services.state.consume(NONCES, nonce_id))
+        except NonceReuseError:
+            invalid_request("nonce_consumed", f"nonce {nonce_id} was already used; it is never used twice")
+        except KeystoreError as exc:
+            invalid_request("nonce_unavailable", f"nonce {nonce_id} unavailable: {type(exc).__name__}")
+
+    def _authorise(self, request: FrostSignRequest | FrostBatchSignRequest) -> Intent:
+        """The node's own verdict (SECURITY.md A1-A3): a valid intent for this key, epoch, digest (or, for a
+        batch, exactly this list of digests in this order) and signer set, and signers that are the holders
+        pinned at keygen with their identity keys."""
         refuse_if_disabled(self.services.state, request.key_id)
         meta = self.services.shares.get_meta(request.key_id)
         pinned = Pinned.from_public(meta.public)
@@ -174,13 +269,17 @@ class FrostSigning:
         gate = self.services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        gate.expect(intent, protocol="frost", digest=request.digest, taproot_merkle_root=request.taproot_merkle_root,
-                    derivation_path=request.derivation_path)
+        if isinstance(request, FrostBatchSignRequest):  # raw digests of the key itself, exactly these, in order
+            signed: dict[str, object] = {"digest": None, "digests": [item.digest for item in request.items],
+                                         "derivation_path": None}
+        else:
+            signed = {"digest": request.digest, "digests": None, "derivation_path": request.derivation_path}
+        gate.expect(intent, protocol="frost", taproot_merkle_root=request.taproot_merkle_root, **signed)
         gate.expect_signers(intent, request.signers)
         return intent
 
     @staticmethod
-    def _taproot(request: FrostSignRequest, suite_name: str) -> TaprootTweak | None:
+    def _taproot(request: FrostSignRequest | FrostBatchSignRequest, suite_name: str) -> TaprootTweak | None:
         if not request.taproot_tweak:
             return None
         if suite_name != "secp256k1-tr":
@@ -192,18 +291,18 @@ class FrostSigning:
             invalid_request("invalid_signing_input", "taproot merkle root must be 32 bytes of hex")
 
     def _open_commitments(
-        self, request: FrostSignRequest, roster: Roster, suite: Ciphersuite, epoch: int
+        self, key_id: str, wires: list[WireMessage], roster: Roster, suite: Ciphersuite, epoch: int
     ) -> tuple[str, list[SigningCommitments]]:
         """Verify each signer's signed commitment; return own nonce id and the commitment list.
 
         A commitment made for an older share epoch is refused (SECURITY.md R5): a refresh or
         reshare ends every nonce of the epoch it replaced, whatever the pool still lists."""
         by_signer: dict[str, dict] = {}
-        for wire in request.commitments:
+        for wire in wires:
             envelope = from_wire(wire)
             try:
                 payload = open_envelope(envelope, self.services.identity, roster.public(envelope.sender),
-                                        ssid=commitment_ssid(request.key_id), protocol=COMMIT_PROTOCOL, round=1,
+                                        ssid=commitment_ssid(key_id), protocol=COMMIT_PROTOCOL, round=1,
                                         kind="commitment")
             except EnvelopeError as exc:
                 raise_envelope_error(exc)
@@ -217,7 +316,7 @@ class FrostSigning:
                 invalid_request("nonce_stale", f"the commitment of {envelope.sender} is for share epoch "
                                                f"{body.get('epoch', 0)}, not the active {epoch}")
             party = roster.by_node[envelope.sender]
-            if body.get("key_id") != request.key_id or commitments.identifier != party.party_id:
+            if body.get("key_id") != key_id or commitments.identifier != party.party_id:
                 violation("commitment_mismatch", [envelope.sender],
                           f"commitment of {envelope.sender} is for another key or identifier")
             if envelope.sender in by_signer:

@@ -60,7 +60,11 @@ FINGERPRINT = "request_fingerprint"
 def request_fingerprint(body: BaseModel) -> str:
     """SHA-256 of the validated body as canonical JSON (sorted keys, no spaces, defaults filled in), so
     two bodies that mean the same request match whatever their key order or spacing."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = body.model_dump(mode="json")
+    for name in getattr(body, "FINGERPRINT_OMIT_NONE", ()):  # fields added later: unset, they change nothing
+        if data.get(name) is None:
+            data.pop(name, None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -36,7 +36,7 @@ from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
-from mpc.protocols import KEY_PROTOCOLS
+from mpc.protocols import KEY_PROTOCOLS, Family
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
@@ -262,6 +262,7 @@ class SignSpec:
     request: BaseModel  # the request body, fingerprinted for Idempotency-Key repeats
     transaction: dict[str, Any] | None = None  # {"chain", "payload"}: named in the intent, recomputed by each node
     record: dict[str, Any] | None = None  # the session's `transaction` column (summary and what the result needs)
+    digests: list[str] | None = None  # a batch of raw digests (FROST): `digest` is "" then
 
 
 async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
@@ -271,7 +272,8 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
         raise ApiError(422, "raw_digest_not_allowed", f"key {key_id} signs transactions only "
                                                       "(POST /v1/keys/{key_id}/transactions): its policy pins "
                                                       "allow_raw_digest off", field="digest")
-    spec = SignSpec(body.digest, body.signers, body.taproot_merkle_root, body.derivation_path, body)
+    spec = SignSpec(body.digest or "", body.signers, body.taproot_merkle_root, body.derivation_path, body,
+                    digests=body.digests)
     return await start_signing(db, client_factory, settings, principal, key_id, spec, idempotency_key, signer=signer)
 
 
@@ -284,6 +286,14 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
     if key.protocol not in IMPLEMENTED_PROTOCOLS:
         raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
+    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+        raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys; key "
+                                                   f"{key_id} is {key.protocol}: send one `digest` per request",
+                       field="digests")
+    if body.digests is not None and body.derivation_path is not None:
+        raise ApiError(422, "batch_not_supported", "a batch signs with the key itself; a BIP-32 child "
+                                                   "(`derivation_path`) signs one `digest` per request",
+                       field="derivation_path")
     if body.taproot_merkle_root and not (key.chain_type == "bitcoin" and key.curve == "secp256k1-tr"):
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
@@ -321,9 +331,11 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
-    details: dict[str, Any] = {"protocol": key.protocol, "digest": body.digest, "signers": [*chosen, *alternates],
-               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
-               "derivation_path": derivation_path}
+    # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
+    signed: dict[str, Any] = {"digests": body.digests} if body.digests is not None else {"digest": body.digest}
+    details: dict[str, Any] = {"protocol": key.protocol, **signed, "signers": [*chosen, *alternates],
+                               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
+                               "derivation_path": derivation_path}
     if body.transaction is not None:
         details["transaction"] = body.transaction
     intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
@@ -331,17 +343,18 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
 
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
                           protocol=key.protocol, status="pending", participants=chosen,
-                          message_hash=body.digest if len(body.digest) <= 128 else
-                          hashlib.sha256(bytes.fromhex(body.digest)).hexdigest(),
-                          derivation_path=derivation_path, transaction=body.record))
+                          message_hash=None if body.digests is not None else body.digest if len(body.digest) <= 128
+                          else hashlib.sha256(bytes.fromhex(body.digest)).hexdigest(),
+                          message_hashes=body.digests, derivation_path=derivation_path, transaction=body.record))
     summary = {"transaction": (body.record or {}).get("summary")} if body.transaction is not None else {}
     db.add(AuditLog(actor=principal.name, action=f"key.{operation}_request", resource_type="key", resource_id=key_id,
                     session_id=session_id, status="accepted",
-                    details={"digest": body.digest, "signers": chosen, "derivation_path": derivation_path, **summary,
+                    details={**signed, "signers": chosen, "derivation_path": derivation_path, **summary,
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body.request)}))
     await db.flush()
     request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
-                          chain_type=key.chain_type, digest=body.digest, signers=signers, alternates=spares,
+                          chain_type=key.chain_type, digest=body.digest or "", digests=list(body.digests or []),
+                          signers=signers, alternates=spares,
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
                           approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,

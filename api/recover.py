@@ -170,7 +170,7 @@ def _share_digests(body: RecoverCreate, parties: list[Party]) -> dict[str, str]:
 async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
                          key_id: str, body: RecoverCreate, idempotency_key: str | None, *,
                          signer: IntentSigner) -> Started:
-    key = await db.get(Key, key_id)
+    key = await db.get(Key, key_id, with_for_update=True)  # until committed: one change of the committee at a time
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
     session_id = str(uuid.uuid4())

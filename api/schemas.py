@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
@@ -214,12 +214,33 @@ DERIVATION_PATH_FIELD = Field(
     description="sign with the key's BIP-32 child at this non-hardened path (secp256k1 keys; a hardened step "
                 "is 422 hardened_not_possible)")
 
+MAX_BATCH_DIGESTS = 256
+"""`digests` of one batch request: one session, one intent, one nonce per digest."""
+_DIGEST_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _digest_hex(value: str) -> str:
+    value = value.lower().removeprefix("0x")
+    if not _DIGEST_HEX.fullmatch(value):
+        raise ValueError("must be 32 bytes as 64 hex characters")
+    return value
+
 
 class SignCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"digest": "00" * 32}]})
+    FINGERPRINT_OMIT_NONE: ClassVar[tuple[str, ...]] = ("digests",)
+    """Left out of the Idempotency-Key fingerprint when unset: a single-digest body keeps the fingerprint it had."""
 
-    digest: str = Field(description="32-byte message digest, hex (hashed by the chain's rule upstream)",
-                        json_schema_extra={"pattern": "^(0x)?[0-9a-fA-F]{64}$"})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"digest": "00" * 32}, {"digests": ["00" * 32, "11" * 32]}]})
+
+    digest: str | None = Field(default=None, description="32-byte message digest, hex (hashed by the chain's rule "
+                                                         "upstream); give either `digest` or `digests`",
+                               json_schema_extra={"pattern": "^(0x)?[0-9a-fA-F]{64}$"})
+    digests: list[str] | None = Field(
+        default=None, description=f"batch: 1-{MAX_BATCH_DIGESTS} distinct 32-byte digests, hex, signed in one session "
+                                  "under one intent; the session's `signatures` follow this order (FROST keys)",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH_DIGESTS, "uniqueItems": True,
+                           "items": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"}})
     signers: list[str] | None = Field(default=None, description="node ids to sign with (default: online nodes)",
                                       json_schema_extra={"minItems": 2, "uniqueItems": True,
                                                          "items": {"type": "string", "pattern": NODE_ID_PATTERN}})
@@ -229,11 +250,26 @@ class SignCreate(BaseModel):
 
     @field_validator("digest")
     @classmethod
-    def _digest(cls, value: str) -> str:
-        value = value.lower().removeprefix("0x")
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise ValueError("must be 32 bytes as 64 hex characters")
-        return value
+    def _digest(cls, value: str | None) -> str | None:
+        return None if value is None else _digest_hex(value)
+
+    @field_validator("digests")
+    @classmethod
+    def _digests(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not 1 <= len(value) <= MAX_BATCH_DIGESTS:
+            raise ValueError(f"give 1 to {MAX_BATCH_DIGESTS} digests")
+        digests = [_digest_hex(v) for v in value]
+        if len(set(digests)) != len(digests):
+            raise ValueError("digests must be distinct")
+        return digests
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SignCreate:
+        if (self.digest is None) == (self.digests is None):
+            raise ValueError("give exactly one of digest and digests")
+        return self
 
     @field_validator("taproot_merkle_root")
     @classmethod
@@ -269,6 +305,10 @@ class SessionPublic(BaseModel):
     participants: list[str]
     message_hash: str | None
     signature: str | None
+    message_hashes: list[str] | None = Field(default=None, description="a batch session: its digests, in request "
+                                                                       "order")
+    signatures: list[str] | None = Field(default=None, description="a batch session: one signature per digest, in "
+                                                                   "request order")
     error: SessionError | None
     duration_ms: int | None
     created_at: datetime

@@ -25,6 +25,7 @@ def session_view(row: SigningSession) -> SessionPublic:
         protocol=row.protocol,
         status=row.status, current_round=row.current_round, total_rounds=row.total_rounds,
         participants=list(row.participants), message_hash=row.message_hash, signature=row.signature,
+        message_hashes=row.message_hashes, signatures=row.signatures,
         error=SessionError(**row.error) if row.error else None, duration_ms=row.duration_ms,
         created_at=row.created_at, completed_at=row.completed_at, derivation_path=row.derivation_path,
         transaction=session_transaction(row), result=session_result(row),

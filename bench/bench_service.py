@@ -1,25 +1,24 @@
-"""Service benchmark through the HTTP API: keygen time, sign latency and throughput, with and without
-the nonce pool, and where the latency goes (Temporal versus protocol compute). Prints markdown tables.
+"""Service benchmark through the HTTP API (issue 12, "Measure"): the issue's table for two commits back
+to back on one machine in one run, and where a signature's time goes in each process.
 
-One command, the whole table (starts and stops two `mpc dev` stacks on free ports, one after the other):
+    .venv/bin/python bench/bench_service.py --baseline main
 
-    .venv/bin/python bench/bench_service.py --signatures 100 --concurrency 4
+For each side (the `--baseline` commit, checked out into a temporary git worktree and run with this
+virtual environment, then the working tree) it starts `mpc dev` on free loopback ports and a temporary
+data dir (3 participants, pre-parameter pools seeded from the test fixtures, so GG20 keygen never
+generates primes), and measures, 2-of-3, every signature checked with an independent verifier:
 
-- "pool": a stack with NONCE_POOL_TARGET=10 (the default): signing takes the pooled nonce commitments
-  (one online round) while the pool lasts; it is refilled in the background after every signature.
-- "no pool": a stack started with NONCE_POOL_TARGET=0: the pool stays empty, every signature runs
-  the commitment round first (two online rounds). The `pool hit` column shows what really happened
-  (sessions with total_rounds == 1).
+- FROST Ed25519, pooled nonces: `--sequential` signatures one at a time (`?wait=true`), P50 / P99;
+  `--concurrent-signatures` over `--concurrency` closed-loop clients, one digest each: signatures/s, P99;
+  `--batches` batch requests of `--batch-size` digests (`digests`, one session): signatures/s (a commit
+  without batch signing answers 422 and the row says "none").
+- GG20 (with `--gg20`): keygen with filled pre-parameter pools (median of `--gg20-keygens`), sequential
+  signatures, and a burst of `--gg20-burst` signatures over `--concurrency` clients.
+- the latency split of the sequential signatures from the workflows' Temporal histories, and a
+  per-process breakdown (`--profile-signatures` signatures sampled with py-spy; bench/process_profile.py).
 
-Against a stack you started yourself: `--api-url URL --token-file FILE [--temporal-address HOST:PORT]`
-(one run, labelled by the observed pool hits). Loopback only; every request has a timeout.
-
-Split of the latency (sequential signatures, concurrency 1, so nothing queues): the workflow's own
-Temporal history gives its wall time and the time inside activities (union of activity executions);
-the rest is Temporal (task dispatch, workflow tasks, history writes). Protocol compute is the pure
-`tss.frost` time on the critical path (one signer's commit and sign, aggregate and the final
-verification), measured in-process here like bench/bench_frost.py; the rest of the activity time is
-share unsealing (Vault transit), envelope crypto, the database and the worker itself.
+Every process is stopped by its pid (SIGTERM to `mpc dev`, which stops its services), also on failure.
+Against a stack already running: `--api-url URL --token-file FILE [--temporal-address HOST:PORT]`.
 """
 
 from __future__ import annotations
@@ -28,13 +27,16 @@ import argparse
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import httpx  # noqa: E402
 
 from mpc.devstack.ports import free_port  # noqa: E402
-from mpc.devstack.process import ManagedProcess, ServiceStartError  # noqa: E402
+from mpc.devstack.process import ManagedProcess  # noqa: E402
 from mpc.verify import verify_signature  # noqa: E402
 
-CHAIN_FOR = {"ed25519": "ed25519", "secp256k1": "schnorr", "secp256k1-tr": "bitcoin"}
+FIXTURE = ROOT / "tests" / "fixtures" / "ecdsa" / "preparams.jsonl"
+NODES = ["node-1", "node-2", "node-3"]
 
 
 @dataclass
@@ -62,39 +65,72 @@ class Target:
 
 
 @dataclass
-class Result:
+class Side:
+    """Every figure of one commit."""
+
     label: str
-    curve: str
-    keygen_ms: list[float] = field(default_factory=list)
-    latencies_ms: list[float] = field(default_factory=list)
-    rounds: list[int] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    early: list[str] = field(default_factory=list)  # sessions for which ?wait=true returned 202 unfinished
-    wall_s: float = 0.0
-    seq: list[dict[str, float]] = field(default_factory=list)  # per sequential signature: the split
+    figures: dict[str, str] = field(default_factory=dict)
+    seq: list[dict[str, float]] = field(default_factory=list)
     activities: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
+    profile: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 # ---- dev stacks ---------------------------------------------------------------------------------
 
-def start_dev_stack(label: str, pool_target: int, log_dir: Path) -> Target:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"mpc-bench-{label.replace(' ', '')}-"))
+def checkout(ref: str) -> Path:
+    """A detached git worktree of `ref` in a temporary directory (removed by `drop_checkout`)."""
+    folder = Path(tempfile.mkdtemp(prefix="mpc-bench-baseline-"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), ref], check=True,
+                   capture_output=True)
+    return folder
+
+
+def drop_checkout(folder: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False,
+                   capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def seed_pools(data_dir: Path) -> None:
+    lines = [line for line in FIXTURE.read_text().splitlines() if line.strip()]
+    per_node = len(lines) // len(NODES)
+    for i, node in enumerate(NODES):
+        folder = data_dir / "nodes" / node / "shares"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = folder / "preparams.jsonl"
+        target.touch(mode=0o600)
+        target.write_text("".join(f"{line}\n" for line in lines[i * per_node:(i + 1) * per_node]))
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")
+
+
+def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, str]) -> Target:
+    data_dir = Path(tempfile.mkdtemp(prefix="mpc-bench-"))
+    seed_pools(data_dir)
     ports = {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
-    argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir)]
+    argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--participants", str(len(NODES))]
     for name, port in ports.items():
         argv += [f"--{name}-port", str(port)]
-    env = {**os.environ, "NONCE_POOL_TARGET": str(pool_target)}
+    if "--grpc-port" in "".join(p.read_text() for p in (tree / "mpc" / "cli").glob("*.py")):
+        argv += ["--grpc-port", str(free_port())]  # its default 9090 may be taken by another stack
+    env = {**os.environ, "PYTHONPATH": str(tree), **extra_env}  # the tree's code, this venv's packages
     env.pop("MPC_CONFIG", None)
-    process = ManagedProcess(f"mpc-dev-{label}", argv, log_path=log_dir / f"mpc-dev-{label.replace(' ', '-')}.log",
-                             env=env, cwd=ROOT)
-    print(f"# starting mpc dev ({label}, NONCE_POOL_TARGET={pool_target}) in {data_dir}", file=sys.stderr)
+    process = ManagedProcess(f"mpc-dev-{slug(label)}", argv, log_path=log_dir / f"mpc-dev-{slug(label)}.log", env=env,
+                             cwd=tree)
+    print(f"# starting mpc dev ({label}, {tree}) in {data_dir}", file=sys.stderr)
+    process.log_path.unlink(missing_ok=True)  # "ready" must come from this run
     process.start()
     try:
         process.wait_until(lambda: "mpc dev is ready" in process.log_path.read_text(errors="replace"), 300, 0.5)
-    except ServiceStartError:
+        token = (data_dir / "admin-token").read_text().strip()
+    except BaseException:  # never leave a stack behind (its logs are kept in the log dir)
         process.stop(timeout=120)
+        shutil.copytree(data_dir / "logs", log_dir / f"{slug(label)}-failed-start", dirs_exist_ok=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
         raise
-    token = (data_dir / "admin-token").read_text().strip()
     return Target(label, f"http://127.0.0.1:{ports['http']}", token, f"127.0.0.1:{ports['temporal']}", process,
                   data_dir)
 
@@ -102,51 +138,93 @@ def start_dev_stack(label: str, pool_target: int, log_dir: Path) -> Target:
 # ---- through the API ------------------------------------------------------------------------------
 
 def client(target: Target) -> httpx.Client:
-    return httpx.Client(base_url=target.api_url, headers={"Authorization": f"Bearer {target.token}"}, timeout=180)
+    return httpx.Client(base_url=target.api_url, headers={"Authorization": f"Bearer {target.token}"}, timeout=300)
 
 
-def keygen(http: httpx.Client, curve: str) -> tuple[dict[str, Any], float]:
-    body = {"protocol": "frost", "curve": curve, "chain_type": CHAIN_FOR[curve], "threshold": 2, "total_nodes": 3,
-            "allow_raw_digest": True}  # the bench signs bare digests (bitcoin keys sign only PSBTs by default)
+def keygen(http: httpx.Client, protocol: str, curve: str, chain: str) -> tuple[dict[str, Any], float]:
+    body = {"protocol": protocol, "curve": curve, "chain_type": chain, "threshold": 2, "nodes": NODES,
+            "allow_raw_digest": True}  # the bench signs bare digests (ethereum keys sign only transactions by default)
     t0 = time.perf_counter()
-    reply = http.post("/v1/keys", params={"wait": "true", "timeout": 120}, json=body)
+    reply = http.post("/v1/keys", params={"wait": "true", "timeout": 300}, json=body)
     elapsed = (time.perf_counter() - t0) * 1000
     session = reply.json()
     if reply.status_code != 200 or session.get("status") != "completed":
-        raise RuntimeError(f"keygen {curve} failed: HTTP {reply.status_code} {reply.text[:300]}")
+        raise RuntimeError(f"keygen {protocol}/{curve} failed: HTTP {reply.status_code} {reply.text[:300]}")
     return session["key"], elapsed
 
 
-def sign_once(http: httpx.Client, key: dict[str, Any], n: int, result: Result | None = None,
-              ) -> tuple[float, dict[str, Any]]:
-    digest = hashlib.sha256(f"bench {key['key_id']} {n} {time.time_ns()}".encode()).hexdigest()
+def _digest(key: dict[str, Any], n: int) -> str:
+    return hashlib.sha256(f"bench {key['key_id']} {n} {time.time_ns()}".encode()).hexdigest()
+
+
+def _final(http: httpx.Client, reply: httpx.Response) -> dict[str, Any]:
+    session = reply.json()
+    if reply.status_code not in (200, 202):
+        raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:300]}")
+    deadline = time.monotonic() + 10  # a 202 (the wait ran out): poll a little more
+    while session.get("status") not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        session = http.get(f"/v1/sessions/{session['session_id']}").json()
+    if session.get("status") != "completed":
+        raise RuntimeError(f"session {session.get('session_id')} {session.get('status')}: {session.get('error')}")
+    return session
+
+
+def verified(key: dict[str, Any], digest: str, signature: str) -> bool:
+    """FROST through mpc.verify; threshold ECDSA (r || s || v) with OpenSSL over the prehashed digest."""
+    if key["protocol"] == "frost":
+        return verify_signature(key["curve"], bytes.fromhex(key["verifying_key"]), bytes.fromhex(digest),
+                                bytes.fromhex(signature))
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+    raw = bytes.fromhex(signature)
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), bytes.fromhex(key["public_key"])).verify(
+            encode_dss_signature(r, s), bytes.fromhex(digest), ec.ECDSA(Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def sign_once(http: httpx.Client, key: dict[str, Any], n: int) -> tuple[float, dict[str, Any]]:
+    digest = _digest(key, n)
     t0 = time.perf_counter()
     reply = http.post(f"/v1/keys/{key['key_id']}/sign", params={"wait": "true", "timeout": 120},
                       json={"digest": digest})
-    session = reply.json()
-    if reply.status_code == 202 and session.get("status") not in ("completed", "failed"):
-        # ?wait=true answered although the session row is not final: the workflow ended without finishing the
-        # row (seen: it started before the row was committed). Poll briefly, then count it as an error.
-        if result is not None:
-            result.early.append(f"{session['session_id']} ({session.get('status')})")
-        deadline = time.monotonic() + 5
-        while session.get("status") not in ("completed", "failed") and time.monotonic() < deadline:
-            time.sleep(0.1)
-            session = http.get(f"/v1/sessions/{session['session_id']}").json()
-        if session.get("status") != "completed":
-            raise RuntimeError(f"session {session['session_id']} still {session.get('status')} after its wait")
-        reply = httpx.Response(200)
+    session = _final(http, reply)
     elapsed = (time.perf_counter() - t0) * 1000
-    if reply.status_code != 200 or session.get("status") != "completed":
-        raise RuntimeError(f"HTTP {reply.status_code}: {str(session.get('error') or reply.text)[:300]}")
-    if not verify_signature(key["curve"], bytes.fromhex(key["verifying_key"]), bytes.fromhex(digest),
-                            bytes.fromhex(session["signature"])):
+    if not verified(key, digest, session["signature"]):
         raise RuntimeError(f"signature of session {session['session_id']} does not verify")
     return elapsed, session
 
 
-def sign_concurrently(target: Target, key: dict[str, Any], count: int, concurrency: int, result: Result) -> None:
-    lock, next_job = threading.Lock(), iter(range(count))
+def sign_batch(http: httpx.Client, key: dict[str, Any], n: int, size: int) -> tuple[float, int] | None:
+    """One batch request; (ms, signatures), or None when the commit has no batch signing (422)."""
+    digests = [_digest(key, n * 1000 + i) for i in range(size)]
+    t0 = time.perf_counter()
+    reply = http.post(f"/v1/keys/{key['key_id']}/sign", params={"wait": "true", "timeout": 300},
+                      json={"digests": digests})
+    if reply.status_code == 422:
+        return None
+    session = _final(http, reply)
+    elapsed = (time.perf_counter() - t0) * 1000
+    signatures = session.get("signatures") or []
+    if len(signatures) != size:
+        raise RuntimeError(f"batch session {session['session_id']} returned {len(signatures)} of {size} signatures")
+    for digest, signature in zip(digests, signatures, strict=True):
+        if not verified(key, digest, signature):
+            raise RuntimeError(f"a signature of batch session {session['session_id']} does not verify")
+    return elapsed, len(signatures)
+
+
+def closed_loop(target: Target, count: int, concurrency: int, job: Callable[[httpx.Client, int], float],
+                errors: list[str]) -> tuple[list[float], float]:
+    """`count` jobs over `concurrency` clients, each starting its next job when the last one answered."""
+    lock, next_job, latencies = threading.Lock(), iter(range(count)), []
 
     def worker() -> None:
         with client(target) as http:
@@ -156,14 +234,13 @@ def sign_concurrently(target: Target, key: dict[str, Any], count: int, concurren
                 if n is None:
                     return
                 try:
-                    elapsed, session = sign_once(http, key, n, result)
+                    elapsed = job(http, n)
                 except (RuntimeError, httpx.HTTPError) as exc:
                     with lock:
-                        result.errors.append(str(exc))
+                        errors.append(str(exc)[:300])
                     continue
                 with lock:
-                    result.latencies_ms.append(elapsed)
-                    result.rounds.append(session["total_rounds"])
+                    latencies.append(elapsed)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     t0 = time.perf_counter()
@@ -171,7 +248,7 @@ def sign_concurrently(target: Target, key: dict[str, Any], count: int, concurren
         thread.start()
     for thread in threads:
         thread.join()
-    result.wall_s = time.perf_counter() - t0
+    return latencies, time.perf_counter() - t0
 
 
 # ---- Temporal history: where the workflow's time goes ------------------------------------------------
@@ -208,99 +285,12 @@ async def history_split(address: str, workflow_id: str) -> tuple[float, float, f
             sched = e.activity_task_completed_event_attributes.scheduled_event_id
             begin = when[started[sched]]
             intervals.append((begin, when[e.event_id]))
-            name = f"{scheduled[sched]}#{sched}"
-            per_activity[name] = (begin - when[sched], when[e.event_id] - begin)
+            per_activity[f"{scheduled[sched]}#{sched}"] = (begin - when[sched], when[e.event_id] - begin)
     wall = when[events[-1].event_id] - when[events[0].event_id]
     return wall, union_ms(intervals), union_ms(intervals + tasks) - union_ms(intervals), per_activity
 
 
-def sign_sequentially(target: Target, key: dict[str, Any], count: int, result: Result) -> None:
-    with client(target) as http:
-        for n in range(count):
-            try:
-                elapsed, session = sign_once(http, key, 100_000 + n, result)
-            except (RuntimeError, httpx.HTTPError) as exc:
-                result.errors.append(f"sequential: {exc}")
-                continue
-            row = {"latency": elapsed, "duration": float(session["duration_ms"] or 0),
-                   "rounds": session["total_rounds"]}
-            if target.temporal_address:
-                workflow_id = session.get("workflow_id") or f"sign-{session['session_id']}"
-                wall, busy, tasks, acts = asyncio.run(history_split(target.temporal_address, workflow_id))
-                row.update(wall=wall, busy=busy, tasks=tasks)
-                for name, times in acts.items():
-                    result.activities[name.split("#")[0]].append(times)
-            result.seq.append(row)
-
-
-# ---- protocol compute, in process (bench_frost.py style) ---------------------------------------------
-
-def protocol_compute(curve: str, reps: int = 15) -> dict[str, float]:
-    from bench_frost import run_timed
-
-    from tss.frost import FrostDkg, KeyShare, aggregate, commit, get_ciphersuite, sign
-    from tss.frost.taproot import TaprootTweak
-
-    suite, ids = get_ciphersuite(curve), [1, 2, 3]
-    out: dict[str, list[float]] = defaultdict(list)
-    for rep in range(reps):
-        states = {i: FrostDkg.initial_state(suite=curve, ssid=f"svc-{rep}".encode(), identifier=i, participants=ids,
-                                            threshold=2) for i in ids}
-        outs, per_party = run_timed(FrostDkg(), states)
-        out["dkg"].append(per_party)
-        shares = {i: KeyShare.from_bytes(o.result) for i, o in outs.items()}
-        message, signers = os.urandom(32), [1, 2]
-        taproot = TaprootTweak(None) if curve == "secp256k1-tr" else None
-        t0 = time.perf_counter()
-        pairs = {i: commit(suite, shares[i]) for i in signers}
-        out["commit"].append((time.perf_counter() - t0) / len(signers))
-        comms = [pairs[i][1] for i in signers]
-        t0 = time.perf_counter()
-        sig_shares = [sign(suite, shares[i], pairs[i][0], message, comms, taproot=taproot) for i in signers]
-        out["sign"].append((time.perf_counter() - t0) / len(signers))
-        t0 = time.perf_counter()
-        aggregate(suite, shares[1].public, message, comms, sig_shares, taproot=taproot)  # verifies the result
-        out["aggregate"].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) * 1000 for k, v in out.items()}
-
-
-def authorisation_cost(reps: int = 200) -> dict[str, float]:
-    """Per signature, the node-side checks of issue 9 in-process: the API signing the intent (local
-    key; Vault transit adds its HTTP round trip), and on each signer parsing + verifying it and
-    recording its id durably (two sealed create-exclusive writes, the first time per session)."""
-    import secrets as rnd
-
-    from activities.authorisation import IntentGate
-    from mpc.intent_keys import LocalIntentSigner, TrustedIntentKeys
-    from mpc.intents import Intent, KeyPolicy
-    from mpc.keystore import LocalKeyWrapper, SecretStateStore
-    from workflows.types import SessionIntent
-
-    folder = Path(tempfile.mkdtemp(prefix="mpc-bench-intents-"))
-    try:
-        signer = LocalIntentSigner(folder / "api.pem")
-        gate = IntentGate(TrustedIntentKeys(signer.public_keys),
-                          SecretStateStore(folder / "state", LocalKeyWrapper(os.urandom(32)), "bench"))
-        out: dict[str, list[float]] = defaultdict(list)
-        for _ in range(reps):
-            intent = Intent(rnd.token_hex(16), "sign", "key", 0, int(time.time()) + 60,
-                            {"digest": rnd.token_hex(32), "signers": ["node-1", "node-2", "node-3"]})
-            t0 = time.perf_counter()
-            raw = intent.to_bytes()
-            wire = SessionIntent(raw.hex(), signer.sign(raw))
-            out["api issue"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            checked = gate.verify(wire, operation="sign", key_id="key", epoch=0, policy=KeyPolicy())
-            out["node verify"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            gate.record(checked, workflow_id=rnd.token_hex(8), slot="node-1,node-2", session_id="s")
-            out["node record"].append(time.perf_counter() - t0)
-        return {k: statistics.median(v) * 1000 for k, v in out.items()}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-# ---- report ---------------------------------------------------------------------------------------------
+# ---- one side -------------------------------------------------------------------------------------
 
 def pct(values: list[float], p: float) -> float:
     if not values:
@@ -313,137 +303,226 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(results: list[Result], compute: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
-    lines = [f"Signatures: {args.signatures} per row at concurrency {args.concurrency}; keygen: median of "
-             f"{args.keygens}; 2-of-3, FROST; times in ms. Load average at start: {args.load}.", "",
-             "| mode | curve | keygen 2-of-3 | sign P50 | sign P95 | sign P99 | signatures/s | pool hit | errors |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in results:
-        hits = sum(1 for x in r.rounds if x == 1)
-        rate = len(r.latencies_ms) / r.wall_s if r.wall_s else float("nan")
-        lines.append(f"| {r.label} | {r.curve} | {med(r.keygen_ms):.0f} | {pct(r.latencies_ms, 50):.0f} | "
-                     f"{pct(r.latencies_ms, 95):.0f} | {pct(r.latencies_ms, 99):.0f} | {rate:.1f} | "
-                     f"{hits}/{len(r.rounds)} | {len(r.errors)} |")
-    lines += ["", f"Where a signature's time goes: medians of {args.split_samples} sequential signatures "
-              "(concurrency 1), ms.", "",
-              "| mode | curve | rounds | HTTP latency | session duration_ms | workflow wall (history) | "
-              "in activities | Temporal: workflow tasks | Temporal: other (dispatch, history) | "
-              "protocol compute (tss) | "
-              "other activity work (Vault, envelopes, DB) |",
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in results:
-        c = compute[r.curve]
-        rounds = med([s["rounds"] for s in r.seq])
-        tss_ms = c["sign"] + c["aggregate"] + (c["commit"] if rounds >= 2 else 0.0)
-        wall = med([s.get("wall", float("nan")) for s in r.seq])
-        busy = med([s.get("busy", float("nan")) for s in r.seq])
-        tasks = med([s.get("tasks", float("nan")) for s in r.seq])
-        lines.append(f"| {r.label} | {r.curve} | {rounds:.0f} | {med([s['latency'] for s in r.seq]):.0f} | "
-                     f"{med([s['duration'] for s in r.seq]):.0f} | {wall:.0f} | {busy:.0f} | {tasks:.0f} | "
-                     f"{wall - busy - tasks:.0f} | "
-                     f"{tss_ms:.1f} | {busy - tss_ms:.0f} |")
-    lines += ["", "Activities of one signature (sequential run): schedule-to-start (Temporal dispatch) and "
-              "execution, median ms.", "",
-              "| mode | curve | activity | per signature | schedule-to-start | execution |",
-              "| --- | --- | --- | ---: | ---: | ---: |"]
-    for r in results:
-        for name, times in sorted(r.activities.items()):
-            lines.append(f"| {r.label} | {r.curve} | {name} | {len(times) / max(1, len(r.seq)):.1f} | "
-                         f"{med([t[0] for t in times]):.1f} | {med([t[1] for t in times]):.1f} |")
-    lines += ["", "Protocol compute in process (tss.frost, per party, median ms; no network, storage or envelopes):",
-              "", "| curve | DKG (3 rounds) | commit | sign share | aggregate + verify |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    for curve, c in compute.items():
-        lines.append(f"| {curve} | {c['dkg']:.2f} | {c['commit']:.3f} | {c['sign']:.3f} | {c['aggregate']:.3f} |")
-    early = [f"{r.label}/{r.curve}: {e}" for r in results for e in r.early]
-    if early:
-        lines += ["", "`?wait=true` answered 202, session not final (polled 5 s more, then an error):",
-                  *[f"- {e}" for e in early]]
-    errors = [f"{r.label}/{r.curve}: {e}" for r in results for e in r.errors[:3]]
-    if errors:
-        lines += ["", "First errors:", *[f"- {e}" for e in errors]]
-    return "\n".join(lines)
-
-
-def bench_target(target: Target, args: argparse.Namespace) -> list[Result]:
-    results = []
-    for curve in args.curves:
-        result = Result(target.label, curve)
-        with client(target) as http:
-            key = None
-            for _ in range(args.keygens):
-                key, elapsed = keygen(http, curve)
-                result.keygen_ms.append(elapsed)
-                time.sleep(args.settle)  # the pool stack fills the new key's pool in the background
-            assert key is not None
-            for n in range(2):  # warm-up (not measured): code paths, connections
-                sign_once(http, key, 200_000 + n)
-        time.sleep(args.settle)  # let the background refill top the pool up again
-        print(f"# {target.label} {curve}: {args.signatures} signatures at concurrency {args.concurrency}",
-              file=sys.stderr)
-        sign_concurrently(target, key, args.signatures, args.concurrency, result)
+def bench_frost(target: Target, args: argparse.Namespace, side: Side) -> None:
+    with client(target) as http:
+        key, _ = keygen(http, "frost", "ed25519", "ed25519")
+        time.sleep(args.settle)  # the pool fills in the background
+        for n in range(3):
+            sign_once(http, key, 900_000 + n)  # warm-up
         time.sleep(args.settle)
-        sign_sequentially(target, key, args.split_samples, result)
-        results.append(result)
-    return results
+        latencies = []
+        for n in range(args.sequential):
+            try:
+                elapsed, session = sign_once(http, key, n)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                side.errors.append(f"sequential: {exc}")
+                continue
+            latencies.append(elapsed)
+            row = {"latency": elapsed, "duration": float(session["duration_ms"] or 0),
+                   "rounds": session["total_rounds"]}
+            if target.temporal_address and n < args.split_samples:
+                wall, busy, tasks, acts = asyncio.run(history_split(target.temporal_address, session["workflow_id"]))
+                row.update(wall=wall, busy=busy, tasks=tasks)
+                for name, times in acts.items():
+                    side.activities[name.split("#")[0]].append(times)
+            side.seq.append(row)
+        side.figures["frost_seq"] = f"{pct(latencies, 50):.0f} / {pct(latencies, 99):.0f} ms"
+        time.sleep(args.settle)
+
+        def one(http: httpx.Client, n: int) -> float:
+            return sign_once(http, key, 500_000 + n)[0]
+
+        errors: list[str] = []
+        lat, wall = closed_loop(target, args.concurrent_signatures, args.concurrency, one, errors)
+        side.errors += errors[:3]
+        side.figures["frost_conc"] = f"{len(lat) / wall:.1f}/s / {pct(lat, 99):.0f} ms"
+        time.sleep(args.settle)
+        batches, sigs, t0 = 0, 0, time.perf_counter()
+        batch_ms: list[float] = []
+        for n in range(args.batches):
+            try:
+                outcome = sign_batch(http, key, n, args.batch_size)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                side.errors.append(f"batch: {exc}")
+                continue
+            if outcome is None:
+                break
+            batches, sigs = batches + 1, sigs + outcome[1]
+            batch_ms.append(outcome[0])
+        side.figures["frost_batch"] = (f"{sigs / (time.perf_counter() - t0):.0f}/s ({args.batch_size} per request, "
+                                       f"P50 {pct(batch_ms, 50):.0f} ms)" if batches else "none")
+        if args.profile_signatures:
+            profile(target, http, key, args, side)
+
+
+def profile(target: Target, http: httpx.Client, key: dict[str, Any], args: argparse.Namespace, side: Side) -> None:
+    from process_profile import breakdown_table, profiled
+
+    if target.process is None or target.process.pid is None:
+        return
+    count, t0 = args.profile_signatures, time.perf_counter()
+    keep = Path(args.profile_dir) / slug(side.label) if args.profile_dir else None
+    with profiled(target.process.pid, seconds=max(3.0, count * 0.5), keep=keep) as result:
+        for n in range(count):
+            sign_once(http, key, 700_000 + n)
+        sampled = time.perf_counter() - t0
+        time.sleep(max(0.0, max(3.0, count * 0.5) + 0.6 - sampled))  # py-spy's fixed duration
+    side.profile = [f"{count} sequential FROST Ed25519 signatures in {sampled:.1f} s under py-spy ({side.label}); "
+                    "ms per signature; CPU is /proc utime+stime over the sampling window.", "",
+                    *breakdown_table(result, count)]
+
+
+def bench_gg20(target: Target, args: argparse.Namespace, side: Side) -> None:
+    with client(target) as http:
+        keygens = []
+        key: dict[str, Any] | None = None
+        for _ in range(args.gg20_keygens):
+            key, elapsed = keygen(http, "gg20", "secp256k1", "ethereum")
+            keygens.append(elapsed)
+        assert key is not None
+        side.figures["gg20_keygen"] = f"{med(keygens) / 1000:.1f} s"
+        time.sleep(args.settle)
+        sign_once(http, key, 800_000)  # warm-up
+        latencies = []
+        for n in range(args.gg20_sequential):
+            try:
+                latencies.append(sign_once(http, key, 810_000 + n)[0])
+            except (RuntimeError, httpx.HTTPError) as exc:
+                side.errors.append(f"gg20 sequential: {exc}")
+        side.figures["gg20_seq"] = f"{pct(latencies, 50):.0f} ms"
+
+        def one(http: httpx.Client, n: int) -> float:
+            return sign_once(http, key, 820_000 + n)[0]
+
+        errors: list[str] = []
+        lat, wall = closed_loop(target, args.gg20_burst, args.concurrency, one, errors)
+        side.errors += errors[:3]
+        side.figures["gg20_burst"] = f"{len(lat) / wall:.1f}/s (P99 {pct(lat, 99) / 1000:.1f} s)"
+
+
+def bench_side(target: Target, args: argparse.Namespace) -> Side:
+    side = Side(target.label)
+    bench_frost(target, args, side)
+    if args.gg20:
+        bench_gg20(target, args, side)
+    return side
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+ROWS = [
+    ("frost_seq", "FROST sign, pooled nonces, sequential `?wait=true`: P50 / P99", "<= 40 / 120 ms"),
+    ("frost_conc", "FROST sign, {c} concurrent clients, one digest each: throughput / P99", ">= 60/s / 400 ms"),
+    ("frost_batch", "FROST batch: up to 256 digests in one request, one session, one round", ">= 300 signatures/s"),
+    ("gg20_seq", "GG20 sign, sequential: P50", "<= 80 ms (from a presignature pool)"),
+    ("gg20_burst", "GG20 burst, {c} clients", ">= 30/s while the pool lasts"),
+    ("gg20_presign_refill", "GG20 presignature refill, sustained", ">= 2/s per key"),
+    ("gg20_keygen", "GG20 keygen with filled pre-parameter pools", "<= 4 s"),
+]
+
+
+def report(sides: list[Side], args: argparse.Namespace) -> str:
+    head = " | ".join(s.label for s in sides)
+    lines = [f"2-of-3 through the HTTP API on `mpc dev`, one 2-core machine; load average at start {args.load}. "
+             f"Sequential: {args.sequential} signatures; concurrent: {args.concurrent_signatures} signatures; batch: "
+             f"{args.batches} requests of {args.batch_size}.", "",
+             f"| figure | target | {head} |", "| --- | ---: | " + " | ".join("---:" for _ in sides) + " |"]
+    for key, name, target in ROWS:
+        cells = " | ".join(s.figures.get(key, "not measured") for s in sides)
+        lines.append(f"| {name.format(c=args.concurrency)} | {target} | {cells} |")
+    lines += ["", f"Where a sequential FROST signature's time goes (medians of {args.split_samples}), ms:", "",
+              "| commit | rounds | HTTP latency | session duration_ms | workflow wall (history) | in activities | "
+              "workflow tasks | Temporal other (dispatch, history) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in sides:
+        rows = [r for r in s.seq if "wall" in r]
+        wall, busy, tasks = (med([r[k] for r in rows]) for k in ("wall", "busy", "tasks"))
+        lines.append(f"| {s.label} | {med([r['rounds'] for r in s.seq]):.0f} | {med([r['latency'] for r in rows]):.0f} "
+                     f"| {med([r['duration'] for r in rows]):.0f} | {wall:.0f} | {busy:.0f} | {tasks:.0f} | "
+                     f"{wall - busy - tasks:.0f} |")
+    lines += ["", "Activities of one sequential signature: schedule-to-start and execution, median ms.", "",
+              "| commit | activity | per signature | schedule-to-start | execution |",
+              "| --- | --- | ---: | ---: | ---: |"]
+    for s in sides:
+        for name, times in sorted(s.activities.items()):
+            per = len(times) / max(1, len([r for r in s.seq if "wall" in r]))
+            lines.append(f"| {s.label} | {name} | {per:.1f} | {med([t[0] for t in times]):.1f} | "
+                         f"{med([t[1] for t in times]):.1f} |")
+    for s in sides:
+        if s.profile:
+            lines += ["", *s.profile]
+    errors = [f"{s.label}: {e}" for s in sides for e in s.errors[:5]]
+    if errors:
+        lines += ["", "Errors:", *[f"- {e}" for e in errors]]
+    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default=None, help="git ref to measure first (e.g. main)")
     parser.add_argument("--api-url", help="a running stack (default: start `mpc dev` stacks here)")
     parser.add_argument("--token-file", default=".data/dev/admin-token", help="with --api-url")
     parser.add_argument("--temporal-address", default=None, help="with --api-url: for the latency split")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--signatures", type=int, default=100, help="per mode and curve")
-    parser.add_argument("--curves", type=lambda v: v.split(","), default=["ed25519", "secp256k1"])
-    parser.add_argument("--pool", dest="modes", action="append_const", const="pool",
-                        help="run the pool stack (default: both)")
-    parser.add_argument("--no-pool", dest="modes", action="append_const", const="no pool",
-                        help="run the stack without pool (default: both)")
-    parser.add_argument("--pool-target", type=int, default=10, help="NONCE_POOL_TARGET of the pool stack")
-    parser.add_argument("--keygens", type=int, default=3, help="keygens per mode and curve (median)")
-    parser.add_argument("--split-samples", type=int, default=10, help="sequential signatures for the split")
+    parser.add_argument("--sequential", type=int, default=50)
+    parser.add_argument("--split-samples", type=int, default=10, help="sequential signatures split by history")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrent-signatures", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--gg20", action="store_true", help="also the GG20 rows (minutes)")
+    parser.add_argument("--gg20-keygens", type=int, default=2)
+    parser.add_argument("--gg20-sequential", type=int, default=5)
+    parser.add_argument("--gg20-burst", type=int, default=8)
+    parser.add_argument("--profile-signatures", type=int, default=20, help="0: no py-spy breakdown")
+    parser.add_argument("--profile-dir", default=None, help="keep py-spy's raw stacks here")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between phases (pool refill)")
-    parser.add_argument("--keep-data", action="store_true", help="keep the dev stacks' data dirs")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the stacks (repeatable)")
     parser.add_argument("--log-dir", default=None, help="mpc dev logs (default: a temporary directory)")
     args = parser.parse_args(argv)
-    if not 1 <= args.concurrency <= 64 or not 1 <= args.signatures <= 10_000:
-        parser.error("--concurrency 1..64 and --signatures 1..10000")
-    unknown = [c for c in args.curves if c not in CHAIN_FOR]
-    if unknown:
-        parser.error(f"unknown curve(s): {', '.join(unknown)}")
-    args.modes = args.modes or ["pool", "no pool"]
+    if not 1 <= args.concurrency <= 64 or not 1 <= args.batch_size <= 256:
+        parser.error("--concurrency 1..64, --batch-size 1..256")
     args.load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return args
 
 
+def run_stack(label: str, tree: Path, args: argparse.Namespace, log_dir: Path) -> Side:
+    extra = dict(item.split("=", 1) for item in args.env)
+    target = start_dev_stack(label, tree, log_dir, extra)
+    try:
+        return bench_side(target, args)
+    finally:
+        print(f"# stopping mpc dev ({label}); logs in {log_dir}", file=sys.stderr)
+        assert target.process is not None
+        target.process.stop(timeout=120)
+        if target.data_dir is not None:
+            shutil.copytree(target.data_dir / "logs", log_dir / slug(label), dirs_exist_ok=True)
+            shutil.rmtree(target.data_dir, ignore_errors=True)
+
+
+def head_label(tree: Path, ref: str = "HEAD") -> str:
+    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", ref], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return out.stdout.strip() + ("+changes" if dirty and tree == ROOT else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    compute = {curve: protocol_compute(curve) for curve in args.curves}
-    results: list[Result] = []
+    sides: list[Side] = []
     if args.api_url:
         target = Target("given stack", args.api_url.rstrip("/"), Path(args.token_file).read_text().strip(),
                         args.temporal_address)
-        results += bench_target(target, args)
+        sides.append(bench_side(target, args))
     else:
         log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="mpc-bench-logs-"))
-        for mode in args.modes:
-            target = start_dev_stack(mode, args.pool_target if mode == "pool" else 0, log_dir)
+        if args.baseline:
+            tree = checkout(args.baseline)
             try:
-                results += bench_target(target, args)
+                sides.append(run_stack(f"{args.baseline} ({head_label(tree)})", tree, args, log_dir))
             finally:
-                print(f"# stopping mpc dev ({mode}); logs in {log_dir}", file=sys.stderr)
-                assert target.process is not None
-                target.process.stop(timeout=120)  # SIGTERM: mpc dev stops its services in order
-                if target.data_dir is not None:
-                    shutil.copytree(target.data_dir / "logs", log_dir / mode.replace(" ", "-"), dirs_exist_ok=True)
-                    if not args.keep_data:
-                        shutil.rmtree(target.data_dir, ignore_errors=True)
-    print(report(results, compute, args))
-    cost = authorisation_cost()
-    print("\nNode authorisation per signature (issue 9), medians of 200 in-process runs, ms: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in cost.items())
-          + " (Vault transit adds one HTTP round trip to the API's signature and to each sealed record)")
+                drop_checkout(tree)
+        sides.append(run_stack(f"this commit ({head_label(ROOT)})", ROOT, args, log_dir))
+    print(report(sides, args))
     return 0
 
 

@@ -25,6 +25,7 @@ import socket
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +43,20 @@ log = logging.getLogger("mpc.metrics")
 ROUND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 VAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 SDK_SCRAPE_TIMEOUT = 2.0
+
+
+SESSION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """A session whose row became final: what its metrics are labelled with."""
+
+    operation: str
+    protocol: str
+    curve: str
+    outcome: str  # completed or failed
+    seconds: float | None  # the row's duration (start to end)
 
 
 class NodeMetrics:
@@ -66,9 +81,29 @@ class NodeMetrics:
         self.sessions = Counter("mpc_coordinator_sessions_finished",
                                 "Sessions the coordinator recorded as finished, by workflow, status and error code",
                                 ["workflow", "status", "code"], registry=r)
+        # Where sessions end (the coordinator's database step), whether or not a client waited (issue 12 part 6).
+        self.sessions_ended = Counter("mpc_sessions", "Sessions ended, by operation, protocol, curve and outcome",
+                                      ["operation", "protocol", "curve", "outcome"], registry=r)
+        self.session_seconds = Histogram("mpc_session_duration_seconds", "Session start to end, by operation, "
+                                         "protocol, curve and outcome", ["operation", "protocol", "curve", "outcome"],
+                                         buckets=SESSION_BUCKETS, registry=r)
+        self.sign_latency = Histogram("mpc_signing_latency_seconds", "Time from sign request to signature",
+                                      ["protocol", "curve"], buckets=SESSION_BUCKETS, registry=r)
+        self.keygen_latency = Histogram("mpc_keygen_latency_seconds", "Time from keygen request to key",
+                                        ["protocol", "curve"], buckets=SESSION_BUCKETS, registry=r)
         self.vault_seconds = Histogram("mpc_node_vault_call_seconds", "Vault transit calls of the keystore",
                                        ["action", "outcome"], buckets=VAULT_BUCKETS, registry=r)
         ProcessCollector(registry=r)
+
+    def session_ended(self, ended: SessionEnded) -> None:
+        """The coordinator's hook where a session's row becomes final (activities/coordinator.py)."""
+        labels = (ended.operation, ended.protocol, ended.curve, ended.outcome)
+        self.sessions_ended.labels(*labels).inc()
+        if ended.seconds is not None:
+            self.session_seconds.labels(*labels).observe(ended.seconds)
+            if ended.outcome == "completed" and ended.operation in ("sign", "keygen"):
+                latency = self.sign_latency if ended.operation == "sign" else self.keygen_latency
+                latency.labels(ended.protocol, ended.curve).observe(ended.seconds)
 
     def observe_vault(self, action: str, seconds: float, outcome: str) -> None:
         """The keystore's Vault hook (`VaultTransitWrapper(observe=...)`)."""

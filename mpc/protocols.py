@@ -56,6 +56,7 @@ class Activity(StrEnum):
     ROUND = "participant.protocol_round"
     FROST_PREPROCESS = "participant.frost_preprocess"
     FROST_SIGN = "participant.frost_sign"
+    FROST_SIGN_BATCH = "participant.frost_sign_batch"
     PING = "participant.ping"
     SET_KEY_STATE = "participant.set_key_state"
     ARCHIVE_KEY = "participant.archive_key"
@@ -73,6 +74,9 @@ class Activity(StrEnum):
     CLAIM_COMMITMENTS = "coordinator.claim_commitments"
     POOL_LEVELS = "coordinator.pool_levels"
     FROST_AGGREGATE = "coordinator.frost_aggregate"
+    FROST_AGGREGATE_BATCH = "coordinator.frost_aggregate_batch"
+    FROST_SIGN_BEGIN = "coordinator.frost_sign_begin"
+    FROST_SIGN_FINISH = "coordinator.frost_sign_finish"
     RECORD_EPOCH = "coordinator.record_epoch"
     START_SCHEDULED_REFRESH = "api.start_scheduled_refresh"
     # Backups (workflows/backup.py): steps on the coordinator, on each participant, and in the API process.

@@ -198,6 +198,8 @@ class Settings(BaseSettings):
     vault_token: SecretStr = SecretStr("")
     vault_transit_key: str = ""
     vault_transit_mount: str = "transit"
+    # Participants: seconds an unwrapped data key stays in memory (mpc/keystore/key_cache.py); 0 disables.
+    data_key_cache_seconds: float = Field(30.0, ge=0, le=3600)
 
     # The API's intent key (mpc/intent_keys.py): a transit ed25519 key where VAULT_ADDR is set.
     intent_key_name: str = "mpc-api-intent"

@@ -34,7 +34,7 @@ async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyn
         client = await connect(settings.temporal_address, settings.temporal_namespace, codec,
                                runtime=telemetered.runtime)
         await ensure_backup_schedule(client, settings.backup_schedule)
-        activities, close = await coordinator_activities(settings)
+        activities, close = await coordinator_activities(settings, on_end=metrics.session_ended)
         try:
             worker = Worker(
                 client,

@@ -14,7 +14,14 @@ from activities.frost_protocols import FROST_SUITES
 from activities.node_services import NodeServices
 from mpc.identity import NodeIdentity, NodePublic
 from mpc.intent_keys import trusted_from
-from mpc.keystore import KeyWrapper, LocalKeyWrapper, SecretStateStore, ShareStore, VaultTransitWrapper
+from mpc.keystore import (
+    CachingKeyWrapper,
+    KeyWrapper,
+    LocalKeyWrapper,
+    SecretStateStore,
+    ShareStore,
+    VaultTransitWrapper,
+)
 from mpc.protocols import KEY_PROTOCOLS
 from mpc.settings import Settings, SettingsError
 from workers.registry import participant_activity_list
@@ -25,14 +32,19 @@ log = logging.getLogger("mpc.worker.participant")
 def build_wrapper(settings: Settings, observe_vault: Callable[[str, float, str], None] | None = None) -> KeyWrapper:
     """Vault transit when VAULT_ADDR is set (the default everywhere); the local KEK only as a fallback.
     `observe_vault` times every Vault call (the participant's metrics)."""
+    wrapper: KeyWrapper
     if settings.vault_addr:
-        return VaultTransitWrapper(settings.vault_addr, settings.vault_token.get_secret_value(),
-                                   settings.transit_key_name, mount=settings.vault_transit_mount,
-                                   observe=observe_vault)
-    kek = settings.key_share_encryption_key.get_secret_value()
-    if not kek:
-        raise SettingsError("VAULT_ADDR: required (or KEY_SHARE_ENCRYPTION_KEY as a fallback) to seal shares")
-    return LocalKeyWrapper(bytes.fromhex(kek))
+        wrapper = VaultTransitWrapper(settings.vault_addr, settings.vault_token.get_secret_value(),
+                                      settings.transit_key_name, mount=settings.vault_transit_mount,
+                                      observe=observe_vault)
+    else:
+        kek = settings.key_share_encryption_key.get_secret_value()
+        if not kek:
+            raise SettingsError("VAULT_ADDR: required (or KEY_SHARE_ENCRYPTION_KEY as a fallback) to seal shares")
+        wrapper = LocalKeyWrapper(bytes.fromhex(kek))
+    if settings.data_key_cache_seconds > 0:  # DATA_KEY_CACHE_SECONDS: what it costs is in key_cache.py
+        return CachingKeyWrapper(wrapper, settings.data_key_cache_seconds)
+    return wrapper
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.backup_coordinator import BackupSteps
 from activities.backup_node import BackupNode
-from activities.coordinator import CoordinatorActivities
+from activities.coordinator import CoordinatorActivities, SessionEndHook
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
 from activities.key_archive import KeyArchive
@@ -39,19 +39,23 @@ def coordinator_workflows() -> list[type]:
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
-                              settings: Settings | None = None) -> list[Callable[..., Any]]:
-    db = CoordinatorActivities(sessions)
-    frost = FrostAggregation(sessions)
+                              settings: Settings | None = None, *,
+                              on_end: SessionEndHook | None = None) -> list[Callable[..., Any]]:
+    """`on_end`: called where a session's row becomes final (the worker's session metrics)."""
+    db = CoordinatorActivities(sessions, on_end)
+    frost = FrostAggregation(sessions, on_end)
     backup = BackupSteps(sessions, settings or load_settings())
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
-            db.pool_levels, db.record_epoch, frost.aggregate_signature, backup.begin, backup.dump_database,
-            backup.write_files, backup.seal_manifest, backup.finish, backup.fail]
+            db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
+            frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
+            backup.finish, backup.fail]
 
 
-async def coordinator_activities(settings: Settings) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
+async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,
+                                 ) -> tuple[list[Callable[..., Any]], Callable[[], Awaitable[None]]]:
     """Activities of the coordinator, and a closer for the database engine they share."""
     engine = create_engine(settings.database_url)
-    return coordinator_activity_list(session_factory(engine), settings), engine.dispose
+    return coordinator_activity_list(session_factory(engine), settings, on_end=on_end), engine.dispose
 
 
 def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]]:
@@ -66,5 +70,5 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     recover = RecoverNode(services)
     return [backup.collect_meta, backup.escrow_share, recover.import_share,
             node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
-            states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit, reshare.test_sign,
-            reshare.activate, reshare.retire]
+            frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
+            reshare.test_sign, reshare.activate, reshare.retire]

@@ -13,6 +13,7 @@ the same session), with the same failure handling.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,10 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
+        AggregateBatchInput,
         AggregateInput,
         ClaimCommitmentsInput,
         ClaimCommitmentsResult,
         FinishKeyInput,
+        FrostBatchShares,
+        FrostBatchSignRequest,
         FrostSignRequest,
         Party,
         PreprocessRequest,
@@ -37,12 +41,18 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         ProtocolParams,
         SessionFailure,
+        SignBeginInput,
+        SignFinishInput,
+        SignFinishResult,
+        SignItem,
         SignRequest,
         SignResult,
         WireMessage,
     )
 
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
+ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
+BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable")
 
 
@@ -52,6 +62,8 @@ class SignWorkflow(AwaitsApprovals):
         super().__init__()
         self._progress = Progress(session_id="", operation="sign", status=SessionStatus.PENDING, current_round=0,
                                   total_rounds=0)
+        self._one_tx = False  # set in run: FROST's begin and finish steps are one transaction each
+        self._pool_left = -1  # commitments the claim left (the fewest of any signer); -1: not known
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -65,14 +77,23 @@ class SignWorkflow(AwaitsApprovals):
         total = sign_rounds(request.protocol) if ecdsa else 2
         self._progress = Progress(request.session_id, "sign", SessionStatus.RUNNING, 0, total)
         set_status(SessionStatus.RUNNING)
-        await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total, started=True)
+        # FROST: one coordinator transaction to start (session running + pool claim) and one to end (aggregate,
+        # verify, session completed, audit); histories recorded before this change replay the older steps.
+        self._one_tx = not ecdsa and workflow.patched(ONE_TRANSACTION_PATCH)
+        if not self._one_tx:
+            await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total,
+                                    started=True)
         signers, alternates = list(request.signers), list(request.alternates)
+        signatures: list[str] = []
         attempt = 0
         while True:
             attempt += 1
             try:
                 if ecdsa:
                     signature, used_pool = await self._ecdsa_sign_once(request, signers, attempt)
+                elif request.digests:
+                    signatures, used_pool = await self._sign_batch_once(request, signers, attempt)
+                    signature = ""
                 else:
                     signature, used_pool = await self._sign_once(request, signers, attempt)
                 break
@@ -92,14 +113,24 @@ class SignWorkflow(AwaitsApprovals):
                 raise session_failed_error(failure) from None
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
-        await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature, finished=True)
-        await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
-                       session_id=request.session_id, digest=request.digest, signers=[s.node_id for s in signers],
-                       used_pool=used_pool)
-        if not ecdsa:
+        if not self._one_tx:  # recorded by the finishing transaction otherwise
+            signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
+            if request.digests:
+                await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
+                                        finished=True)
+            else:
+                await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signature=signature,
+                                        finished=True)
+            await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
+                           session_id=request.session_id, **signed, signers=[s.node_id for s in signers],
+                           used_pool=used_pool)
+        # The pool is refilled when it ran low (half its target, or unknown), not after every signature:
+        # a refill is a workflow of its own, and Temporal's work per signature is what limits throughput.
+        if not ecdsa and (self._pool_left < 0 or self._pool_left <= request.pool_target // 2):
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
-        return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool)
+        return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
+                          signatures if request.digests else [])
 
     async def _await_approvals(self, request: SignRequest) -> SignRequest:
         """Wait in `awaiting_approval` for the policy's quorum; the approvals then travel with the intent."""
@@ -118,22 +149,19 @@ class SignWorkflow(AwaitsApprovals):
     async def _sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
         attempt_id = f"{request.session_id}.{attempt}"
         nodes = [s.node_id for s in signers]
-        commitments: list[WireMessage] = []
-        if request.use_pool:
-            claimed: ClaimCommitmentsResult = await db.call(
-                Activity.CLAIM_COMMITMENTS.value, ClaimCommitmentsInput(request.key_id, attempt_id, nodes),
-                ClaimCommitmentsResult)
-            commitments = claimed.commitments
+        commitments = await self._claim(request, ClaimCommitmentsInput(request.key_id, attempt_id, nodes))
         used_pool = bool(commitments)
         total = 1 if used_pool else 2
         if not used_pool:
-            await self._set_round(request, 1, total)
+            if not self._one_tx:  # else the begin step recorded round 1 of 2
+                await self._set_round(request, 1, total)
             made: dict[str, PreprocessResult] = await run_on_nodes(
                 PREPROCESS_ACTIVITY, nodes,
                 lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=1),
                 PreprocessResult, request.policy)
             commitments = [made[n].commitments[0] for n in nodes]
-        await self._set_round(request, total, total)
+        if not (self._one_tx and used_pool):  # a pooled one-round session: the begin step recorded it
+            await self._set_round(request, total, total)
         sign_input = FrostSignRequest(
             session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
             commitments=commitments, taproot_tweak=request.chain_type == "bitcoin" and request.curve == "secp256k1-tr",
@@ -142,14 +170,92 @@ class SignWorkflow(AwaitsApprovals):
         )
         shares: dict[str, WireMessage] = await run_on_nodes(SIGN_ACTIVITY, nodes, lambda _n: sign_input, WireMessage,
                                                             request.policy)
+        aggregate = AggregateInput(
+            session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
+            commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
+            taproot_merkle_root=sign_input.taproot_merkle_root, derivation_path=request.derivation_path)
         try:
-            signature: str = await db.call(Activity.FROST_AGGREGATE.value, AggregateInput(
-                session_id=attempt_id, key_id=request.key_id, digest=request.digest, signers=signers,
-                commitments=commitments, shares=[shares[n] for n in nodes], taproot_tweak=sign_input.taproot_tweak,
-                taproot_merkle_root=sign_input.taproot_merkle_root, derivation_path=request.derivation_path), str)
+            if self._one_tx:
+                finished = await self._finish(SignFinishInput(
+                    request.session_id, request.requested_by, nodes, used_pool, single=aggregate))
+                return finished.signature, used_pool
+            signature: str = await db.call(Activity.FROST_AGGREGATE.value, aggregate, str)
         except (ActivityError, ApplicationError) as err:  # a local activity raises its ApplicationError directly
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature, used_pool
+
+    async def _claim(self, request: SignRequest, claim: ClaimCommitmentsInput) -> list[WireMessage]:
+        """Pooled commitments for every signer and digest, or [] (then a commitment round runs first)."""
+        if self._one_tx:
+            begun: ClaimCommitmentsResult = await db.call(
+                Activity.FROST_SIGN_BEGIN.value, SignBeginInput(request.session_id, claim, request.use_pool),
+                ClaimCommitmentsResult)
+            self._pool_left = begun.remaining
+            total = 1 if begun.commitments else 2
+            self._progress.current_round, self._progress.total_rounds = (total, total) if begun.commitments else (
+                1, total)
+            return begun.commitments
+        if not request.use_pool:
+            return []
+        claimed: ClaimCommitmentsResult = await db.call(Activity.CLAIM_COMMITMENTS.value, claim,
+                                                        ClaimCommitmentsResult)
+        self._pool_left = claimed.remaining
+        return claimed.commitments
+
+    @staticmethod
+    async def _finish(finish: SignFinishInput) -> SignFinishResult:
+        result: SignFinishResult = await db.call(Activity.FROST_SIGN_FINISH.value, finish, SignFinishResult)
+        return result
+
+    async def _sign_batch_once(self, request: SignRequest, signers: list[Party], attempt: int
+                               ) -> tuple[list[str], bool]:
+        """A batch: one nonce per digest and signer, from the pool when it holds enough for every digest
+        (one round), else made in a commitment round first; one share round signs every digest."""
+        attempt_id = f"{request.session_id}.{attempt}"
+        nodes, count = [s.node_id for s in signers], len(request.digests)
+        # Each round does per-digest work (a nonce made or consumed, a share, envelopes): more time per round.
+        policy = dataclasses.replace(request.policy, round_timeout_seconds=request.policy.round_timeout_seconds
+                                     * (1 + count / BATCH_DIGESTS_PER_TIMEOUT))
+        # digest-major: for each digest, one per signer
+        commitments = await self._claim(request, ClaimCommitmentsInput(request.key_id, attempt_id, nodes, count))
+        used_pool = bool(commitments)
+        total = 1 if used_pool else 2
+        if not used_pool:
+            if not self._one_tx:  # else the begin step recorded round 1 of 2
+                await self._set_round(request, 1, total)
+            made: dict[str, PreprocessResult] = await run_on_nodes(
+                PREPROCESS_ACTIVITY, nodes,
+                lambda node: PreprocessRequest(request_id=f"{attempt_id}-{node}", key_id=request.key_id, count=count),
+                PreprocessResult, policy)
+            commitments = [made[n].commitments[i] for i in range(count) for n in nodes]
+        if not (self._one_tx and used_pool):  # a pooled one-round session: the begin step recorded it
+            await self._set_round(request, total, total)
+        width = len(nodes)
+        items = [SignItem(digest, commitments[i * width:(i + 1) * width]) for i, digest in enumerate(request.digests)]
+        tweak = request.chain_type == "bitcoin" and request.curve == "secp256k1-tr"
+        sign_input = FrostBatchSignRequest(session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
+                                           taproot_tweak=tweak, taproot_merkle_root=request.taproot_merkle_root,
+                                           intent=request.intent)
+        shares: dict[str, FrostBatchShares] = await run_on_nodes(
+            Activity.FROST_SIGN_BATCH.value, nodes, lambda _n: sign_input, FrostBatchShares, policy)
+        for node in nodes:
+            if len(shares[node].shares) != count:
+                raise SessionFailedError(SessionFailure("malformed_share", f"{node} returned "
+                                                        f"{len(shares[node].shares)} shares for {count} digests",
+                                                        node=node, nodes=[node]))
+        aggregate = AggregateBatchInput(
+            session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
+            shares=[[shares[n].shares[i] for n in nodes] for i in range(count)], taproot_tweak=tweak,
+            taproot_merkle_root=request.taproot_merkle_root)
+        try:
+            if self._one_tx:
+                finished = await self._finish(SignFinishInput(
+                    request.session_id, request.requested_by, nodes, used_pool, batch=aggregate))
+                return finished.signatures, used_pool
+            signatures: list[str] = await db.call(Activity.FROST_AGGREGATE_BATCH.value, aggregate, list[str])
+        except (ActivityError, ApplicationError) as err:
+            raise SessionFailedError(failure_from("coordinator", err)) from None
+        return signatures, used_pool
 
     async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
         """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""

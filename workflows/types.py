@@ -149,6 +149,7 @@ class SessionUpdate:
     signature: str | None = None
     error: SessionFailure | None = None
     finished: bool = False  # sets completed_at and duration_ms
+    signatures: list[str] | None = None  # a batch session: one signature per digest, in request order
     started: bool = False  # sets started_at
 
 
@@ -189,11 +190,24 @@ class ClaimCommitmentsInput:
     key_id: str
     session_id: str
     node_ids: list[str]
+    count: int = 1  # commitments per signer (a batch: one per digest); all of them or none
 
 
 @dataclass
 class ClaimCommitmentsResult:
+    """Digest-major: for each of the `count` digests, one commitment per signer in `node_ids` order."""
+
     commitments: list[WireMessage] = field(default_factory=list)  # empty: the pool cannot serve every signer
+    remaining: int = -1  # the fewest unclaimed commitments a signer has left after this claim (-1: not known)
+
+
+@dataclass
+class SignBeginInput:
+    """A FROST sign's start in one transaction: the session row running, its pool claim (when `use_pool`)."""
+
+    session_id: str
+    claim: ClaimCommitmentsInput
+    use_pool: bool = True
 
 
 @dataclass
@@ -236,6 +250,69 @@ class FrostSignRequest:
     taproot_merkle_root: str | None = None
     intent: SessionIntent | None = None
     derivation_path: str | None = None  # a BIP-32 child: the node tweaks its share from its pinned chain code
+
+
+@dataclass
+class SignItem:
+    """One digest of a batch and its commitment list: one signed commitment (one nonce) per signer."""
+
+    digest: str  # hex, 32 bytes
+    commitments: list[WireMessage]
+
+
+@dataclass
+class FrostBatchSignRequest:
+    """A batch: every item is signed with its own nonce, all under one intent naming every digest in order."""
+
+    session_id: str
+    key_id: str
+    signers: list[Party]
+    items: list[SignItem]
+    taproot_tweak: bool = False
+    taproot_merkle_root: str | None = None
+    intent: SessionIntent | None = None
+
+
+@dataclass
+class FrostBatchShares:
+    node_id: str
+    shares: list[WireMessage]  # one signed share envelope per item, in item order
+
+
+@dataclass
+class AggregateBatchInput:
+    session_id: str
+    key_id: str
+    signers: list[Party]
+    items: list[SignItem]
+    shares: list[list[WireMessage]]  # per item, one share per signer in `signers` order
+    taproot_tweak: bool = False
+    taproot_merkle_root: str | None = None
+
+
+@dataclass
+class SignFinishInput:
+    """Aggregate and verify (`single` or `batch`), then the completed session and its audit entry in one
+    transaction: the session reads completed as soon as its signature is verified."""
+
+    session_id: str
+    actor: str
+    signers: list[str]
+    used_pool: bool
+    single: AggregateInput | None = None
+    batch: AggregateBatchInput | None = None
+
+
+    # It finishes its session as a finishing SessionUpdate does: the worker's metrics interceptor counts it so.
+    status = "completed"
+    finished = True
+    error = None
+
+
+@dataclass
+class SignFinishResult:
+    signature: str = ""
+    signatures: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -295,6 +372,7 @@ class SignRequest:
     approvals_needed: int = 0  # the key's policy quorum for sign: wait in awaiting_approval for so many
     approval_timeout_seconds: float = 3600.0
     derivation_path: str | None = None  # sign with the BIP-32 child at this path (the intent names it)
+    digests: list[str] = field(default_factory=list)  # a batch (FROST): every digest, in request order; `digest` is ""
 
 
 @dataclass
@@ -319,9 +397,10 @@ class ApprovalState:
 @dataclass
 class SignResult:
     session_id: str
-    signature: str
+    signature: str  # "" for a batch
     signers: list[str]
     used_pool: bool
+    signatures: list[str] = field(default_factory=list)  # a batch: one per digest, in request order
 
 
 @dataclass

@@ -11,9 +11,8 @@ from temporalio.client import WorkflowFailureError
 
 from api.errors import ApiError
 from api.idempotency import refuse_changed_request, remember_session, remembered_session
-from api.metrics import KEYGEN_LATENCY, SESSIONS, SIGN_LATENCY
 from api.operations.context import Caller, Outcome
-from api.orchestration import Started, default_protocol_for, idempotent_workflow_id, start_keygen, start_sign
+from api.orchestration import Started, idempotent_workflow_id, start_keygen, start_sign
 from api.pagination import page
 from api.refresh_schedule import apply_refresh_schedule
 from api.schemas import KeyCreate, KeygenSessionPublic, KeyList, KeyPublic, SessionPublic, SignCreate
@@ -47,15 +46,6 @@ def _finished(row: SigningSession, wait: bool) -> bool:
     return wait and row.status in ("completed", "failed")
 
 
-def _observe(row: SigningSession, started: Started, wait: bool, histogram_labels: tuple[str, str],
-             operation: str) -> None:
-    if row.status in ("completed", "failed") and wait and not started.replayed:
-        SESSIONS.labels(operation, row.status).inc()
-        if row.status == "completed" and row.duration_ms is not None:
-            (KEYGEN_LATENCY if operation == "keygen" else SIGN_LATENCY).labels(*histogram_labels).observe(
-                row.duration_ms / 1000)
-
-
 async def create_key(caller: Caller, body: KeyCreate, *, idempotency_key: str | None, wait: bool,
                      timeout: float | None) -> Outcome[KeygenSessionPublic]:
     db, state, principal = caller.db, caller.state, caller.principal
@@ -71,9 +61,8 @@ async def create_key(caller: Caller, body: KeyCreate, *, idempotency_key: str | 
             # Runs before the keygen ends are skipped (the key is not active yet).
             await apply_refresh_schedule(db, state, key, parse_duration(body.refresh_every), principal.name)
     await _same_request(db, started, body)
-    protocol = body.protocol or default_protocol_for(state.settings, body.chain_type)
+    # Sessions and their latency are counted where they end (the coordinator worker), not here.
     row = await wait_for_session(caller, started, wait, timeout)
-    _observe(row, started, wait, (protocol, body.curve or ""), "keygen")
     key = await db.get(Key, row.key_id) if row.key_id else None
     answer = KeygenSessionPublic(**session_view(row).model_dump(), key=key_view(key) if key else None)
     return Outcome(answer, _finished(row, wait))
@@ -91,10 +80,7 @@ async def sign(caller: Caller, key_id: str, body: SignCreate, *, idempotency_key
                                    signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
-    key = await db.get(Key, key_id)
-    labels = (key.protocol, key.curve) if key else ("", "")  # read before the wait expires the loaded rows
-    row = await wait_for_session(caller, started, wait, timeout)
-    _observe(row, started, wait, labels, "sign")
+    row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
     return Outcome(session_view(row), _finished(row, wait))
 
 
@@ -111,10 +97,7 @@ async def sign_transaction(caller: Caller, key_id: str, body: TransactionCreate,
                                           idempotency_key, signer=state.intent_signer)
         await remember_session(state.redis, idem_workflow, started.session_id)
     await _same_request(db, started, body)
-    key = await db.get(Key, key_id)
-    labels = (key.protocol, key.curve) if key else ("", "")  # read before the wait expires the loaded rows
-    row = await wait_for_session(caller, started, wait, timeout)
-    _observe(row, started, wait, labels, "sign")
+    row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
     return Outcome(session_view(row), _finished(row, wait))
 
 

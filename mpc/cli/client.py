@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpc.cli.wallet import add_key_commands, add_tx_commands
@@ -107,7 +108,10 @@ def add_client_commands(sub: argparse._SubParsersAction) -> None:
 
     sign = sub.add_parser("sign", parents=[common, waiting], help="sign a 32-byte digest with a key")
     sign.add_argument("key_id")
-    sign.add_argument("--digest", required=True, help="32 bytes as 64 hex characters")
+    what = sign.add_mutually_exclusive_group(required=True)
+    what.add_argument("--digest", help="32 bytes as 64 hex characters")
+    what.add_argument("--digests-file", help="a batch: one 64-hex digest per line (up to 256; blank lines and "
+                                              "# comments skipped; - for stdin), signed in one session")
     sign.add_argument("--signers", type=_csv, default=None, help="signer node ids, comma-separated")
     sign.add_argument("--taproot-merkle-root", default=None, help="Bitcoin: script-tree root, 64 hex")
     sign.add_argument("--path", default=None, help="sign with the key's BIP-32 child at this path (m/0/17)")
@@ -232,8 +236,20 @@ def cmd_keys_show(client: ApiClient, args: argparse.Namespace) -> int:
     return _emit(client.get(f"/v1/keys/{args.key_id}"), args, lambda k: _fields(k, KEY_FIELDS))
 
 
+def read_digests(path: str) -> list[str]:
+    """Digests of a batch file, in file order; the API checks them (hex, length, distinct, count)."""
+    from mpc.cli.client_api import ClientError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClientError("digests_file", f"cannot read {path}: {exc}") from None
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
 def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"digest": args.digest}
+    batch = args.digests_file is not None
+    body: dict[str, Any] = {"digests": read_digests(args.digests_file)} if batch else {"digest": args.digest}
     if args.signers:
         body["signers"] = args.signers
     if args.taproot_merkle_root:
@@ -247,6 +263,10 @@ def cmd_sign(client: ApiClient, args: argparse.Namespace) -> int:
     session = client.wait_session(started["session_id"], args.timeout)
     if session["status"] == "failed":
         return _failed(session, args)
+    if batch:  # one "digest signature" line per digest, in file order, then the session's fields
+        return _emit(session, args, lambda s: "\n".join(
+            [f"{d} {sig}" for d, sig in zip(s["message_hashes"], s["signatures"], strict=True)]
+            + [_fields(s, ("session_id", "key_id", "participants", "total_rounds", "duration_ms"))]))
     return _emit(session, args, lambda s: _fields(s, ("signature", "session_id", "key_id", "participants",
                                                       "message_hash", "total_rounds", "duration_ms")))
 

@@ -117,6 +117,9 @@ class SigningSession(Base):
     current_round: Mapped[int] = mapped_column(Integer, default=0)
     total_rounds: Mapped[int] = mapped_column(Integer, default=0)
     signature: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    message_hashes: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
+    """A batch session (`digests`): its digests in request order; `signatures` follows the same order."""
+    signatures: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     derivation_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)

@@ -5,6 +5,7 @@ data key wrapped by a KEK the disk does not hold (Vault transit in production). 
 `mpc.keystore.shares` and `mpc.keystore.state` for layouts and guarantees.
 """
 
+from mpc.keystore._fs import one_sync
 from mpc.keystore.errors import (
     IntegrityError,
     KeystoreError,
@@ -21,11 +22,13 @@ from mpc.keystore.errors import (
     VaultSealedError,
     VaultUnavailableError,
 )
+from mpc.keystore.key_cache import CachingKeyWrapper
 from mpc.keystore.shares import ShareMeta, ShareRecord, ShareStore
 from mpc.keystore.state import NonceEpoch, SecretStateStore
 from mpc.keystore.wrappers import KeyWrapper, LocalKeyWrapper, VaultTransitWrapper, WrappedKey
 
 __all__ = [
+    "CachingKeyWrapper",
     "IntegrityError",
     "KeyWrapper",
     "KeystoreError",
@@ -49,4 +52,5 @@ __all__ = [
     "VaultTransitWrapper",
     "VaultUnavailableError",
     "WrappedKey",
+    "one_sync",
 ]

@@ -5,11 +5,19 @@ happens (power loss, kill -9, disk full). So each write goes to a temp file in t
 directory (same file system, so rename is atomic), is fsynced, renamed over the target, and the
 directory is fsynced so the rename itself survives a crash. On any error the temp file is
 removed and the target is left as it was.
+
+`one_sync()` trades per-file durability for one flush per activity where that is safe: inside it, writes,
+markers and unlinks skip their own fsyncs, and the directories they touched are fsynced once when the block
+ends, before the caller returns anything. The caller must only use it where a file that a crash leaves
+missing, empty or torn fails closed: a consumed-nonce marker counts by its existence (the directory entry,
+which the final fsync makes durable), an intent record or a stored answer that no longer reads is an
+error that refuses the request, and a nonce file that no longer reads is a nonce that is never used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import json
 import os
@@ -17,6 +25,7 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mpc.keystore.errors import ShareExistsError, StorageError, StorageFullError
@@ -44,9 +53,20 @@ def os_error(exc: OSError, action: str, path: Path) -> StorageError:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 and check it is a real directory we own."""
+    """Create `path` (and parents) with mode 0700 and check it is a real directory we own.
+
+    A directory it creates is made durable in its parent (fsync of the parent, or at the end of `one_sync`):
+    otherwise a crash could lose a new session's or intent's directory with the records fsynced inside it."""
+    created = []
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        created.append(ancestor)
+        ancestor = ancestor.parent
     try:
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        for folder in created:
+            if not _deferred(folder.parent):
+                fsync_dir(folder.parent)
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             raise StorageError(f"{path} is not a directory (symlinks are refused)")
@@ -55,6 +75,38 @@ def ensure_private_dir(path: Path) -> Path:
     except OSError as exc:
         raise os_error(exc, "create directory", path) from None
     return path
+
+
+_DEFERRED: contextvars.ContextVar[set[Path] | None] = contextvars.ContextVar("mpc_keystore_one_sync", default=None)
+
+
+@contextlib.contextmanager
+def one_sync() -> Iterator[None]:
+    """Defer the fsyncs of the writes in this block to one fsync per touched directory at its end (see the
+    module docstring for when that is safe). Nested blocks sync with the outermost."""
+    if _DEFERRED.get() is not None:
+        yield
+        return
+    touched: set[Path] = set()
+    token = _DEFERRED.set(touched)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+        for folder in sorted(touched):
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                raise os_error(exc, "sync", folder) from None
+
+
+def _deferred(folder: Path) -> bool:
+    """Inside `one_sync`: note the directory for the final fsync and skip this write's own."""
+    touched = _DEFERRED.get()
+    if touched is None:
+        return False
+    touched.add(folder)
+    return True
 
 
 def fsync_dir(path: Path) -> None:
@@ -81,12 +133,14 @@ def atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     """
     parent = path.parent
     tmp: str | None = None
+    deferred = _deferred(parent)
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)  # mode 0600
         try:
             os.fchmod(fd, FILE_MODE)
             _write_all(fd, data)
-            os.fsync(fd)
+            if not deferred:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if replace:
@@ -97,7 +151,8 @@ def atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
                 os.link(tmp, path)
             except FileExistsError:
                 raise ShareExistsError(f"{path} already exists") from None
-        fsync_dir(parent)
+        if not deferred:
+            fsync_dir(parent)
     except OSError as exc:
         raise os_error(exc, "write", path) from None
     finally:
@@ -118,13 +173,16 @@ def create_exclusive(path: Path, data: bytes) -> bool:
         return False
     except OSError as exc:
         raise os_error(exc, "create", path) from None
+    deferred = _deferred(path.parent)  # the marker counts by its directory entry, which the final fsync keeps
     try:
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if not deferred:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        fsync_dir(path.parent)
+        if not deferred:
+            fsync_dir(path.parent)
     except OSError as exc:
         # An empty marker still marks the nonce as used: keep it (failing safe), only report.
         raise os_error(exc, "write marker", path) from None
@@ -153,7 +211,8 @@ def remove(path: Path) -> bool:
         return False
     except OSError as exc:
         raise os_error(exc, "remove", path) from None
-    fsync_dir(path.parent)
+    if not _deferred(path.parent):
+        fsync_dir(path.parent)
     return True
 
 

@@ -161,5 +161,6 @@ def test_signer_names_the_sender_of_a_bad_commitment(payload: bytes) -> None:
                                commitments=[_wire(envelope.to_json())])
     signing = FrostSigning(SimpleNamespace(identity=IDS["p1"], node_id="p1"))  # type: ignore[arg-type]
     with pytest.raises(ApplicationError) as caught:
-        signing._open_commitments(request, Roster(PARTIES[:2], "p1"), get_ciphersuite("ed25519"), 0)
+        signing._open_commitments(request.key_id, request.commitments, Roster(PARTIES[:2], "p1"),
+                                  get_ciphersuite("ed25519"), 0)
     _violation_of(caught.value, "p2")

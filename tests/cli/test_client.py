@@ -96,6 +96,32 @@ def test_nodes_list(stack: Stack) -> None:
     assert json.loads(mpc(stack, "nodes", "list", "--json").stdout)["total"] >= len(NODES)
 
 
+def test_sign_digests_file(stack: Stack, created: dict[str, str], tmp_path: Path) -> None:
+    """`mpc sign KEY --digests-file FILE`: one session, a "digest signature" line per digest in file order."""
+    digests = [hashlib.sha256(f"cli batch {i}".encode()).hexdigest() for i in range(3)]
+    batch = tmp_path / "digests.txt"
+    batch.write_text(f"# three payments\n{digests[0]}\n\n{digests[1]}  # the second\n{digests[2]}\n")
+    run = mpc(stack, "sign", created["key_id"], "--digests-file", str(batch))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(created["public_key"]))
+    for digest, line in zip(digests, lines[:3], strict=True):
+        signed, signature = line.split(" ")
+        assert signed == digest
+        public.verify(bytes.fromhex(signature), bytes.fromhex(digest))
+    assert fields(run.stdout)["session_id"]
+    as_json = json.loads(mpc(stack, "sign", created["key_id"], "--digests-file", str(batch), "--json").stdout)
+    assert as_json["message_hashes"] == digests and len(as_json["signatures"]) == 3
+    # A duplicate is the API's 422 (nothing started); a missing file is a one-line error; both exit 2.
+    batch.write_text(f"{digests[0]}\n{digests[0]}\n")
+    run = mpc(stack, "sign", created["key_id"], "--digests-file", str(batch))
+    assert run.returncode == 2 and "validation_error" in run.stderr and not run.stdout
+    run = mpc(stack, "sign", created["key_id"], "--digests-file", str(tmp_path / "missing.txt"))
+    assert run.returncode == 2 and "digests_file" in run.stderr and not run.stdout
+    run = mpc(stack, "sign", created["key_id"], "--digest", digests[0], "--digests-file", str(batch))
+    assert run.returncode == 2 and "not allowed with" in run.stderr
+
+
 def test_unknown_key(stack: Stack) -> None:
     for args in (["keys", "show", "no-such-key"], ["sign", "no-such-key", "--digest", "00" * 32]):
         run = mpc(stack, *args)

@@ -273,7 +273,7 @@ def test_mutated_commitment_envelope(suite_name: str, data: st.DataObject) -> No
     request = FrostSignRequest(session_id="s", key_id="k", digest="00" * 32, signers=PARTIES[:2], commitments=[wire])
     signing = FrostSigning(SimpleNamespace(identity=IDS["p1"], node_id="p1"))  # type: ignore[arg-type]
     try:
-        signing._open_commitments(request, Roster(PARTIES[:2], "p1"), suite, 0)
+        signing._open_commitments(request.key_id, request.commitments, Roster(PARTIES[:2], "p1"), suite, 0)
     except ApplicationError as exc:
         _violation_names(exc, "p2")
 

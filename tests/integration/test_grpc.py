@@ -113,6 +113,21 @@ def test_keygen_sign_and_verify_independently(stack: Stack, admin: Client, key: 
     assert [e.epoch for e in epochs.epochs] == [0] and epochs.epochs[0].active
 
 
+def test_batch_sign_over_grpc(stack: Stack, admin: Client, key: dict[str, Any]) -> None:
+    digests = [_digest(f"batch over gRPC {n}") for n in range(3)]
+    signed = admin(admin.keys.Sign, pb.SignRequest(key_id=key["key_id"], digests=digests, wait=True))
+    assert signed.status == "completed", signed.error
+    assert list(signed.message_hashes) == digests and len(signed.signatures) == 3
+    for digest, signature in zip(digests, signed.signatures, strict=True):
+        check_signature(key, digest, signature)
+    with stack.client() as client:
+        rest = client.get(f"/v1/sessions/{signed.session_id}").json()
+    assert (rest["message_hashes"], rest["signatures"]) == (digests, list(signed.signatures))
+    duplicate = _code(_error(admin, admin.keys.Sign, pb.SignRequest(key_id=key["key_id"],
+                                                                    digests=[digests[0], digests[0]])))
+    assert duplicate[0] == grpc.StatusCode.INVALID_ARGUMENT, duplicate
+
+
 def test_idempotency_key_is_bound_to_the_request(admin: Client, key: dict[str, Any]) -> None:
     idem = f"grpc-sign-{uuid.uuid4()}"
     first = admin(admin.keys.Sign, pb.SignRequest(key_id=key["key_id"], digest=_digest("once"), wait=True,

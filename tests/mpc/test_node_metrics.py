@@ -117,6 +117,34 @@ def test_finished_sessions_are_counted_once_with_their_code(monkeypatch: pytest.
     assert _sample(metrics, name, workflow="Sign", status="running", code="") is None
 
 
+def test_a_finishing_sign_step_counts_its_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The FROST sign's one-transaction finish finishes its session like a finishing update (issue 12)."""
+    from workflows.types import SignFinishInput
+
+    metrics = _metrics()
+    _run(metrics, None, SignFinishInput("s", "api", ["p1", "p2"], True), monkeypatch,
+         activity_type="coordinator.frost_sign_finish")
+    assert _sample(metrics, "mpc_coordinator_sessions_finished_total", workflow="Sign", status="completed",
+                   code="") == 1
+
+
+def test_sessions_ended_by_operation_protocol_curve_and_outcome() -> None:
+    metrics = _metrics()
+    metrics.session_ended(node_metrics.SessionEnded("sign", "frost", "ed25519", "completed", 0.04))
+    metrics.session_ended(node_metrics.SessionEnded("sign", "frost", "ed25519", "failed", 1.5))
+    metrics.session_ended(node_metrics.SessionEnded("keygen", "gg20", "secp256k1", "completed", 3.0))
+    metrics.session_ended(node_metrics.SessionEnded("refresh", "frost", "ed25519", "completed", None))
+    sign = {"operation": "sign", "protocol": "frost", "curve": "ed25519"}
+    assert _sample(metrics, "mpc_sessions_total", **sign, outcome="completed") == 1
+    assert _sample(metrics, "mpc_sessions_total", **sign, outcome="failed") == 1
+    assert _sample(metrics, "mpc_session_duration_seconds_count", **sign, outcome="failed") == 1
+    # The latency histograms hold completed signatures and keys only.
+    assert _sample(metrics, "mpc_signing_latency_seconds_count", protocol="frost", curve="ed25519") == 1
+    assert _sample(metrics, "mpc_keygen_latency_seconds_count", protocol="gg20", curve="secp256k1") == 1
+    assert _sample(metrics, "mpc_sessions_total", operation="refresh", protocol="frost", curve="ed25519",
+                   outcome="completed") == 1
+
+
 def test_pools_vault_and_process_metrics() -> None:
     metrics = _metrics()
 

@@ -35,6 +35,9 @@ from workflows.types import (
     RoundPolicy,
     SessionFailure,
     SessionUpdate,
+    SignBeginInput,
+    SignFinishInput,
+    SignFinishResult,
     SignRequest,
     WireMessage,
 )
@@ -133,7 +136,24 @@ class Recorder:
             self.signed_by.append([s.node_id for s in request.signers])
             return "51" * 64
 
-        return [update_session, audit, finish_key, claim_commitments, frost_aggregate]
+        # A FROST session's start and end as one transaction each (workflows/sign.py ONE_TRANSACTION_PATCH).
+        @activity.defn(name="coordinator.frost_sign_begin")
+        async def frost_sign_begin(request: SignBeginInput) -> ClaimCommitmentsResult:
+            self.updates.append(SessionUpdate(request.session_id, status="running", started=True))
+            return ClaimCommitmentsResult(remaining=0)  # an empty pool: a commitment round first
+
+        @activity.defn(name="coordinator.frost_sign_finish")
+        async def frost_sign_finish(request: SignFinishInput) -> SignFinishResult:
+            assert request.single is not None
+            signature = await frost_aggregate(request.single)
+            self.updates.append(SessionUpdate(request.session_id, status="completed", signature=signature,
+                                              finished=True))
+            self.audits.append(AuditInput(request.actor, "key.sign", "key", request.single.key_id,
+                                          request.session_id, details={"signers": request.signers}))
+            return SignFinishResult(signature=signature)
+
+        return [update_session, audit, finish_key, claim_commitments, frost_aggregate, frost_sign_begin,
+                frost_sign_finish]
 
 
 def _node_activities(node: str, refuse: str | None) -> list[Any]:

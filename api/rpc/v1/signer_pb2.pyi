@@ -164,12 +164,13 @@ class GetKeyRequest(_message.Message):
     def __init__(self, key_id: _Optional[str] = ...) -> None: ...
 
 class SignRequest(_message.Message):
-    __slots__ = ("key_id", "digest", "signers", "taproot_merkle_root", "derivation_path", "idempotency_key", "wait", "timeout")
+    __slots__ = ("key_id", "digest", "signers", "taproot_merkle_root", "derivation_path", "digests", "idempotency_key", "wait", "timeout")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNERS_FIELD_NUMBER: _ClassVar[int]
     TAPROOT_MERKLE_ROOT_FIELD_NUMBER: _ClassVar[int]
     DERIVATION_PATH_FIELD_NUMBER: _ClassVar[int]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     WAIT_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -178,10 +179,11 @@ class SignRequest(_message.Message):
     signers: _containers.RepeatedScalarFieldContainer[str]
     taproot_merkle_root: str
     derivation_path: str
+    digests: _containers.RepeatedScalarFieldContainer[str]
     idempotency_key: str
     wait: bool
     timeout: float
-    def __init__(self, key_id: _Optional[str] = ..., digest: _Optional[str] = ..., signers: _Optional[_Iterable[str]] = ..., taproot_merkle_root: _Optional[str] = ..., derivation_path: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+    def __init__(self, key_id: _Optional[str] = ..., digest: _Optional[str] = ..., signers: _Optional[_Iterable[str]] = ..., taproot_merkle_root: _Optional[str] = ..., derivation_path: _Optional[str] = ..., digests: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ..., wait: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class KeyStateChangeRequest(_message.Message):
     __slots__ = ("key_id", "reason", "idempotency_key")
@@ -292,7 +294,7 @@ class ApprovalDecision(_message.Message):
     def __init__(self, approver: _Optional[str] = ..., public_key: _Optional[str] = ..., decision: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "key_id", "workflow_id", "operation", "protocol", "status", "current_round", "total_rounds", "participants", "message_hash", "signature", "error", "duration_ms", "created_at", "completed_at", "approvals", "derivation_path", "transaction", "result")
+    __slots__ = ("session_id", "key_id", "workflow_id", "operation", "protocol", "status", "current_round", "total_rounds", "participants", "message_hash", "signature", "error", "duration_ms", "created_at", "completed_at", "approvals", "derivation_path", "transaction", "result", "message_hashes", "signatures")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +314,8 @@ class Session(_message.Message):
     DERIVATION_PATH_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_HASHES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     key_id: str
     workflow_id: str
@@ -331,7 +335,9 @@ class Session(_message.Message):
     derivation_path: str
     transaction: _struct_pb2.Struct
     result: _struct_pb2.Struct
-    def __init__(self, session_id: _Optional[str] = ..., key_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., operation: _Optional[str] = ..., protocol: _Optional[str] = ..., status: _Optional[str] = ..., current_round: _Optional[int] = ..., total_rounds: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., message_hash: _Optional[str] = ..., signature: _Optional[str] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., duration_ms: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approvals: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., derivation_path: _Optional[str] = ..., transaction: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    message_hashes: _containers.RepeatedScalarFieldContainer[str]
+    signatures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., key_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., operation: _Optional[str] = ..., protocol: _Optional[str] = ..., status: _Optional[str] = ..., current_round: _Optional[int] = ..., total_rounds: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., message_hash: _Optional[str] = ..., signature: _Optional[str] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., duration_ms: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approvals: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ..., derivation_path: _Optional[str] = ..., transaction: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., message_hashes: _Optional[_Iterable[str]] = ..., signatures: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class KeygenSession(_message.Message):
     __slots__ = ("session", "key")
