@@ -71,7 +71,7 @@ def key_entry(key: Key) -> dict[str, Any]:
             "protocol": key.protocol, "curve": key.curve, "chain_type": key.chain_type, "status": key.status,
             "public_key": key.public_key, "address": key.address, "package": data.get("package"),
             "party_ids": data.get("party_ids"), "policy": data.get("policy"),
-            "verifying_key": data.get("verifying_key")}
+            "verifying_key": data.get("verifying_key"), "chain_code": data.get("chain_code")}
 
 
 class BackupSteps:

@@ -22,6 +22,7 @@ from activities.ecdsa_node import (
 )
 from activities.node_services import NodeServices, Roster, invalid_request
 from activities.protocols import ProtocolSetup
+from activities.recover_staging import load_staged, spend_staged
 from mpc.intents import Intent
 from mpc.keystore import KeystoreError, ShareNotFoundError
 from mpc.protocols import ProtocolSpec, SessionProtocol, Stage
@@ -31,6 +32,7 @@ from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol
 from tss.ecdsa.keygen import KeygenProtocol
 from tss.ecdsa.keyshare import KeyShare as EcdsaKeyShare
 from tss.ecdsa.reshare import ReshareProtocol
+from tss.ecdsa.staging import StagedShare, StagingPackage
 from workflows.types import ProtocolParams, ProtocolRoundInput
 
 ECDSA_MODULUS_BITS = 2048
@@ -88,6 +90,8 @@ class EcdsaAdapter:
         me = roster.me.party_id
         if spec.stage in (Stage.REFRESH, Stage.RESHARE):
             return self._reshare_setup(params, roster, services, ssid, intent)
+        if spec.stage == Stage.RECOVER:
+            return self._recover_setup(params, roster, services, ssid)
         if spec.name == SessionProtocol.GG20_KEYGEN:
             pre = session_preparams(services.state, ssid.hex(), ECDSA_MODULUS_BITS)
             keygen = KeygenProtocol(session_id=ssid, party_id=me, party_ids=pids, threshold=params.threshold,
@@ -150,10 +154,35 @@ class EcdsaAdapter:
                                    modulus_bits=ECDSA_MODULUS_BITS)
         return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", reshare.new_threshold, params.epoch + 1)
 
+    @staticmethod
+    def _recover_setup(params: ProtocolParams, roster: Roster, services: NodeServices,
+                       ssid: bytes) -> ProtocolSetup:
+        """A recovery from escrow: the staged sharing stands in for the key's epoch; a dealer deals from its
+        staged share, every new holder takes fresh pre-parameters from its pool (authorised before: the staged
+        record is the one imported under this session's intent, activities/recover_staging.py)."""
+        reshare = params.reshare
+        staged = load_staged(services.state, params.key_id, params.epoch + 1)
+        if reshare is None or staged is None:
+            invalid_request("share_unavailable", f"{services.node_id} holds no staged share of {params.key_id}")
+        me = roster.me.party_id
+        package = StagingPackage.from_dict(staged.package)
+        share = None
+        if me in reshare.dealers:
+            if not staged.share:
+                invalid_request("share_unavailable", f"the staged share of {params.key_id} was used already")
+            share = StagedShare.from_bytes(staged.share)
+        pre = session_preparams(services.state, ssid.hex(), ECDSA_MODULUS_BITS) \
+            if me in reshare.new_participants else None
+        protocol = ReshareProtocol(session_id=ssid, party_id=me, old_public=package.reshare_source(params.epoch),
+                                   old_signers=list(reshare.dealers), new_party_ids=list(reshare.new_participants),
+                                   new_threshold=reshare.new_threshold, key_share=share, preparams=pre,
+                                   modulus_bits=ECDSA_MODULUS_BITS)
+        return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", reshare.new_threshold, params.epoch + 1)
+
     def finish(self, spec: ProtocolSpec, request: ProtocolRoundInput, services: NodeServices, setup: ProtocolSetup,
                ssid: bytes, secret: bytes | None, public: dict[str, Any],
                pinned: dict[str, Any] | None) -> dict[str, Any]:
-        if spec.stage in (Stage.REFRESH, Stage.RESHARE):
+        if spec.stage in (Stage.REFRESH, Stage.RESHARE, Stage.RECOVER):
             new_package = reshare_package(public)
             agreed = {"package": new_package, "ack_digest": reshare_ack_digest(new_package)}
             if secret is not None:
@@ -164,6 +193,8 @@ class EcdsaAdapter:
                 shares.put_share(key_id, setup.epoch, secret, public={**agreed, "pinned": pinned, "ssid": ssid.hex()},
                                  activate=False)
             services.state.delete_session(SESSION_PREPARAMS, ssid.hex())  # now inside the sealed key share
+            if spec.stage == Stage.RECOVER:
+                spend_staged(services.state, request.params.key_id, setup.epoch)  # the key share replaces it
             return agreed
         if spec.name == SessionProtocol.GG20_KEYGEN:
             # tss.ecdsa KeyShare.public_dict(): identical at every party (group key, public shares, ssid).

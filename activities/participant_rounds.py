@@ -37,6 +37,7 @@ from activities.node_services import (
 )
 from activities.protocols import adapter_for, require_spec
 from activities.purpose import check_purpose
+from activities.recover_staging import authorise_recovery
 from activities.reshare_authorisation import authorise_reshare, new_pinned
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
@@ -76,7 +77,8 @@ class ParticipantRounds:
 
         Keygen: an API-signed keygen intent naming this exact roster, threshold and curve (its policy
         is then pinned with the share). Signing: an intent for this key, epoch, digest and signers,
-        whose roster is the pinned one. Refresh and reshare: activities/reshare_authorisation.py.
+        whose roster is the pinned one. Refresh and reshare: activities/reshare_authorisation.py; the
+        reshare of a recovery's staged shares: activities/recover_staging.py.
         Then the intent id is bound to this workflow (once, durably).
         """
         spec = require_spec(request.protocol)
@@ -115,6 +117,9 @@ class ParticipantRounds:
         elif spec.stage in (Stage.REFRESH, Stage.RESHARE):
             intent = authorise_reshare(self.services, request, spec.stage)
             slot = "reshare"
+        elif spec.stage == Stage.RECOVER:
+            intent = authorise_recovery(self.services, request)
+            slot = "recover-reshare"
         else:
             invalid_request("unauthorized", f"{request.protocol} sessions are not authorised on this node")
         gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)

@@ -44,6 +44,7 @@ from activities.node_services import (
     to_wire,
     violation,
 )
+from activities.recover_staging import discard_staged
 from mpc.envelope import EnvelopeError, open_envelope, seal
 from mpc.intents import Intent, IntentRefused, KeyPolicy, SignedIntent, verify_ed25519
 from mpc.keystore import KeystoreError, NonceReuseError, RetryMismatchError, ShareMeta, ShareNotFoundError
@@ -250,6 +251,7 @@ class ReshareNode:
         if shares.active_epoch(step.key_id) != step.epoch:
             shares.activate_epoch(step.key_id, step.epoch)
         self.services.state.discard_key_records(TEST_NONCES, step.key_id, step.epoch + 1)
+        discard_staged(self.services.state, step.key_id)  # a failed recovery's staged share, if any
         activity.logger.info("new epoch active", extra={"key_id": step.key_id, "epoch": step.epoch})
         return ReshareNodeResult(self.services.node_id, True, signature.hex())
 

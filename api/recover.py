@@ -4,8 +4,9 @@ The operator's offline command dealt new shares of the key (same public key) and
 holder's identity key; the body carries only public data and those ciphertexts, plus the backup set's signed
 manifest. The API checks what it can (the manifest is signed by its own intent key and lists this key with
 its group key and policy; the new committee is admitted and online; party ids stay with their nodes; the new
-package is consistent, of the same group key, the new committee and threshold, and epoch + 1), names it all
-in a `recover` intent (the key's `reshare` quorum applies) and starts RecoverWorkflow. Every node checks the
+package is consistent, of the same group key, the new committee and threshold, and epoch + 1; for a GG18/GG20
+key the staged sharing's package, whose shares t' new holders then reshare into key shares), names it all in a
+`recover` intent (the key's `reshare` quorum applies) and starts RecoverWorkflow. Every node checks the
 intent, the manifest and its share again itself (activities/recover_node.py).
 """
 
@@ -39,6 +40,7 @@ from api.reshare import _refuse_concurrent
 from mpc.backup.manifest import BackupSetError, Manifest, ManifestSignature, signed_message
 from mpc.backup.recovered_share import MAX_SEALED_BYTES, SealedShareError, sealed_digest
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
+from mpc.hd import key_chain_code
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy, verify_ed25519
 from mpc.protocols import KEY_PROTOCOLS, Family
@@ -126,21 +128,28 @@ async def _committee(db: AsyncSession, settings: Settings, key: Key, body: Recov
 
 
 def _check_package(key: Key, body: RecoverCreate, parties: list[Party]) -> None:
+    """The dealt package: FROST, the new public key package; GG18/GG20, the staged sharing's (tss.ecdsa.staging)."""
+    from tss.ecdsa.staging import StagingPackage
     from tss.errors import EncodingError, InvalidInputError
     from tss.frost import PublicKeyPackage
 
     try:
-        package = PublicKeyPackage.from_dict(body.package)
-    except (EncodingError, InvalidInputError, ValueError):
-        raise _invalid("invalid_package", "the public key package is malformed or not one polynomial through the "
-                                          "group key", field="package") from None
+        if KEY_PROTOCOLS[key.protocol].family == Family.FROST:
+            frost = PublicKeyPackage.from_dict(body.package)
+            threshold, participants, epoch = frost.threshold, frost.participants, frost.epoch
+        else:
+            staged = StagingPackage.from_dict(body.package)
+            threshold, participants, epoch = staged.threshold, list(staged.party_ids), staged.epoch
+    except (EncodingError, InvalidInputError, ValueError, TypeError, AttributeError):
+        raise _invalid("invalid_package", f"the package is malformed, not one polynomial through the group key, or "
+                                          f"not of a {key.protocol} key's recovery", field="package") from None
     current = (key.public_data or {}).get("package") or {}
     if body.package.get("group_public_key") != current.get("group_public_key"):
         raise _invalid("invalid_package", "the package's group key is not the key's", field="package")
-    if package.threshold != body.threshold or package.participants != [p.party_id for p in parties]:
+    if threshold != body.threshold or participants != [p.party_id for p in parties]:
         raise _invalid("invalid_package", "the package is not of the new committee and threshold", field="package")
-    if package.epoch != key.epoch + 1:
-        raise ApiError(409, "epoch_changed", f"the package starts epoch {package.epoch}; the key is at {key.epoch}, so "
+    if epoch != key.epoch + 1:
+        raise ApiError(409, "epoch_changed", f"the package starts epoch {epoch}; the key is at {key.epoch}, so "
                                              f"a recovery starts {key.epoch + 1}")
 
 
@@ -169,9 +178,6 @@ async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settin
     if idempotency_key and (row := await _existing(db, workflow_id)) is not None:
         await idempotency.refuse_changed_request(db, row, body)
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
-    if KEY_PROTOCOLS[key.protocol].family != Family.FROST:
-        raise _invalid("protocol_not_available", f"recovery from escrow is available for FROST keys only; {key_id} is "
-                                                 f"{key.protocol} (its shares also need Paillier parameters)")
     if key.status != "active":
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}; only an active key is recovered")
     await _refuse_concurrent(db, key_id)
@@ -195,12 +201,19 @@ async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settin
     unreachable = [n for n in key.participants if n not in online]
     needed = policy.required("recover")
     waits_for = settings.approval_timeout if needed else 0.0
+    # GG18/GG20: the dealt shares are staged; t' new holders deal from them in the key protocol's recovery session.
+    staged_by = KEY_PROTOCOLS[key.protocol].recover
+    dealers = new_parties[: body.threshold] if staged_by is not None else []
     details: dict[str, Any] = {
         "key_protocol": key.protocol, "backup_id": body.backup_id, "manifest_sha256": manifest_sha256,
         "old_roster": data.get("roster") or roster_of(old_parties),
         "old_package": data.get("package"), "new_roster": roster_of(new_parties), "new_threshold": body.threshold,
         "policy": policy.to_dict(), "package": body.package, "shares": digests, "reason": body.reason,
+        # What the new shares pin besides the policy, as a reshare's do: every node compares them.
+        "chain_type": key.chain_type, "chain_code": key_chain_code(key.public_data),
     }
+    if staged_by is not None:
+        details |= {"protocol": staged_by.value, "dealers": [p.party_id for p in dealers]}
     intent = await issue(signer, operation="recover", key_id=key_id, epoch=key.epoch,
                          ttl=settings.intent_ttl + waits_for, details=details)
     involved = sorted({*(p.node_id for p in new_parties), *(p.node_id for p in old_parties)})
@@ -213,8 +226,9 @@ async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settin
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body)}))
     await db.flush()
     request = RecoverRequest(
-        session_id=session_id, key_id=key_id, operation="recover", protocol=RECOVER_PROTOCOL,
-        key_protocol=key.protocol, curve=key.curve, epoch=key.epoch, dealers=[], new_parties=new_parties,
+        session_id=session_id, key_id=key_id, operation="recover",
+        protocol=staged_by.value if staged_by is not None else RECOVER_PROTOCOL,
+        key_protocol=key.protocol, curve=key.curve, epoch=key.epoch, dealers=dealers, new_parties=new_parties,
         new_threshold=body.threshold, old_holders=old_parties, intent=intent, policy=policy_from(settings),
         requested_by=principal.name, reason=body.reason, pool_target=settings.nonce_pool_target,
         approvals_needed=needed, approval_timeout_seconds=settings.approval_timeout, backup_id=body.backup_id,

@@ -138,9 +138,10 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
 
 
 async def _refuse_concurrent(db: AsyncSession, key_id: str) -> None:
-    """One change of the committee at a time: a second would deal from shares the first replaces."""
+    """One change of the committee at a time (a recovery from escrow is one): a second would deal from shares the
+    first replaces, or replace the shares a recovery staged."""
     running = (await db.execute(select(SigningSession.session_id).where(
-        SigningSession.key_id == key_id, SigningSession.operation.in_(("reshare", "refresh")),
+        SigningSession.key_id == key_id, SigningSession.operation.in_(("reshare", "refresh", "recover")),
         SigningSession.status.in_(ACTIVE_SESSION_STATES)))).scalars().first()
     if running is not None:
         raise ApiError(409, "session_in_progress", f"key {key_id} is already being reshared (session {running})")

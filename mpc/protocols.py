@@ -25,6 +25,7 @@ class Stage(StrEnum):
     SIGN = "sign"
     REFRESH = "refresh"
     RESHARE = "reshare"
+    RECOVER = "recover"  # a recovery from escrow turning staged shares into key shares (GG18/GG20)
 
 
 class SessionProtocol(StrEnum):
@@ -37,6 +38,7 @@ class SessionProtocol(StrEnum):
     GG20_SIGN = "gg20-sign"
     GG20_REFRESH = "gg20-refresh"
     GG20_RESHARE = "gg20-reshare"
+    GG20_RECOVER = "gg20-recover"
 
 
 class SessionStatus(StrEnum):
@@ -116,6 +118,10 @@ SPECS: dict[str, ProtocolSpec] = {spec.name.value: spec for spec in (
                  timeout_scale=4.0),
     ProtocolSpec(SessionProtocol.GG20_RESHARE, Family.ECDSA, Stage.RESHARE, 5, compute_bound=True, stores_share=True,
                  timeout_scale=4.0),
+    # The same tss protocol again, its dealers dealing from the plain shares a recovery from escrow staged
+    # (tss.ecdsa.staging), authorised by the `recover` intent the node imported them under.
+    ProtocolSpec(SessionProtocol.GG20_RECOVER, Family.ECDSA, Stage.RECOVER, 5, compute_bound=True, stores_share=True,
+                 timeout_scale=4.0),
 )}
 
 
@@ -130,16 +136,21 @@ class KeyProtocol:
     sign: tuple[SessionProtocol, ...] = ()
     refresh: SessionProtocol | None = None  # None: the family has no refresh workflow yet
     reshare: SessionProtocol | None = None
+    recover: SessionProtocol | None = None
+    """After a recovery from escrow: the session that turns the staged shares into key shares (None: the dealt
+    shares are the key shares already, as for FROST)."""
 
 
 KEY_PROTOCOLS: dict[str, KeyProtocol] = {k.name: k for k in (
     KeyProtocol("frost", Family.FROST, SessionProtocol.FROST_DKG, refresh=SessionProtocol.FROST_REFRESH,
                 reshare=SessionProtocol.FROST_RESHARE),
     KeyProtocol("gg18", Family.ECDSA, SessionProtocol.GG20_KEYGEN, (SessionProtocol.GG18_SIGN,),
-                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE),
+                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE,
+                recover=SessionProtocol.GG20_RECOVER),
     KeyProtocol("gg20", Family.ECDSA, SessionProtocol.GG20_KEYGEN,
                 (SessionProtocol.GG20_PRESIGN, SessionProtocol.GG20_SIGN),
-                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE),
+                refresh=SessionProtocol.GG20_REFRESH, reshare=SessionProtocol.GG20_RESHARE,
+                recover=SessionProtocol.GG20_RECOVER),
 )}
 """GG18 and GG20 keys share one keygen and one share format; GG20 signs as presign then online sign."""
 

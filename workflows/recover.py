@@ -4,10 +4,14 @@ The operator's offline command (`mpc recover --from-escrow`, mpc/backup/recovery
 shares, dealt new shares of the same secret and sealed each to its new holder's identity key. Phase one
 here is one step: every new holder imports its sealed share (activities/recover_node.py checks the recover
 intent, the signed manifest, its roster entry and the share against the new public package) and stores it
-*inactive* at epoch + 1. Phase two is the reshare's, unchanged (DESIGN.md "Reshare and refresh: two
-phases"): ACKs, a test signature with the new shares, activation (the first new holder's is the commit
-point, the database follows), then every old holder still reachable erases the old epoch; those that were
-offline when the recovery was asked for (lost disks) are left to the catch-up workflow.
+*inactive* at epoch + 1. A GG18/GG20 key's dealt shares are only *staged* (plain Shamir shares, kept apart from
+the key's shares, never signing): a second step, the `gg20-recover` session, reshares them among the new
+committee (t' of them deal, tss.ecdsa.reshare), and every new holder stores a complete key share with fresh
+Paillier and ring-Pedersen parameters, inactive at epoch + 1, as a reshare leaves it.
+Phase two is the reshare's, unchanged (DESIGN.md "Reshare and refresh: two phases"): ACKs, a test signature
+with the new shares, activation (the first new holder's is the commit point, the database follows), then every
+old holder still reachable erases the old epoch; those that were offline when the recovery was asked for (lost
+disks) are left to the catch-up workflow.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from mpc.protocols import Activity
+    from mpc.protocols import KEY_PROTOCOLS, SPECS, Activity, Family
     from workflows.driver import SessionFailedError, run_on_nodes
     from workflows.recover_types import IMPORT_STEPS, ImportShareInput, ImportShareResult, RecoverRequest
     from workflows.reshare import ReshareWorkflow, _nodes
@@ -32,10 +36,19 @@ class RecoverWorkflow(ReshareWorkflow):
         return await super().run(request)
 
     def _deal_rounds(self, request: ReshareRequest) -> int:
-        return IMPORT_STEPS
+        staged = KEY_PROTOCOLS[request.key_protocol].family == Family.ECDSA
+        return IMPORT_STEPS + (SPECS[request.protocol].rounds if staged else 0)
 
     async def _deal(self, request: ReshareRequest) -> tuple[dict, str]:
-        """Phase one: every new holder imports its sealed share; all must name one package and ack digest."""
+        """Phase one: every new holder imports its sealed share; a GG18/GG20 key's staged shares are then
+        reshared into key shares by the new committee (`request.protocol`, `request.dealers`)."""
+        package, digest = await self._import(request)
+        if KEY_PROTOCOLS[request.key_protocol].family != Family.ECDSA:
+            return package, digest
+        return await self._deal_rounds_of(request, first_round=IMPORT_STEPS + 1)
+
+    async def _import(self, request: ReshareRequest) -> tuple[dict, str]:
+        """Every new holder imports its sealed share; all must name one package and digest."""
         assert isinstance(request, RecoverRequest)
 
         def make(node: str) -> ImportShareInput:

@@ -12,13 +12,15 @@ from typing import Any
 from workflows.types import Party, ReshareRequest, SessionIntent
 
 RECOVER_PROTOCOL = "frost-recover"
-"""The session protocol of a recovery: one import step, then the reshare's phase two."""
+"""The session protocol of a FROST key's recovery: one import step, then the reshare's phase two. A GG18/GG20
+key's recovery names its registered session protocol (`gg20-recover`), which runs after the import."""
 IMPORT_STEPS = 1
 
 
 @dataclass
 class RecoverRequest(ReshareRequest):
-    """A reshare whose dealer was the operator's offline recovery command (no dealers on the platform)."""
+    """A reshare whose dealer was the operator's offline recovery command. FROST: no dealers on the platform.
+    GG18/GG20: `dealers` are t' new holders that deal from their staged shares in the `protocol` session."""
 
     backup_id: str = ""
     manifest: str = ""  # the set's manifest.json, base64

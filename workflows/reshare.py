@@ -126,6 +126,10 @@ class ReshareWorkflow(AwaitsApprovals):
 
     async def _deal(self, request: ReshareRequest) -> tuple[dict, str]:
         """Phase one: the protocol rounds; every new holder ends with an inactive share."""
+        return await self._deal_rounds_of(request, first_round=1)
+
+    async def _deal_rounds_of(self, request: ReshareRequest, *, first_round: int) -> tuple[dict, str]:
+        """The reshare protocol's rounds (`request.protocol`), shown as steps first_round, first_round + 1, ..."""
         parties = _union(request.dealers, request.new_parties)
         reshare = ReshareParams(dealers=sorted(p.party_id for p in request.dealers),
                                 new_participants=sorted(p.party_id for p in request.new_parties),
@@ -137,7 +141,7 @@ class ReshareWorkflow(AwaitsApprovals):
             params=ProtocolParams(key_id=request.key_id, curve=request.curve, epoch=request.epoch,
                                   threshold=request.new_threshold, reshare=reshare),
         )
-        public = agreed_public_result(await drive_protocol(run, self._round))
+        public = agreed_public_result(await drive_protocol(run, lambda r: self._round(first_round - 1 + r)))
         ack_digest = public.get("ack_digest")
         if not isinstance(ack_digest, str):
             raise SessionFailedError(SessionFailure("missing_result", "the new shares came without an ack digest"))

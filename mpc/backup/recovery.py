@@ -13,10 +13,11 @@ plaintext buffer is overwritten. CPython ints are immutable and may be copied by
 "zeroed" means "dropped as early as possible", not "erased from memory": hence an offline machine.
 
 Each escrowed share is checked against its public share in the signed manifest (as `mpc backup verify`
-does), and the interpolated secret against the manifest's group key, before anything is dealt. FROST keys
-only (Ed25519, secp256k1, Taproot): a GG18/GG20 share also holds the holder's Paillier key and every peer's
-Paillier and ring-Pedersen parameters with their proofs, which a dealer cannot make for the new holders
-(`recover_not_available`).
+does), and the interpolated secret against the manifest's group key, before anything is dealt. A FROST key's
+dealt shares are its new key shares. A GG18/GG20 share also holds the holder's Paillier key and every peer's
+Paillier and ring-Pedersen parameters with their proofs, which a dealer cannot make for the new holders: so a
+GG18/GG20 key is dealt as *staged* shares (tss.ecdsa.staging, plain Shamir shares that never sign), and the new
+committee reshares them into complete key shares on the platform (workflows/recover.py).
 """
 
 from __future__ import annotations
@@ -89,15 +90,10 @@ def party_ids_for(entry: dict[str, Any], nodes: Sequence[str]) -> dict[str, int]
 
 
 def deal_key(opened: EscrowedKey, holders: Sequence[NewHolder], threshold: int, epoch: int) -> DealtKey:
-    """Interpolate the secret from t opened escrow shares and deal it to `holders` (threshold `threshold`)."""
-    from tss.frost.ciphersuite import get_ciphersuite
-    from tss.frost.keys import KeyShare, PublicKeyPackage, trusted_dealer_keygen
+    """Interpolate the secret from t opened escrow shares and deal it to `holders` (threshold `threshold`).
 
-    if opened.family != Family.FROST:
-        raise RecoveryError("recover_not_available",
-                            f"key {opened.key_id} is {opened.entry.get('protocol')}: recovery from escrow deals FROST "
-                            "keys only (a GG18/GG20 share also needs each new holder's Paillier and ring-Pedersen "
-                            "parameters with proofs, which a dealer cannot make)")
+    FROST: the dealt shares are the new key shares. GG18/GG20: they are *staged* shares (tss.ecdsa.staging),
+    plain Shamir shares that never sign; the new committee reshares them into complete key shares."""
     if len({h.node_id for h in holders}) != len(holders) or len({h.party_id for h in holders}) != len(holders):
         raise RecoveryError("invalid_committee", "the new holders and their party ids must be distinct")
     if not 2 <= threshold <= len(holders):
@@ -106,34 +102,78 @@ def deal_key(opened: EscrowedKey, holders: Sequence[NewHolder], threshold: int, 
     if len(opened.shares) < old_threshold:
         raise RecoveryError("not_enough_shares", f"key {opened.key_id}: {len(opened.shares)} escrowed shares, "
                                                  f"{old_threshold} needed")
+    deal = _deal_frost if opened.family == Family.FROST else _deal_ecdsa
+    try:
+        package, plain_shares = deal(opened, [h.party_id for h in holders], threshold, epoch)
+    finally:
+        opened.forget()
+    result = DealtKey(opened.key_id, epoch, threshold, package, list(holders))
+    try:
+        for holder in holders:
+            plain = plain_shares.pop(holder.party_id)
+            context = RecoveredShareContext(opened.key_id, epoch, holder.node_id, holder.party_id,
+                                            str(package["group_public_key"]))
+            result.shares[holder.node_id] = base64.b64encode(seal_for_node(plain, holder.x25519, context)).decode()
+            plain[:] = bytes(len(plain))
+    finally:
+        for plain in plain_shares.values():
+            plain[:] = bytes(len(plain))
+    return result
+
+
+def _interpolated(opened: EscrowedKey, order: int) -> int:
+    shares = opened.secrets()
+    ids = sorted(shares)[: int(opened.entry["threshold"])]
+    try:
+        return sum(lagrange_at_zero(i, ids, order) * shares[i] for i in ids) % order
+    finally:
+        shares.clear()
+
+
+def _mismatch(opened: EscrowedKey) -> RecoveryError:
+    return RecoveryError("escrow_mismatch", f"key {opened.key_id}: the escrowed shares do not give the manifest's "
+                                            "group key")
+
+
+def _deal_frost(opened: EscrowedKey, party_ids: list[int], threshold: int,
+                epoch: int) -> tuple[dict[str, Any], dict[int, bytearray]]:
+    """New FROST key shares (RFC 9591 Appendix C with the recovered secret), as bytes to seal."""
+    from tss.frost.ciphersuite import get_ciphersuite
+    from tss.frost.keys import KeyShare, PublicKeyPackage, trusted_dealer_keygen
+
     package = dict(opened.entry.get("package") or {})
     suite = get_ciphersuite(str(package.get("suite")))
     g = suite.group
-    ids = sorted(opened.shares)[:old_threshold]
-    secret = sum(lagrange_at_zero(i, ids, g.order) * opened.shares[i].signing_share for i in ids) % g.order
+    secret = _interpolated(opened, g.order)
     try:
         if g.serialize_element(g.base_mul(secret)).hex() != package.get("group_public_key"):
-            raise RecoveryError("escrow_mismatch", f"key {opened.key_id}: the escrowed shares do not give the "
-                                                   "manifest's group key")
-        dealt, public = trusted_dealer_keygen(suite, threshold, [h.party_id for h in holders], secret=secret)
+            raise _mismatch(opened)
+        dealt, public = trusted_dealer_keygen(suite, threshold, party_ids, secret=secret)
     finally:
         del secret
-        opened.forget()
     public = dataclasses.replace(public, epoch=epoch)
     public.validate()
-    result = DealtKey(opened.key_id, epoch, threshold, public.to_dict(), list(holders))
-    group_key = public.to_dict()["group_public_key"]
-    for holder in holders:
-        share = KeyShare(holder.party_id, dealt.pop(holder.party_id).signing_share, public)
-        plain = bytearray(share.to_bytes())
-        try:
-            context = RecoveredShareContext(opened.key_id, epoch, holder.node_id, holder.party_id, group_key)
-            result.shares[holder.node_id] = base64.b64encode(seal_for_node(plain, holder.x25519, context)).decode()
-        finally:
-            plain[:] = bytes(len(plain))
-            del share
-    PublicKeyPackage.from_dict(result.package)  # what the nodes will check, checked here first
-    return result
+    plain = {pid: bytearray(KeyShare(pid, dealt.pop(pid).signing_share, public).to_bytes()) for pid in party_ids}
+    PublicKeyPackage.from_dict(public.to_dict())  # what the nodes will check, checked here first
+    return public.to_dict(), plain
+
+
+def _deal_ecdsa(opened: EscrowedKey, party_ids: list[int], threshold: int,
+                epoch: int) -> tuple[dict[str, Any], dict[int, bytearray]]:
+    """Staged shares of a GG18/GG20 key (a fresh degree t'-1 polynomial through it), as bytes to seal."""
+    from tss.ecdsa.curve import Q, base_mul, encode_point
+    from tss.ecdsa.staging import StagingPackage, deal_staged
+
+    secret = _interpolated(opened, Q)
+    try:
+        if encode_point(base_mul(secret)).hex() != (opened.entry.get("package") or {}).get("group_key"):
+            raise _mismatch(opened)
+        staged, package = deal_staged(secret, threshold, party_ids, epoch)
+    finally:
+        del secret
+    plain = {pid: bytearray(staged.pop(pid).to_bytes()) for pid in party_ids}
+    StagingPackage.from_dict(package.to_dict())  # what the nodes will check, checked here first
+    return package.to_dict(), plain
 
 
 __all__ = ["DealtKey", "NewHolder", "RecoveryError", "deal_key", "party_ids_for"]

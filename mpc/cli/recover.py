@@ -29,7 +29,8 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 HELP = ("re-import keys from a backup set's escrowed shares into new nodes, same public keys. THE ONE PLACE A KEY "
         "EXISTS WHOLE: this machine decrypts t escrowed shares, rebuilds each secret in memory (never printed or "
         "stored) and deals new shares sealed to each new node's identity key; the platform then runs the "
-        "two-phase activation. FROST keys only.")
+        "two-phase activation (a GG18/GG20 key's dealt shares are only staged: the new nodes reshare them into "
+        "key shares with fresh Paillier parameters first).")
 
 
 def add_recover_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, run: Any) -> None:
@@ -61,7 +62,6 @@ def _fail(code: str, message: str) -> int:
 def _chosen_keys(checked: Any, wanted: list[str]) -> tuple[list[str], str | None]:
     """The escrowed keys to recover, or an error line (nothing is decrypted before every key passes)."""
     from mpc.backup.escrow_check import escrowed_keys
-    from mpc.protocols import KEY_PROTOCOLS, Family
 
     listed = escrowed_keys(checked)
     keys = wanted or sorted(k for k, e in listed.items() if "escrowed" in e)
@@ -70,10 +70,6 @@ def _chosen_keys(checked: Any, wanted: list[str]) -> tuple[list[str], str | None
         if entry is None or key is None or "escrowed" not in entry:
             why = (entry or {}).get("skipped", "not in the set")
             return [], f"recover_not_available: key {key_id} has no escrowed shares in this set ({why})"
-        if KEY_PROTOCOLS[key["protocol"]].family != Family.FROST:
-            return [], (f"recover_not_available: key {key_id} is {key['protocol']}: recovery from escrow deals FROST "
-                        "keys only (GG18/GG20 shares also need Paillier and ring-Pedersen parameters); name the FROST "
-                        "keys with --key")
     if not keys:
         return [], "recover_not_available: the set holds no escrowed key"
     return keys, None

@@ -64,6 +64,7 @@ class Recovery:
                    "new_roster": roster_of([self.parties[n] for n in NEW]), "new_threshold": 2, "policy": policy,
                    "package": self.dealt.package,
                    "shares": {n: sealed_digest(s) for n, s in self.dealt.shares.items()}, "reason": None,
+                   "chain_type": "ed25519", "chain_code": None,
                    **changes}
         raw = Intent(os.urandom(16).hex(), operation, KEY_ID, 0, int(time.time()) + 600, details).to_bytes()
         return SessionIntent(raw.hex(), (signer or self.signer).sign(raw))

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from mpc.backup.escrow import HPKE_SUITE, public_hex_of
-from mpc.backup.escrow_check import EscrowedKey, open_escrowed
+from mpc.backup.escrow_check import open_escrowed
 from mpc.backup.manifest import BackupSetError, verify_set
 from mpc.backup.recovered_share import SealedShare
 from mpc.backup.recovery import NewHolder, RecoveryError, deal_key, party_ids_for
@@ -109,12 +109,37 @@ def test_wrong_recovery_key_and_short_escrow_are_clear_errors(tmp_path: Path) ->
     assert bad_threshold.value.code == "invalid_threshold"
 
 
-def test_gg20_keys_are_refused_with_a_clear_error() -> None:
-    opened = EscrowedKey("k-ecdsa", {"protocol": "gg20", "threshold": 2}, Family.ECDSA, {1: object(), 2: object()})
-    holders, _ = _holders({"n1": 1, "n4": 4})
-    with pytest.raises(RecoveryError, match="FROST keys only") as refused:
-        deal_key(opened, holders, threshold=2, epoch=1)
-    assert refused.value.code == "recover_not_available"
+def test_a_gg20_key_is_dealt_as_staged_shares(tmp_path: Path) -> None:
+    """A GG20 share also holds Paillier keys the dealer cannot make: each new holder gets a staged share (a plain
+    Shamir share that never signs), sealed to it alone; any t of them give the key."""
+    from tests.tss.ecdsa.fixtures import keygen_run
+    from tss.ecdsa.curve import Q, base_mul, point_eq
+    from tss.ecdsa.poly import lagrange
+    from tss.ecdsa.staging import StagedShare, StagingPackage
+
+    old, _ = keygen_run(2, 3)
+    root = make_escrowed_set(tmp_path / "set-2", key_id="k-ecdsa", shares={n: old[p] for n, p in OLD.items()},
+                             escrowed=["n2", "n3"], recipient=public_hex_of(RECOVERY), sign=_sign,
+                             signer_public=API_PUBLIC)
+    checked = verify_set(root, trusted_keys=[API_PUBLIC])
+    opened = open_escrowed(checked, "k-ecdsa", ["n2", "n3"], RECOVERY)
+    assert opened.family == Family.ECDSA
+    holders, identities = _holders({"n1": 1, "n4": 4, "n5": 5})
+    dealt = deal_key(opened, holders, threshold=2, epoch=1)
+    assert not opened.shares
+    package = StagingPackage.from_dict(dealt.package)  # one degree-1 polynomial through the key
+    assert point_eq(package.group_key, old[1].group_key) and package.epoch == 1 and package.party_ids == (1, 4, 5)
+    assert dealt.package["group_public_key"] == old[1].group_key_bytes.hex()
+    staged = {}
+    for holder in holders:
+        sealed = SealedShare.parse(base64.b64decode(dealt.shares[holder.node_id]))
+        assert sealed.context.group_public_key == dealt.package["group_public_key"]
+        plain = identities[holder.node_id].hpke_open(HPKE_SUITE, sealed.ciphertext, info=sealed.context.info())
+        staged[holder.party_id] = StagedShare.from_bytes(bytes(plain))  # x_i·G = X_i of the package
+        assert staged[holder.party_id].package == package
+    assert staged[1].x != old[1].x  # a fresh polynomial, not the old one
+    secret = sum(lagrange(i, [4, 5]) * staged[i].x for i in (4, 5)) % Q
+    assert point_eq(base_mul(secret), old[1].group_key)
 
 
 def test_party_ids_stay_with_their_nodes() -> None:
@@ -124,15 +149,14 @@ def test_party_ids_stay_with_their_nodes() -> None:
     assert party_ids_for({**entry, "next_party_id": 9}, ["n6", "n2"]) == {"n6": 9, "n2": 2}
 
 
-def test_the_command_refuses_a_gg20_key_before_it_decrypts_anything(tmp_path: Path) -> None:
+def test_the_command_takes_gg20_keys_and_refuses_an_unknown_one(tmp_path: Path) -> None:
     from mpc.cli.recover import _chosen_keys
+    from tests.tss.ecdsa.fixtures import keygen_run
 
-    suite = get_ciphersuite("secp256k1")
-    shares, _ = trusted_dealer_keygen(suite, 2, list(OLD.values()))
-    root = make_escrowed_set(tmp_path / "set-2", key_id="k-ecdsa", shares={n: shares[p] for n, p in OLD.items()},
+    old, _ = keygen_run(2, 3)
+    root = make_escrowed_set(tmp_path / "set-2", key_id="k-ecdsa", shares={n: old[p] for n, p in OLD.items()},
                              escrowed=["n2", "n3"], recipient=public_hex_of(RECOVERY), sign=_sign,
-                             signer_public=API_PUBLIC, protocol="gg20")
-    keys, problem = _chosen_keys(verify_set(root), [])
-    assert keys == [] and problem is not None and problem.startswith("recover_not_available: key k-ecdsa is gg20")
+                             signer_public=API_PUBLIC)
+    assert _chosen_keys(verify_set(root), []) == (["k-ecdsa"], None)
     keys, problem = _chosen_keys(verify_set(root), ["k-missing"])
     assert keys == [] and problem is not None and "no escrowed shares" in problem

@@ -8,9 +8,11 @@ shared; nothing of the session stack is touched). Every process is stopped by pi
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,8 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from activities.ecdsa_node import PRESIG_ONCE
 from activities.frost_signing import NONCES
+from activities.recover_staging import STAGED
 from mpc.backup.escrow import public_hex_of
-from mpc.backup.manifest import MANIFEST_FILE, verify_set
+from mpc.backup.manifest import MANIFEST_FILE, SIGNATURE_FILE, verify_set
 from mpc.db import migrate
 from mpc.devstack.openbao import OpenBaoServer
 from mpc.devstack.ports import free_port
@@ -41,6 +44,8 @@ from tests.integration.helpers import check_signature, create_key, sign, wait_se
 from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
 from tests.services import make_token, start_api
 from tests.stack import Stack, seed_preparams
+from tss.ecdsa.curve import Q as ORDER
+from tss.ecdsa.staging import deal_staged
 
 NODES = ["d1", "d2", "d3"]
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +110,9 @@ def drill(stack_env: dict[str, str], postgres_server: PostgresServer, openbao_se
         placeholder = ManagedProcess("none", ["true"], log_path=base / "logs" / "none.log")
         stack = Stack(url, admin, env, base / "logs", base / "nodes", api, placeholder, node_tokens=node_token)
         stack.start_coordinator()
-        seed_preparams(stack.data_dir, NODES)
+        # 6 committed pre-parameter sets for each of d1..d5: the new holders d4, d5 of the loss drill need theirs
+        # for the GG20 key's recovery (seeded now; each seals its file when it first starts).
+        seed_preparams(stack.data_dir, [*NODES, "d4", "d5"])
         for node in NODES:
             openbao_server.ensure_transit_key(f"mpc-{node}")
             stack.start_participant(node)
@@ -402,14 +409,16 @@ async def test_upgrade_with_running_workflows(drill: Drill, tmp_path: Path) -> N
 
 
 def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: Path) -> None:
-    """Keys of d1..d3 (Ed25519 for Solana, Taproot for Bitcoin) are escrowed; d2 and d3 lose their disks (more
-    than n - t); `mpc recover --from-escrow` with the recovery key puts each key in d1, d4 and d5, and they sign
-    with the same public key and address (independent verifiers). A wrong recovery key is a clear error.
-    Last in this module: d2 and d3 stay lost."""
+    """Keys of d1..d3 (Ed25519 for Solana, Taproot for Bitcoin, GG20 for Ethereum) are escrowed; d2 and d3 lose
+    their disks (more than n - t); `mpc recover --from-escrow` with the recovery key puts each key in d1, d4 and d5
+    (the GG20 key's staged shares reshared into key shares with fresh Paillier parameters), and they sign with the
+    same public key and address (independent verifiers: cryptography, BIP-340, coincurve, OpenSSL, eth-account).
+    A wrong recovery key is a clear error. Last in this module: d2 and d3 stay lost."""
     stack = drill.stack
     with stack.client() as client:
         keys = [create_key(client, chain_type="solana", threshold=2, nodes=NODES),
-                create_key(client, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=NODES)]
+                create_key(client, curve="secp256k1-tr", chain_type="bitcoin", threshold=2, nodes=NODES),
+                create_key(client, protocol="gg20", chain_type="ethereum", threshold=2, nodes=NODES)]
     run = drill.cli("backup", "run")
     assert run.returncode == 0, run.stderr
     backup_id = next(line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("backup_id"))
@@ -436,10 +445,25 @@ def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: 
     with stack.client() as client:
         assert client.get(f"/v1/keys/{keys[0]['key_id']}").json()["epoch"] == 0  # nothing started
 
+    # The API checks a GG20 recovery's staged package itself: one not through the key is refused, nothing starts.
+    ecdsa = keys[2]
+    root = drill.base / "backups" / backup_id
+    _, foreign = deal_staged(secrets.randbelow(ORDER - 1) + 1, 2, [1, 4, 5], epoch=1)
+    body = {"backup_id": backup_id, "manifest": base64.b64encode((root / MANIFEST_FILE).read_bytes()).decode(),
+            "manifest_signature": (root / SIGNATURE_FILE).read_text(), "threshold": 2,
+            "holders": [{"node_id": n, "party_id": p} for n, p in (("d1", 1), ("d4", 4), ("d5", 5))],
+            "package": {**foreign.to_dict(), "group_key": ecdsa["public_key"], "group_public_key": ecdsa["public_key"]},
+            "shares": {n: base64.b64encode(b"{}").decode() for n in ("d1", "d4", "d5")}}
+    with stack.client() as client:
+        sessions = client.get("/v1/sessions", params={"key_id": ecdsa["key_id"]}).json()["total"]
+        reply = client.post(f"/v1/keys/{ecdsa['key_id']}/recover", json=body)
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "invalid_package", reply.text
+        assert client.get("/v1/sessions", params={"key_id": ecdsa["key_id"]}).json()["total"] == sessions
+
     started = time.monotonic()
-    recovered = drill.cli(*recover, "--recovery-key", str(drill.recovery_key))
+    recovered = drill.cli(*recover, "--recovery-key", str(drill.recovery_key), timeout=600)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
-    print(f"recovery of 2 keys: {time.monotonic() - started:.1f} s")
+    print(f"recovery of 3 keys (Ed25519, Taproot, GG20): {time.monotonic() - started:.1f} s")
     secret_hex = drill.recovery_key.read_text().strip()
     assert secret_hex not in recovered.stdout + recovered.stderr
     assert "identity fingerprint" in recovered.stderr
@@ -453,10 +477,15 @@ def test_loss_drill_recovers_from_escrow_into_new_nodes(drill: Drill, tmp_path: 
                 message = f"after the loss {signers}".encode()
                 session = sign(client, key["key_id"], message, signers=signers)
                 assert session["status"] == "completed", session["error"]
-                check_signature(after, hashlib.sha256(message).hexdigest(), session["signature"])
+                if key["protocol"] == "gg20":
+                    check_ecdsa_signature(after, hashlib.sha256(message).digest(), session["signature"])
+                else:
+                    check_signature(after, hashlib.sha256(message).hexdigest(), session["signature"])
         audit = client.get("/v1/audit-logs", params={"action": "key.recover"}).json()["entries"]
         assert {e["resource_id"] for e in audit} == {k["key_id"] for k in keys}
-    # d1 kept only the new epoch; the new holders hold it active.
+    # d1 kept only the new epoch; the new holders hold it active; no staged GG20 share is left anywhere.
     for key in keys:
         assert sorted(p.name for p in (stack.data_dir / "d1" / "keys" / key["key_id"]).glob("epoch-*.meta")) == \
             ["epoch-1.meta"]
+    for node in ("d1", "d4", "d5"):
+        assert drill.node_state(node).list_sessions(STAGED) == []

@@ -29,6 +29,7 @@ TSS: dict[str, Any] = {
     "gg20-sign": GG20SignProtocol,
     "gg20-refresh": ReshareProtocol,
     "gg20-reshare": ReshareProtocol,
+    "gg20-recover": ReshareProtocol,
 }
 
 
@@ -48,6 +49,10 @@ def test_key_protocols_name_registered_stages() -> None:
         for changes, stage in ((key.refresh, Stage.REFRESH), (key.reshare, Stage.RESHARE)):
             assert changes is not None and SPECS[changes].stage == stage and SPECS[changes].family == key.family
             assert SPECS[changes].stores_share
+        if key.recover is not None:  # GG18/GG20: staged shares become key shares in a session of their own
+            assert SPECS[key.recover].stage == Stage.RECOVER and SPECS[key.recover].family == key.family
+            assert SPECS[key.recover].stores_share
+    assert [k.name for k in KEY_PROTOCOLS.values() if k.recover is None] == ["frost"]
     assert sign_rounds("gg18") == 11 and sign_rounds("gg20") == 9
     assert KEY_PROTOCOLS["gg18"].keygen == KEY_PROTOCOLS["gg20"].keygen  # one keygen, one share format
 

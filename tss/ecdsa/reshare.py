@@ -13,6 +13,10 @@ redistribution) with the checks of SECURITY.md §7:
 
 Party ids are node protocol ids shared by both committees: a node in both plays both roles.
 
+A recovery from escrow runs the same protocol from a *staged* sharing (`tss.ecdsa.staging`): the dealers deal
+from their `StagedShare` (a scalar and its public share, no Paillier key), `old_public` is the staging package,
+and the new members come out with complete key shares, exactly as from a reshare.
+
 Rounds: 1 contributions + dealers' commitments; 2 dealers open C_i and send g_i(j); new members send
 their Paillier package; 3 verify, compute, ACK (+ Π^fac, PoK of x'_j); 4 check ACKs, echo them;
 5 check the echo and output.
@@ -48,6 +52,7 @@ from tss.ecdsa.rounds import (
     pt,
     pt_hex,
 )
+from tss.ecdsa.staging import StagedShare
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from tss.messages import RoundMessage
 from tss.paillier import MIN_MODULUS_BITS, PaillierPublicKey, PreParams, PreParamsPool, RingPedersenParams
@@ -75,7 +80,8 @@ class ReshareProtocol(RoundDriver):
             party_ids, epoch, ssid): public data every participant knows from the key record.
         old_signers: the >= t old holders that deal (must include `party_id` if it deals).
         new_party_ids / new_threshold: the new committee, 2 <= t' <= n'.
-        key_share: this node's old `KeyShare` (required iff it is among `old_signers`).
+        key_share: this node's old `KeyShare`, or its `StagedShare` in a recovery from escrow (required iff
+            it is among `old_signers`); x·G must be its public share in `old_public`.
         preparams / pool: fresh pre-parameters (required iff it is a new member).
         modulus_bits: N / Ñ size for new members (>= 2048).
     Result: new members get `KeyShare.to_bytes()` (epoch + 1); old-only participants get no share and
@@ -94,7 +100,7 @@ class ReshareProtocol(RoundDriver):
         old_signers: Sequence[int],
         new_party_ids: Sequence[int],
         new_threshold: int,
-        key_share: KeyShare | None = None,
+        key_share: KeyShare | StagedShare | None = None,
         preparams: PreParams | None = None,
         pool: PreParamsPool | None = None,
         modulus_bits: int = 2048,
@@ -121,7 +127,8 @@ class ReshareProtocol(RoundDriver):
             raise InvalidInputError("party takes no part in this reshare")
         self.is_dealer, self.is_new = party_id in self.dealers, party_id in self.new_ids
         if self.is_dealer and (key_share is None or key_share.party_id != party_id or
-                               not point_eq(key_share.group_key, self.group_key)):  # fmt: skip
+                               not point_eq(key_share.group_key, self.group_key) or
+                               not point_eq(base_mul(key_share.x), self.old_X[party_id])):  # fmt: skip
             raise InvalidInputError("a dealer needs its own share of this key")
         self.share, self._preparams, self._pool = key_share, preparams, pool
         self.session_id = bytes(session_id)
