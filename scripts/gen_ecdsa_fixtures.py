@@ -2,8 +2,8 @@
 
 Usage:  .venv/bin/python scripts/gen_ecdsa_fixtures.py [--count 30] [--bits 2048] [--out DIR]
 
-The committed fixture holds 30 sets: tests/stack.py gives each of its five participants six (every
-ECDSA keygen, refresh and reshare takes one per new holder).
+The committed fixture holds 50 sets (30, then 20 more made with --count 20 and appended): tests/stack.py gives
+each of its five participants ten (every ECDSA keygen, refresh and reshare takes one per new holder).
 
 Writes:
   preparams.jsonl  `tss.paillier.PreParamsPool` format (one party's Paillier + ring-Pedersen secret

@@ -25,7 +25,7 @@ PREPARAMS_FIXTURE = Path(__file__).parent / "fixtures" / "ecdsa" / "preparams.js
 
 
 def seed_preparams(data_dir: Path, nodes: list[str]) -> None:
-    """Give each participant its own committed 2048-bit pre-parameter sets (6 each for p1..p5: keygens,
+    """Give each participant its own committed 2048-bit pre-parameter sets (10 each for p1..p5: keygens,
     refreshes and reshares), so ECDSA tests never generate primes. The node seals and deletes the file
     at start."""
     lines = [line for line in PREPARAMS_FIXTURE.read_text().splitlines() if line.strip()]
