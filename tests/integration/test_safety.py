@@ -112,8 +112,14 @@ LOCAL_ACTIVITY_MARKER_FIELDS = {"seq", "attempt", "activity_id", "activity_type"
                                 "original_schedule_time", "activation_index"}
 
 
+PATCH_MARKER_FIELDS = {"id", "deprecated"}
+
+
 def is_sdk_marker_metadata(where: str, payload: Payload) -> bool:
-    """The SDK records a local activity's bookkeeping (ids, attempt, times) unencoded; its result is encoded."""
+    """The SDK records a local activity's bookkeeping (ids, attempt, times) and a `workflow.patched` marker
+    (the patch id) unencoded; a local activity's result is encoded."""
+    if where.endswith("marker_recorded_event_attributes.details[patch-data].payloads"):
+        return set(json.loads(payload.data)) <= PATCH_MARKER_FIELDS
     if not where.endswith("marker_recorded_event_attributes.details[data].payloads"):
         return False
     return set(json.loads(payload.data)) <= LOCAL_ACTIVITY_MARKER_FIELDS
