@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-05 10:00:00
+Create Date: 2026-12-04 10:00:00
 
 Each node's signed registration carries the URL of its /metrics (METRICS_PORT); `GET /v1/nodes`
 shows it. Nodes registered before this revision have none until they register again.

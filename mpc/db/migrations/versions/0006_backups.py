@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-10 10:00:00
+Create Date: 2026-12-04 10:00:00
 
 `backups` records each set of the BackupWorkflow (status, signed manifest, size, duration);
 `node_nonce_epochs` holds the token a restore sets per node, which makes that node bump its nonce epoch

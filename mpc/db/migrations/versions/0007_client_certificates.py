@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-06 10:00:00
+Create Date: 2026-12-04 10:00:00
 
 A client certificate's subject maps to a principal (name, role, node id), as an API token does;
 revocation is by serial number.

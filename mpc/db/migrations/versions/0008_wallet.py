@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-20 10:00:00
+Create Date: 2026-12-04 10:00:00
 
 A signing session may sign with a key's BIP-32 child (`derivation_path`, e.g. m/0/17) and may sign a
 chain transaction (`transaction`: the chain, the transaction as the client sent it and the decoded

@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-08 10:00:00
+Create Date: 2026-12-04 10:00:00
 
 A batch request (`digests`) signs up to 256 digests in one session; the session keeps them and their
 signatures in request order. Single-digest sessions keep using `message_hash` and `signature`.
