@@ -348,6 +348,10 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
+    if body.digests and KEY_PROTOCOLS[key.protocol].family == Family.ECDSA:
+        # One GG18/GG20 run per digest, one after another: the intent must outlive the last one, and the
+        # workflow's backstop timeout grows with them.
+        waits_for += settings.session_timeout * (len(body.digests) - 1)
     # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
     signed: dict[str, Any] = {"digests": body.digests, **body.per_digest()} if body.digests is not None else {
         "digest": body.digest}
