@@ -291,7 +291,9 @@ async def test_ecdsa_nodes_check_each_run_of_the_batch(stack: Stack, client: Cli
                                                        ecdsa_key: dict[str, Any]) -> None:
     """One GG20 run signs the intent's digest at its `batch_index`; any other pairing, a list that is not
     the PSBT's, or a PSBT with someone else's input is refused at the hello, before any presignature."""
-    key_id, signers = ecdsa_key["key_id"], parties(stack, ["p1", "p4"])
+    # The key's party ids are the keygen positions (p1, p4, p5 -> 1, 2, 3), pinned with every share.
+    key_id = ecdsa_key["key_id"]
+    signers = [replace(p, party_id=i) for i, p in enumerate(parties(stack, ["p1", "p4"]), start=1)]
     point = bytes.fromhex(ecdsa_key["public_key"])
     mine = script.p2wpkh(ec.PublicKey.parse(point))
     psbt_b64 = _psbt([mine, mine]).to_string()
