@@ -1,7 +1,7 @@
 """PSBTs with several inputs (issue 13), signed in one session on the real stack.
 
 A Taproot (FROST) PSBT is one batch session: one nonce per input, each input's BIP-341 sighash with its own
-merkle root and BIP-32 child. A P2WPKH (GG20) PSBT is one session too: one GG20 signing run per input under
+merkle root and BIP-32 child. A P2WPKH (GG20, GG18) PSBT is one session too: one signing run per input under
 one intent. Both are finalised by Bitcoin Dev Kit in the API; here bdk extracts them again and every
 input's signature is checked with libsecp256k1 (coincurve) against embit's sighash, under a key derived
 with bip_utils from the xpub. Inputs of BIP-32 children are found from their PSBT derivation fields (this
@@ -187,6 +187,21 @@ def test_p2wpkh_psbt_with_two_inputs_is_one_session(stack: Stack, ecdsa_key: dic
                                 json={"chain": "bitcoin", "psbt": _psbt(spks).to_string()})
             assert reply.status_code == 422 and reply.json()["error"]["code"] == "foreign_input", reply.text
         assert _sessions(client) == before
+
+
+def test_gg18_p2wpkh_psbt_with_two_inputs(stack: Stack) -> None:
+    """GG18 has no presignatures: one 11-round GG18 signing per input, in the same session."""
+    with stack.client(timeout=300) as client:
+        key = create_key(client, protocol="gg18", chain_type="bitcoin", threshold=2, nodes=["p2", "p3", "p5"],
+                         allow_raw_digest=None)
+        point = bytes.fromhex(key["public_key"])
+        unsigned = _psbt([script.p2wpkh(ec.PublicKey.parse(point))] * 2).to_string()
+        session = _sign(client, key["key_id"], {"chain": "bitcoin", "psbt": unsigned})
+        assert session["total_rounds"] == 2 * 11
+        signed = _finalised(unsigned, session["result"])
+        for inp, sighash in zip(signed.inputs, _sighashes(unsigned, [point, point]), strict=True):
+            der, pub = inp.final_scriptwitness.items
+            assert bytes(pub) == point and PublicKey(point).verify(bytes(der[:-1]), sighash, hasher=None)
 
 
 # ---- on the nodes ---------------------------------------------------------------------------------------
