@@ -82,21 +82,21 @@ def _commitment(suite: Ciphersuite, wire: WireMessage, payload: bytes) -> Signin
         raise _violation("malformed_commitment", [wire.sender], f"malformed commitment from {wire.sender}") from None
 
 
-def _taproot(request: AggregateInput | AggregateBatchInput, key: Key) -> TaprootTweak | None:
-    """The signers' tweak (the same fields as their `FrostSignRequest`), checked against the key.
+def _taproot(tweak: bool, merkle_root: str | None, key: Key) -> TaprootTweak | None:
+    """The signers' tweak (the same fields as their `FrostSignRequest` or batch item), checked against the key.
 
     A mismatch is the request's fault, never a signer's: refused as `InvalidRequest`, naming nobody.
     """
-    if request.taproot_tweak != uses_taproot_tweak(key.chain_type, key.curve):
-        raise ApplicationError(f"key {request.key_id} {'needs' if not request.taproot_tweak else 'takes no'} "
+    if tweak != uses_taproot_tweak(key.chain_type, key.curve):
+        raise ApplicationError(f"key {key.key_id} {'needs' if not tweak else 'takes no'} "
                                "taproot tweak", type=INVALID_REQUEST, non_retryable=True)
-    if not request.taproot_tweak:
-        if request.taproot_merkle_root:
+    if not tweak:
+        if merkle_root:
             raise ApplicationError("a taproot merkle root needs the taproot tweak", type=INVALID_REQUEST,
                                    non_retryable=True)
         return None
     try:
-        return TaprootTweak(bytes.fromhex(request.taproot_merkle_root) if request.taproot_merkle_root else None)
+        return TaprootTweak(bytes.fromhex(merkle_root) if merkle_root else None)
     except (ValueError, InvalidInputError):
         raise ApplicationError("taproot merkle root must be 32 bytes of hex", type=INVALID_REQUEST,
                                non_retryable=True) from None
@@ -142,20 +142,37 @@ class FrostAggregation:
         if request.derivation_path is not None:  # a BIP-32 child: its package and verifying key
             public, verifying_key = _child(key.record, key.public, request.derivation_path)
             key = dataclasses.replace(key, public=public, verifying_key=verifying_key)
-        taproot = _taproot(request, key.record)
+        taproot = _taproot(request.taproot_tweak, request.taproot_merkle_root, key.record)
         return _aggregate_one(key, request.signers, request.session_id, request.digest, request.commitments,
                               request.shares, taproot)
+
+    @staticmethod
+    def _child_key(key: _Key, path: str | None, cache: dict[str | None, _Key]) -> _Key:
+        """The key, or its BIP-32 child at `path` (each child derived once per batch)."""
+        if path not in cache:
+            public, verifying_key = _child(key.record, key.public, path) if path is not None else (
+                key.public, key.verifying_key)
+            cache[path] = dataclasses.replace(key, public=public, verifying_key=verifying_key)
+        return cache[path]
 
     @activity.defn(name=Activity.FROST_AGGREGATE_BATCH.value)
     async def aggregate_batch(self, request: AggregateBatchInput) -> list[str]:
         """One signature per item, in item order; each verified independently before any is released."""
         key = await self._key(request.key_id)
-        taproot = _taproot(request, key.record)
         if len(request.shares) != len(request.items):
             raise ApplicationError("one share list per item is needed", type=INVALID_REQUEST, non_retryable=True)
-        return [_aggregate_one(key, request.signers, batch_item_session(request.session_id, i), item.digest,
-                               item.commitments, shares, taproot)
-                for i, (item, shares) in enumerate(zip(request.items, request.shares, strict=True))]
+        children: dict[str | None, _Key] = {}
+        signatures = []
+        for i, (item, shares) in enumerate(zip(request.items, request.shares, strict=True)):
+            if item.taproot_merkle_root is not None and request.taproot_merkle_root is not None:
+                raise ApplicationError("a batch names one taproot merkle root, or one per item",
+                                       type=INVALID_REQUEST, non_retryable=True)
+            taproot = _taproot(request.taproot_tweak, item.taproot_merkle_root or request.taproot_merkle_root,
+                               key.record)
+            signatures.append(_aggregate_one(self._child_key(key, item.derivation_path, children), request.signers,
+                                             batch_item_session(request.session_id, i), item.digest,
+                                             item.commitments, shares, taproot))
+        return signatures
 
 
     @activity.defn(name=Activity.FROST_SIGN_FINISH.value)
@@ -166,6 +183,8 @@ class FrostAggregation:
         if request.batch is not None:
             result = SignFinishResult(signatures=await self.aggregate_batch(request.batch))
             key_id, signed = request.batch.key_id, {"digests": [item.digest for item in request.batch.items]}
+            if any(item.derivation_path is not None for item in request.batch.items):
+                signed["derivation_paths"] = [item.derivation_path or "m" for item in request.batch.items]
         elif request.single is not None:
             result = SignFinishResult(signature=await self.aggregate_signature(request.single))
             key_id, signed = request.single.key_id, {"digest": request.single.digest}

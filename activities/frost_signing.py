@@ -35,7 +35,7 @@ from activities.node_services import (
     vault_unavailable,
     violation,
 )
-from activities.purpose import check_purpose
+from activities.purpose import Target, check_purpose, expect_targets
 from mpc.envelope import EnvelopeError, json_object, open_envelope, seal
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError, VaultSealedError, VaultUnavailableError, one_sync
@@ -86,6 +86,17 @@ def share_ssid(session_id: str, key_id: str, digest: str, commitments: list[Wire
 def batch_item_session(session_id: str, index: int) -> str:
     """Each share of a batch is bound to its position too (with its digest and commitment list)."""
     return f"{session_id}#{index}"
+
+
+def _batch_targets(request: FrostBatchSignRequest) -> list[Target]:
+    """Each item's digest, merkle root (its own, or the request's one root for a raw batch) and child."""
+    targets = []
+    for item in request.items:
+        if item.taproot_merkle_root is not None and request.taproot_merkle_root is not None:
+            invalid_request("invalid_signing_input", "a batch names one taproot merkle root, or one per item")
+        targets.append(Target(item.digest, item.taproot_merkle_root or request.taproot_merkle_root,
+                              item.derivation_path))
+    return targets
 
 
 def _digest_bytes(digest: str) -> bytes:
@@ -180,12 +191,11 @@ class FrostSigning:
             self.services, request.key_id, request.derivation_path, suite.name,
             suite.group.serialize_element(key_share.group_public_key)))
         # What the signature is for: a raw digest the policy allows, or what the intent's transaction needs.
-        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=request.digest,
-                      taproot_merkle_root=request.taproot_merkle_root, derivation_path=request.derivation_path)
+        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         own_nonce_id, commitment_list = self._open_commitments(request.key_id, request.commitments, roster, suite,
                                                                epoch)
-        taproot = self._taproot(request, suite.name)
+        taproot = self._taproot(request.taproot_tweak, request.taproot_merkle_root, suite.name)
         # Every check passed: the intent id is now bound to this workflow and signer set (durably, once).
         self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
                                      slot="frost-sign:" + ",".join(sorted(p.node_id for p in request.signers)))
@@ -222,25 +232,30 @@ class FrostSigning:
         if roster.me.party_id != key_share.identifier:
             invalid_request("wrong_identifier", "the roster gives this node another identifier than its share")
         intent = self._authorise(request)
-        for item in request.items:  # what each signature is for: raw digests this key may sign (SECURITY.md I7)
-            check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name, digest=item.digest,
-                          taproot_merkle_root=request.taproot_merkle_root, derivation_path=None)
+        # What the signatures are for: raw digests this key may sign, or exactly the inputs of the intent's
+        # transaction, each with its own root and child (SECURITY.md I7).
+        check_purpose(self.services, request.key_id, intent, family="frost", curve=suite.name)
         epoch = self.services.shares.active_epoch(request.key_id) or 0
         opened = [self._open_commitments(request.key_id, item.commitments, roster, suite, epoch)
                   for item in request.items]
         bodies = [m.body for item in request.items for m in item.commitments]
         if len(set(bodies)) != len(bodies):
             invalid_request("duplicate_commitment", "a commitment appears twice in the batch; one nonce per digest")
-        taproot = self._taproot(request, suite.name)
+        targets = _batch_targets(request)
+        taproots = [self._taproot(request.taproot_tweak, t.taproot_merkle_root, suite.name) for t in targets]
+        # Each child's share for its items: the tweak from this node's own package and pinned chain code.
+        group_key = suite.group.serialize_element(key_share.group_public_key)
+        shares = {path: key_share.with_tweak(child_tweak(self.services, request.key_id, path, suite.name, group_key))
+                  for path in dict.fromkeys(t.derivation_path for t in targets)}
         self.services.intents.record(intent, workflow_id=calling_workflow(), session_id=request.session_id,
                                      slot="frost-sign:" + ",".join(sorted(p.node_id for p in request.signers)))
         # Every nonce of the batch is marked used on disk before any share exists (SECURITY.md N2).
         nonces = [self._consume_nonce(nonce_id) for nonce_id, _ in opened]
         wires = []
-        for index, (item, message, nonce, (_, commitment_list)) in enumerate(
-                zip(request.items, messages, nonces, opened, strict=True)):
+        for index, (item, message, nonce, (_, commitment_list), target, taproot) in enumerate(
+                zip(request.items, messages, nonces, opened, targets, taproots, strict=True)):
             try:
-                share = sign(suite, key_share, nonce, message, commitment_list, taproot=taproot)
+                share = sign(suite, shares[target.derivation_path], nonce, message, commitment_list, taproot=taproot)
             except ProtocolError as exc:
                 raise_protocol_error(exc, roster)
             except (InvalidInputError, NonceReuseError) as exc:
@@ -274,24 +289,25 @@ class FrostSigning:
         gate = self.services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        if isinstance(request, FrostBatchSignRequest):  # raw digests of the key itself, exactly these, in order
-            signed: dict[str, object] = {"digest": None, "digests": [item.digest for item in request.items],
-                                         "derivation_path": None}
+        if isinstance(request, FrostBatchSignRequest):  # exactly the intent's digests (roots, children), in order
+            gate.expect(intent, protocol="frost", digest=None)
+            expect_targets(intent, _batch_targets(request))
         else:
-            signed = {"digest": request.digest, "digests": None, "derivation_path": request.derivation_path}
-        gate.expect(intent, protocol="frost", taproot_merkle_root=request.taproot_merkle_root, **signed)
+            gate.expect(intent, protocol="frost", taproot_merkle_root=request.taproot_merkle_root,
+                        digest=request.digest, digests=None, derivation_path=request.derivation_path)
         gate.expect_signers(intent, request.signers)
         return intent
 
     @staticmethod
-    def _taproot(request: FrostSignRequest | FrostBatchSignRequest, suite_name: str) -> TaprootTweak | None:
-        if not request.taproot_tweak:
+    def _taproot(tweak: bool, merkle_root: str | None, suite_name: str) -> TaprootTweak | None:
+        if not tweak:
+            if merkle_root is not None:
+                invalid_request("invalid_signing_input", "a taproot merkle root needs the taproot tweak")
             return None
         if suite_name != "secp256k1-tr":
             invalid_request("invalid_signing_input", "a taproot tweak needs a secp256k1-tr key")
         try:
-            root = bytes.fromhex(request.taproot_merkle_root) if request.taproot_merkle_root else None
-            return TaprootTweak(root)
+            return TaprootTweak(bytes.fromhex(merkle_root) if merkle_root else None)
         except (ValueError, InvalidInputError):
             invalid_request("invalid_signing_input", "taproot merkle root must be 32 bytes of hex")
 

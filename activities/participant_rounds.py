@@ -36,7 +36,7 @@ from activities.node_services import (
     violation,
 )
 from activities.protocols import adapter_for, require_spec
-from activities.purpose import check_purpose
+from activities.purpose import Target, check_purpose, expect_batch_item
 from activities.recover_staging import authorise_recovery
 from activities.reshare_authorisation import authorise_reshare, new_pinned
 from activities.session_id import CONTRIBUTION_BYTES, hello_ssid, session_id_hash
@@ -109,11 +109,17 @@ class ParticipantRounds:
                 pinned.check_parties(request.parties)
             intent = gate.verify(request.intent, operation="sign", key_id=key_id, epoch=meta.epoch,
                                  policy=pinned.policy if pinned else KeyPolicy())
-            gate.expect(intent, protocol=signing_for.name, digest=params.digest, derivation_path=params.derivation_path)
-            check_purpose(self.services, key_id, intent, family="ecdsa", curve=params.curve, digest=params.digest or "",
-                          taproot_merkle_root=None, derivation_path=params.derivation_path)
+            if params.batch_index is None:
+                gate.expect(intent, protocol=signing_for.name, digest=params.digest,
+                            derivation_path=params.derivation_path)
+            else:  # one run of an ECDSA batch: the intent's digest (and child) at exactly this index
+                gate.expect(intent, protocol=signing_for.name, digest=None)
+                expect_batch_item(intent, params.batch_index, Target(params.digest or "", None, params.derivation_path))
+            check_purpose(self.services, key_id, intent, family="ecdsa", curve=params.curve)
             gate.expect_signers(intent, request.parties)
-            slot = request.protocol + ":" + ",".join(sorted(p.node_id for p in request.parties))
+            # One run per signer set for a digest (per index of a batch): the intent binds it to one session.
+            index = "" if params.batch_index is None else f"#{params.batch_index}"
+            slot = request.protocol + index + ":" + ",".join(sorted(p.node_id for p in request.parties))
         elif spec.stage in (Stage.REFRESH, Stage.RESHARE):
             intent = authorise_reshare(self.services, request, spec.stage)
             slot = "reshare"

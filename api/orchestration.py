@@ -265,7 +265,19 @@ class SignSpec:
     request: BaseModel  # the request body, fingerprinted for Idempotency-Key repeats
     transaction: dict[str, Any] | None = None  # {"chain", "payload"}: named in the intent, recomputed by each node
     record: dict[str, Any] | None = None  # the session's `transaction` column (summary and what the result needs)
-    digests: list[str] | None = None  # a batch of raw digests (FROST): `digest` is "" then
+    digests: list[str] | None = None  # a batch (raw digests, or a transaction's inputs): `digest` is "" then
+    # A transaction batch (a PSBT's inputs): per digest its Taproot merkle root and BIP-32 child (None: the key).
+    taproot_merkle_roots: list[str | None] | None = None
+    derivation_paths: list[str | None] | None = None
+
+    def per_digest(self) -> dict[str, Any]:
+        """The per-digest lists the intent names, only where one entry is not None (raw batches have none)."""
+        out: dict[str, Any] = {}
+        if self.taproot_merkle_roots and any(r is not None for r in self.taproot_merkle_roots):
+            out["taproot_merkle_roots"] = self.taproot_merkle_roots
+        if self.derivation_paths and any(p is not None for p in self.derivation_paths):
+            out["derivation_paths"] = self.derivation_paths
+        return out
 
 
 async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
@@ -289,7 +301,9 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
     if key.protocol not in IMPLEMENTED_PROTOCOLS:
         raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
-    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST and body.transaction is None:
+        # An ECDSA batch runs one GG18/GG20 signing per digest: offered for a PSBT's inputs (a few), not for
+        # raw digest lists of up to 256.
         raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys; key "
                                                    f"{key_id} is {key.protocol}: send one `digest` per request",
                        field="digests")
@@ -301,6 +315,9 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         raise ApiError(422, "validation_error", "taproot_merkle_root applies to bitcoin Taproot keys only",
                        field="taproot_merkle_root")
     derivation_path = checked_path(key, body.derivation_path)
+    for path in set(body.derivation_paths or []):
+        if checked_path(key, path) != path:  # made canonical by the transaction's parse; checked again here
+            raise ApiError(422, "invalid_derivation_path", f"{path} is not a canonical path", field="psbt")
     participants = list(key.participants)
     party_ids = party_ids_of(key)
     if body.signers is not None:
@@ -335,8 +352,13 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
+    if body.digests and KEY_PROTOCOLS[key.protocol].family == Family.ECDSA:
+        # One GG18/GG20 run per digest, one after another: the intent must outlive the last one, and the
+        # workflow's backstop timeout grows with them.
+        waits_for += settings.session_timeout * (len(body.digests) - 1)
     # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
-    signed: dict[str, Any] = {"digests": body.digests} if body.digests is not None else {"digest": body.digest}
+    signed: dict[str, Any] = {"digests": body.digests, **body.per_digest()} if body.digests is not None else {
+        "digest": body.digest}
     details: dict[str, Any] = {"protocol": key.protocol, **signed, "signers": [*chosen, *alternates],
                                "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
                                "derivation_path": derivation_path}
@@ -362,7 +384,9 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
                           requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
                           approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,
-                          derivation_path=derivation_path)
+                          derivation_path=derivation_path,
+                          taproot_merkle_roots=list(body.per_digest().get("taproot_merkle_roots", [])),
+                          derivation_paths=list(body.per_digest().get("derivation_paths", [])))
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,

@@ -1,8 +1,11 @@
 """Transaction requests: the API parses the transaction for the key (or child), names it in the intent,
 starts an ordinary sign session over the message it needs, and builds the signed transaction afterwards.
 
+A transaction that needs one signature is a single-digest session; a PSBT with several inputs is one batch
+session whose intent names every input's sighash in input order, with its Taproot merkle root and BIP-32
+child (the request's `derivation_path`, or the input's own derivation field naming this key's fingerprint).
 The nodes do not trust this parse: each prepares the transaction from the intent again with its own key
-(activities/purpose.py). The session row keeps what the result needs (the chain, the payload, the signing
+and chain code (activities/purpose.py). The session row keeps what the result needs (the chain, the payload, the signing
 key) and the summary a reviewer reads; `session_result` turns a completed session into the signed
 transaction with the chain's library, which checks the signature once more.
 """
@@ -15,11 +18,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import Principal
-from api.derivation import checked_path, child, family_of
+from api.derivation import checked_path, family_of
 from api.errors import ApiError
 from api.orchestration import ClientFactory, SignSpec, Started, start_signing
 from api.schemas import DERIVATION_PATH_FIELD
 from mpc.db.models import Key, SigningSession
+from mpc.hd import key_chain_code
 from mpc.intent_keys import IntentSigner
 from mpc.settings import Settings
 from mpc.transactions import CHAINS, KeyContext, TransactionError, finalize, prepare
@@ -68,6 +72,12 @@ def _root_key(key: Key) -> bytes:
     return bytes.fromhex(package["group_public_key"])
 
 
+def _context(key: Key, path: str | None) -> KeyContext:
+    chain_code = key_chain_code(key.public_data)
+    return KeyContext(key.chain_type, key.curve, family_of(key), _root_key(key),
+                      chain_code=bytes.fromhex(chain_code) if chain_code else None, derivation_path=path)
+
+
 async def start_transaction(db: Any, client_factory: ClientFactory, settings: Settings, principal: Principal,
                             key_id: str, body: TransactionCreate, idempotency_key: str | None, *,
                             signer: IntentSigner) -> Started:
@@ -78,19 +88,25 @@ async def start_transaction(db: Any, client_factory: ClientFactory, settings: Se
         raise ApiError(422, "chain_mismatch", f"a {body.chain} transaction cannot be signed by a {key.chain_type} "
                                               "key (a key's chain is its purpose)", field="chain")
     path = checked_path(key, body.derivation_path)
-    public_key = child(key, path).public_key if path is not None else _root_key(key)
-    context = KeyContext(key.chain_type, key.curve, family_of(key), public_key)
+    context = _context(key, path)
     try:
         prepared = prepare(body.chain, body.payload, context)
     except TransactionError as exc:
         raise ApiError(422, exc.code, str(exc), field="psbt" if body.chain == "bitcoin" else "transaction") from None
-    (target,) = prepared.inputs  # one signature per session until batch signing (bitcoin refuses more inputs)
+    inputs = prepared.inputs
+    paths = [target.derivation_path for target in inputs]
     record = {"chain": body.chain, "payload": body.payload, "summary": prepared.summary,
-              "key": {"curve": key.curve, "family": context.family, "public_key": public_key.hex()}}
-    spec = SignSpec(digest=target.message.hex(), signers=None,
-                    taproot_merkle_root=target.taproot_merkle_root.hex() if target.taproot_merkle_root else None,
-                    derivation_path=path, request=body,
-                    transaction={"chain": body.chain, "payload": body.payload}, record=record)
+              "key": {"curve": key.curve, "family": context.family, "public_key": context.public_key.hex(),
+                      "chain_code": context.chain_code.hex() if context.chain_code else None, "input_paths": paths}}
+    transaction = {"chain": body.chain, "payload": body.payload}
+    roots = [target.taproot_merkle_root.hex() if target.taproot_merkle_root else None for target in inputs]
+    if len(inputs) == 1:  # one signature: a single-digest session, as before batches
+        spec = SignSpec(digest=inputs[0].message.hex(), signers=None, taproot_merkle_root=roots[0],
+                        derivation_path=paths[0], request=body, transaction=transaction, record=record)
+    else:  # a PSBT's inputs: one batch session (one nonce, or one ECDSA run, per input), one intent naming all
+        spec = SignSpec(digest="", signers=None, taproot_merkle_root=None, derivation_path=None, request=body,
+                        transaction=transaction, record=record, digests=[t.message.hex() for t in inputs],
+                        taproot_merkle_roots=roots, derivation_paths=paths)
     return await start_signing(db, client_factory, settings, principal, key_id, spec, idempotency_key, signer=signer)
 
 
@@ -98,15 +114,25 @@ def session_transaction(row: SigningSession) -> dict[str, Any] | None:
     return (row.transaction or {}).get("summary") if row.transaction else None
 
 
+def _recorded_key(record: dict[str, Any]) -> KeyContext:
+    """The signing key as the session recorded it. Sessions recorded before multi-input PSBTs name the
+    signing key (the child, if any) in `public_key` and no `input_paths`: that key signs every input."""
+    key = record["key"]
+    paths = key.get("input_paths")
+    return KeyContext(record["chain"], key["curve"], key["family"], bytes.fromhex(key["public_key"]),
+                      chain_code=bytes.fromhex(key["chain_code"]) if key.get("chain_code") else None,
+                      input_paths=tuple(paths) if paths is not None else None)
+
+
 def session_result(row: SigningSession) -> dict[str, Any] | None:
     """The signed transaction of a completed transaction session (None otherwise)."""
     record = row.transaction
-    if not record or row.status != "completed" or not row.signature:
+    signatures = row.signatures if row.message_hashes else [row.signature] if row.signature else None
+    if not record or row.status != "completed" or not signatures:
         return None
     try:
-        key = record["key"]
-        context = KeyContext(record["chain"], key["curve"], key["family"], bytes.fromhex(key["public_key"]))
-        return finalize(record["chain"], record["payload"], context, [bytes.fromhex(row.signature)])
-    except (TransactionError, KeyError, ValueError) as exc:
+        return finalize(record["chain"], record["payload"], _recorded_key(record),
+                        [bytes.fromhex(signature) for signature in signatures])
+    except (TransactionError, KeyError, ValueError, TypeError) as exc:
         log.error("cannot finalise the transaction of session %s: %s", row.session_id, exc)
         return {"error": f"the signed transaction could not be assembled: {exc}"}

@@ -64,6 +64,7 @@ class SignWorkflow(AwaitsApprovals):
                                   total_rounds=0)
         self._one_tx = False  # set in run: FROST's begin and finish steps are one transaction each
         self._pool_left = -1  # commitments the claim left (the fewest of any signer); -1: not known
+        self._ecdsa_done: dict[int, str] = {}  # an ECDSA batch: the signatures made so far, by digest index
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -74,7 +75,7 @@ class SignWorkflow(AwaitsApprovals):
         if request.approvals_needed > 0:
             request = await self._await_approvals(request)
         ecdsa = KEY_PROTOCOLS[request.protocol].family == Family.ECDSA
-        total = sign_rounds(request.protocol) if ecdsa else 2
+        total = sign_rounds(request.protocol) * max(1, len(request.digests)) if ecdsa else 2
         self._progress = Progress(request.session_id, "sign", SessionStatus.RUNNING, 0, total)
         set_status(SessionStatus.RUNNING)
         # FROST: one coordinator transaction to start (session running + pool claim) and one to end (aggregate,
@@ -89,7 +90,10 @@ class SignWorkflow(AwaitsApprovals):
         while True:
             attempt += 1
             try:
-                if ecdsa:
+                if ecdsa and request.digests:
+                    signatures, used_pool = await self._ecdsa_batch_once(request, signers, attempt)
+                    signature = ""
+                elif ecdsa:
                     signature, used_pool = await self._ecdsa_sign_once(request, signers, attempt)
                 elif request.digests:
                     signatures, used_pool = await self._sign_batch_once(request, signers, attempt)
@@ -231,7 +235,8 @@ class SignWorkflow(AwaitsApprovals):
         if not (self._one_tx and used_pool):  # a pooled one-round session: the begin step recorded it
             await self._set_round(request, total, total)
         width = len(nodes)
-        items = [SignItem(digest, commitments[i * width:(i + 1) * width]) for i, digest in enumerate(request.digests)]
+        items = [SignItem(digest, commitments[i * width:(i + 1) * width], request.item_root(i), request.item_path(i))
+                 for i, digest in enumerate(request.digests)]
         tweak = request.chain_type == "bitcoin" and request.curve == "secp256k1-tr"
         sign_input = FrostBatchSignRequest(session_id=attempt_id, key_id=request.key_id, signers=signers, items=items,
                                            taproot_tweak=tweak, taproot_merkle_root=request.taproot_merkle_root,
@@ -257,13 +262,33 @@ class SignWorkflow(AwaitsApprovals):
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signatures, used_pool
 
-    async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
+    async def _ecdsa_batch_once(self, request: SignRequest, signers: list[Party], attempt: int
+                                ) -> tuple[list[str], bool]:
+        """An ECDSA batch: one GG18 / GG20 signing run per digest (one presignature each), one after another,
+        each under the batch's one intent, which every node checks the run's digest and index against.
+        Signatures already made survive a signer replacement: a retry signs only the digests left."""
+        for index, digest in enumerate(request.digests):
+            if index in self._ecdsa_done:
+                continue
+            signature, _ = await self._ecdsa_sign_once(request, signers, attempt, batch_index=index, digest=digest,
+                                                       derivation_path=request.item_path(index))
+            self._ecdsa_done[index] = signature
+        return [self._ecdsa_done[i] for i in range(len(request.digests))], False
+
+    async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int, *,
+                               batch_index: int | None = None, digest: str | None = None,
+                               derivation_path: str | None = None) -> tuple[str, bool]:
         """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""
         attempt_id = f"{request.session_id}.{attempt}"
-        total = sign_rounds(request.protocol)
-        params = ProtocolParams(key_id=request.key_id, curve=request.curve, digest=request.digest,
-                                threshold=len(signers), derivation_path=request.derivation_path)
-        done = 0
+        rounds_each = sign_rounds(request.protocol)
+        total = rounds_each
+        if batch_index is None:
+            digest, derivation_path = request.digest, request.derivation_path
+        else:
+            attempt_id, total = f"{attempt_id}.{batch_index}", rounds_each * len(request.digests)
+        params = ProtocolParams(key_id=request.key_id, curve=request.curve, digest=digest,
+                                threshold=len(signers), derivation_path=derivation_path, batch_index=batch_index)
+        done = rounds_each * (batch_index or 0)
         public: dict[str, object] = {}
         for stage in KEY_PROTOCOLS[request.protocol].sign:
             protocol, rounds = stage.value, SPECS[stage].rounds

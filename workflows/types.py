@@ -88,6 +88,7 @@ class ProtocolParams:
     presig_id: str | None = None  # GG20 online signing: the presignature made earlier in the session
     reshare: ReshareParams | None = None
     derivation_path: str | None = None  # signing: a BIP-32 child (non-hardened), applied on each node (tss/hd.py)
+    batch_index: int | None = None  # ECDSA batch: this run signs the intent's digest at this index (one run each)
 
     def session_threshold(self) -> int:
         return self.reshare.new_threshold if self.reshare is not None else self.threshold
@@ -259,6 +260,10 @@ class SignItem:
 
     digest: str  # hex, 32 bytes
     commitments: list[WireMessage]
+    # A transaction batch (a PSBT's inputs): this item's own script-tree root and BIP-32 child; a raw batch
+    # leaves both None (its one root is the request's `taproot_merkle_root`; it signs with the key itself).
+    taproot_merkle_root: str | None = None
+    derivation_path: str | None = None
 
 
 @dataclass
@@ -373,7 +378,17 @@ class SignRequest:
     approvals_needed: int = 0  # the key's policy quorum for sign: wait in awaiting_approval for so many
     approval_timeout_seconds: float = 3600.0
     derivation_path: str | None = None  # sign with the BIP-32 child at this path (the intent names it)
-    digests: list[str] = field(default_factory=list)  # a batch (FROST): every digest, in request order; `digest` is ""
+    digests: list[str] = field(default_factory=list)  # a batch: every digest, in request order; `digest` is ""
+    # A transaction batch (a PSBT's inputs): per digest its Taproot merkle root and BIP-32 child, aligned with
+    # `digests` (empty: `taproot_merkle_root` for every digest, the key itself signs).
+    taproot_merkle_roots: list[str | None] = field(default_factory=list)
+    derivation_paths: list[str | None] = field(default_factory=list)
+
+    def item_root(self, index: int) -> str | None:
+        return self.taproot_merkle_roots[index] if self.taproot_merkle_roots else None
+
+    def item_path(self, index: int) -> str | None:
+        return self.derivation_paths[index] if self.derivation_paths else None
 
 
 @dataclass

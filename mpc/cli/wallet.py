@@ -101,8 +101,9 @@ def summary_text(summary: dict[str, Any]) -> str:
         if value is not None and value != []:
             lines.append(f"{name}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     for entry in summary.get("inputs") or []:
+        child = f" (child {entry['derivation_path']})" if entry.get("derivation_path") else ""
         lines.append(f"input: {entry.get('txid')}:{entry.get('vout')} {entry.get('amount')} sat from "
-                     f"{entry.get('address')}")
+                     f"{entry.get('address')}{child}")
     for entry in summary.get("outputs") or []:
         change = " (change)" if entry.get("change") else ""
         lines.append(f"output: {entry.get('amount')} sat to {entry.get('address')}{change}")

@@ -4,7 +4,8 @@ Kit, solders): the messages a key signs for a transaction, a summary a reviewer 
 The API prepares a transaction to name its messages in the intent; every node prepares it again from the
 intent with its own key (the BIP-32 child from its own pinned chain code) and signs only if the session's
 message is what the transaction needs (SECURITY.md I7, A3); the API finalises once the signatures exist.
-A transaction's inputs map to a list of messages (one per signature); a session signs one for now.
+A transaction's inputs map to a list of messages (one per signature, each with its Taproot merkle root and
+BIP-32 child); one session signs them all (a batch when there are several: a PSBT's inputs).
 """
 
 from __future__ import annotations

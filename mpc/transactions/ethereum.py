@@ -80,7 +80,7 @@ def _unsigned(tx: Any) -> tuple[Any, dict[str, Any], int]:
 def _key(key: KeyContext) -> str:
     if key.family != "ecdsa" or key.curve != "secp256k1":
         raise TransactionError("chain_mismatch", "Ethereum transactions are signed by threshold ECDSA keys")
-    return ethereum_address(key.public_key)
+    return ethereum_address(key.signing_key)
 
 
 def prepare(tx: Any, key: KeyContext) -> Prepared:
@@ -96,7 +96,7 @@ def prepare(tx: Any, key: KeyContext) -> Prepared:
         "fee": str(body["gas"] * fee_cap), "fee_note": "maximum fee in wei (gas x fee cap)",
         "data_bytes": len(data_bytes), "selector": "0x" + data_bytes[:4].hex() if len(data_bytes) >= 4 else None,
     }
-    return Prepared("ethereum", (SigningInput(digest),), summary)
+    return Prepared("ethereum", (SigningInput(digest, derivation_path=key.path_of(0)),), summary)
 
 
 def _ether(wei: int) -> str:

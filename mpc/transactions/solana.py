@@ -47,7 +47,7 @@ def _parse(payload: Any) -> VersionedTransaction:
 def _signer_index(tx: VersionedTransaction, key: KeyContext) -> int:
     if key.curve != "ed25519" or len(key.public_key) != 32:
         raise TransactionError("chain_mismatch", "Solana transactions are signed by Ed25519 keys")
-    me = Pubkey.from_bytes(key.public_key)
+    me = Pubkey.from_bytes(key.signing_key)
     required = list(tx.message.account_keys[: tx.message.header.num_required_signatures])
     if me not in required:
         raise TransactionError("foreign_signer", f"{me} is not a required signer of this transaction")
@@ -96,7 +96,7 @@ def finalize(payload: Any, key: KeyContext, signatures: list[bytes]) -> dict[str
     if len(signatures) != 1 or len(signatures[0]) != 64:
         raise TransactionError("invalid_signature", "one 64-byte Ed25519 signature expected")
     signature = Signature.from_bytes(signatures[0])
-    if not signature.verify(Pubkey.from_bytes(key.public_key), to_bytes_versioned(tx.message)):
+    if not signature.verify(Pubkey.from_bytes(key.signing_key), to_bytes_versioned(tx.message)):
         raise TransactionError("invalid_signature", "the signature does not verify under the key")
     sigs = list(tx.signatures)
     sigs[index] = signature

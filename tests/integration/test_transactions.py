@@ -163,7 +163,7 @@ def test_bitcoin_taproot_key_path_psbts(stack: Stack) -> None:
             sighash = PSBT.from_string(unsigned).sighash(0, sighash=SIGHASH.DEFAULT)
             assert len(signature) == 64 and PublicKeyXOnly(output).verify(signature, sighash)
 
-        # Someone else's output, a second input, a foreign script type: refused, nothing started.
+        # Someone else's output, a malformed PSBT: refused (several inputs: test_psbt_inputs.py), nothing started.
         before = _sessions(client)
         stranger = script.p2tr(ec.PrivateKey(os.urandom(32)).get_public_key())
         for psbt, code in ((_psbt(stranger, 10_000), "foreign_input"), ("bm90IGEgcHNidA==", "invalid_psbt")):
