@@ -53,7 +53,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
     "performance": {"max_concurrent_sessions": "max_concurrent_sessions",
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
-                    "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target"},
+                    "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target",
+                    "presign_pool_target": "presign_pool_target"},
 }
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
@@ -224,6 +225,7 @@ class Settings(BaseSettings):
     round_timeout: float = 30.0
     round_retries: int = Field(3, ge=1, le=20)
     nonce_pool_target: int = Field(10, ge=0, le=1000)  # FROST nonce commitments kept ready per node and key
+    presign_pool_target: int = Field(4, ge=0, le=64)  # GG20 presignatures kept ready per key and signer set
     heartbeat_interval: float = 5.0
     node_offline_after: float = 20.0
 
