@@ -16,9 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.frost_aggregate import _verified_payload, _violation
+from activities.gg20_online import ONLINE_PROTOCOL, online_ssid
 from mpc.db.models import Key, PooledPresignature
+from mpc.envelope import EnvelopeError, json_object
 from mpc.protocols import Activity
-from workflows.types import ClaimPresignatureInput, ClaimPresignatureResult, PresignPoolInput, StorePresignatureInput
+from tss.ecdsa.gg20 import PresignaturePublic, combine_public
+from tss.ecdsa.rounds import pt
+from tss.errors import EncodingError, InvalidInputError, ProtocolError
+from workflows.types import (
+    ClaimPresignatureInput,
+    ClaimPresignatureResult,
+    Gg20CombineInput,
+    PresignPoolInput,
+    StorePresignatureInput,
+)
 
 HEX_ID_LENGTH = 64
 CLAIMED_KEPT = timedelta(hours=1)  # a claimed row stays a while for the audit of a running session, then goes
@@ -60,7 +72,8 @@ class PresignPool:
             if await _current_epoch(db, request.key_id) != request.epoch:
                 return 0
             db.add(PooledPresignature(presig_id=request.presig_id, key_id=request.key_id, epoch=request.epoch,
-                                      signer_set=signer_set(request.node_ids), big_r=request.big_r))
+                                      signer_set=signer_set(request.node_ids), big_r=request.big_r,
+                                      shares_public=request.shares_public))
             try:
                 await db.flush()
             except IntegrityError:  # a retried store: the presignature is in the pool already
@@ -95,3 +108,44 @@ class PresignPool:
             if await _current_epoch(db, request.key_id) is None:
                 return 0
             return await _available(db, request.key_id, signer_set(request.node_ids))
+
+    @activity.defn(name=Activity.GG20_COMBINE.value)
+    async def combine(self, request: Gg20CombineInput) -> str:
+        """Every signer's signed s_i, checked against its R̄_j and S_j (naming a signer whose share is wrong),
+        summed, low-s, and verified under the key: the 65-byte r ‖ s ‖ v, hex."""
+        async with self.sessions() as db:
+            row = await db.get(PooledPresignature, request.presig_id)
+            key = await db.get(Key, request.key_id)
+        if row is None or key is None or row.key_id != request.key_id:
+            raise ApplicationError(f"presignature {request.presig_id[:16]} is not in the pool of {request.key_id}",
+                                   type="InvalidRequest", non_retryable=True)
+        try:
+            public = PresignaturePublic.from_dict(row.shares_public, pt(key.public_key))
+        except EncodingError as exc:
+            raise ApplicationError(f"pool record of {request.presig_id[:16]}: {exc}", type="InvalidRequest",
+                                   non_retryable=True) from None
+        by_node = {p.node_id: p for p in request.signers}
+        ssid = online_ssid(request.session_id, request.key_id, request.digest, request.presig_id)
+        shares: dict[int, int] = {}
+        for wire in request.shares:
+            party = by_node.get(wire.sender)
+            payload = _verified_payload(wire, party, ssid=ssid, protocol=ONLINE_PROTOCOL, round_no=1, kind="share")
+            assert party is not None  # _verified_payload refused an unknown sender
+            try:
+                body = json_object(payload, max_bytes=4096, what="share")
+                s_i = int(str(body["s"]), 16)
+                if (body.get("presig_id"), body.get("digest"), body.get("party_id")) != (
+                        request.presig_id, request.digest, party.party_id):
+                    raise ValueError("another presignature, digest or party")
+            except (EnvelopeError, KeyError, ValueError, TypeError):
+                raise _violation("malformed_share", [party.node_id], f"malformed share from {party.node_id}") from None
+            shares[party.party_id] = s_i
+        node_of = {p.party_id: p.node_id for p in request.signers}
+        try:
+            signature = combine_public(public, bytes.fromhex(request.digest), shares)
+        except ProtocolError as exc:
+            culprits = [node_of.get(j, f"party-{j}") for j in sorted(exc.culprits)]
+            raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits) or 'unattributed'}") from None
+        except (InvalidInputError, ValueError) as exc:
+            raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
+        return str(signature.public_dict()["signature"])

@@ -12,6 +12,7 @@ from activities.backup_node import BackupNode
 from activities.coordinator import CoordinatorActivities, SessionEndHook
 from activities.frost_aggregate import FrostAggregation
 from activities.frost_signing import FrostSigning
+from activities.gg20_online import Gg20Online
 from activities.key_archive import KeyArchive
 from activities.key_state import KeyStates
 from activities.node import NodeActivities
@@ -52,7 +53,7 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
-            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level]
+            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.combine]
 
 
 async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,
@@ -72,7 +73,8 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     archive = KeyArchive(services)
     backup = BackupNode(services)
     recover = RecoverNode(services)
+    gg20 = Gg20Online(services)
     return [backup.collect_meta, backup.escrow_share, recover.import_share,
             node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
             frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
-            reshare.test_sign, reshare.activate, reshare.retire]
+            reshare.test_sign, reshare.activate, reshare.retire, gg20.sign]

@@ -76,9 +76,10 @@ class PresignPoolRefillWorkflow:
                                                 threshold=len(request.signers)),
                           total_rounds=SPECS[PRESIGN].rounds, policy=request.policy, intent=None)
         public = agreed_public_result(await drive_protocol(run))  # the epoch: the signers' share epoch
+        shares_public = {"R": public["R"], "Rbar": public["Rbar"], "S": public["S"]}  # combines the online round
         stored: int = await db.call(Activity.STORE_PRESIGNATURE.value, StorePresignatureInput(
             request.key_id, [p.node_id for p in request.signers], str(public["presig_id"]), str(public["R"]),
-            int(public["epoch"])), int)
+            int(public["epoch"]), shares_public), int)
         return stored
 
 

@@ -38,11 +38,14 @@ with workflow.unsafe.imports_passed_through():
         FrostBatchShares,
         FrostBatchSignRequest,
         FrostSignRequest,
+        Gg20CombineInput,
+        Gg20OnlineSignRequest,
         Party,
         PreprocessRequest,
         PreprocessResult,
         Progress,
         ProtocolParams,
+        RoundPolicy,
         SessionFailure,
         SignBeginInput,
         SignFinishInput,
@@ -299,18 +302,19 @@ class SignWorkflow(AwaitsApprovals):
                                 threshold=len(signers), derivation_path=derivation_path, batch_index=batch_index)
         done = rounds_each * (batch_index or 0)
         public: dict[str, object] = {}
-        stages = KEY_PROTOCOLS[request.protocol].sign
-        used_pool = False
         if self._presign_pool(request) and derivation_path is None:
             # A presignature made ahead for exactly these signers: only the online round runs.
             claimed: ClaimPresignatureResult = await db.call(Activity.CLAIM_PRESIGNATURE.value, ClaimPresignatureInput(
                 request.key_id, [s.node_id for s in signers], attempt_id), ClaimPresignatureResult)
             self._presigs_left = claimed.remaining
             if claimed.presig_id is not None:
-                params.presig_id, used_pool, self._presig_used = claimed.presig_id, True, True
-                stages = tuple(s for s in stages if s != SessionProtocol.GG20_PRESIGN)
-                done += SPECS[SessionProtocol.GG20_PRESIGN].rounds
-        for stage in stages:
+                self._presig_used = True
+                round_no, of = (1, 1) if batch_index is None else (done + rounds_each, total)
+                await self._set_round(request, round_no, of)
+                online = Gg20OnlineSignRequest(attempt_id, request.key_id, digest or "", claimed.presig_id, signers,
+                                               request.intent, batch_index)
+                return await self._gg20_online(online, request.policy), True
+        for stage in KEY_PROTOCOLS[request.protocol].sign:
             protocol, rounds = stage.value, SPECS[stage].rounds
 
             async def on_round(round_no: int, offset: int = done) -> None:
@@ -324,7 +328,22 @@ class SignWorkflow(AwaitsApprovals):
             if stage == SessionProtocol.GG20_PRESIGN:
                 params.presig_id = str(public["presig_id"])
             done += rounds
-        return str(public["signature"]), used_pool
+        return str(public["signature"]), False
+
+    @staticmethod
+    async def _gg20_online(online: Gg20OnlineSignRequest, policy: RoundPolicy) -> str:
+        """One hand-off per signer (each consumes its presignature and answers a signed s_i), then the
+        coordinator combines from the pool's public record, naming a signer whose s_i is wrong."""
+        nodes = [s.node_id for s in online.signers]
+        shares: dict[str, WireMessage] = await run_on_nodes(Activity.GG20_SIGN_ONLINE.value, nodes,
+                                                            lambda _n: online, WireMessage, policy)
+        combine = Gg20CombineInput(online.session_id, online.key_id, online.digest, online.presig_id,
+                                   online.signers, [shares[n] for n in nodes])
+        try:
+            signature: str = await db.call(Activity.GG20_COMBINE.value, combine, str)
+        except (ActivityError, ApplicationError) as err:
+            raise SessionFailedError(failure_from("coordinator", err)) from None
+        return signature
 
     @staticmethod
     def _presign_pool(request: SignRequest) -> bool:

@@ -470,6 +470,7 @@ class StorePresignatureInput:
     presig_id: str  # 32 bytes hex, the same at every signer
     big_r: str  # R, compressed hex (public)
     epoch: int  # the key epoch the presignature was made at (a node refuses it at any other)
+    shares_public: dict[str, Any] = field(default_factory=dict)  # {"R", "Rbar": {pid: hex}, "S": {pid: hex}}
 
 
 @dataclass
@@ -483,6 +484,31 @@ class ClaimPresignatureInput:
 class ClaimPresignatureResult:
     presig_id: str | None = None  # None: the pool is empty for this signer set (presign in the session)
     remaining: int = 0  # unclaimed presignatures left for this signer set after the claim
+
+
+@dataclass
+class Gg20OnlineSignRequest:
+    """The one online round of a GG20 signature from a pooled presignature (activities/gg20_online.py)."""
+
+    session_id: str
+    key_id: str
+    digest: str  # 32 bytes hex
+    presig_id: str
+    signers: list[Party]
+    intent: SessionIntent | None = None
+    batch_index: int | None = None  # one digest of an ECDSA batch: the intent's digest at this index
+
+
+@dataclass
+class Gg20CombineInput:
+    """Each signer's signed s_i for one pooled presignature: combined and verified on the coordinator."""
+
+    session_id: str
+    key_id: str
+    digest: str
+    presig_id: str
+    signers: list[Party]
+    shares: list[WireMessage]
 
 
 # ---- key lifecycle (disable / enable, enforced on every node) ------------------------------------

@@ -289,6 +289,7 @@ class PooledPresignature(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     signer_set: Mapped[str] = mapped_column(String(512))
     big_r: Mapped[str] = mapped_column(String(66))
+    shares_public: Mapped[dict[str, Any]] = mapped_column(JsonType)  # R, each signer's R̄_j and S_j (public)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     claimed_session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

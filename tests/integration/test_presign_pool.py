@@ -1,16 +1,19 @@
 """GG20 presignature pool (issue 12 part 4) on the real stack, through an API that keeps two per signer set.
 
 A GG20 key's keygen starts a refill for its first t holders; a sign with those signers claims one pooled
-presignature and runs only the online round; every signature verifies (libsecp256k1, OpenSSL, eth_account).
+presignature and runs only the online round (one activity per signer, combined on the coordinator from
+the pool's public record); every signature verifies (libsecp256k1, OpenSSL, eth_account).
 A refresh (a new epoch) voids the pool: the next sign presigns in its own session, still verifies, and the
 refill makes presignatures of the new epoch. A pool presign needs no intent but only the pinned holders may
-run one, and the online round that would use it still needs a sign intent (SECURITY.md N2, N5, A1).
+run one; the online round that would use it needs the sign intent for exactly its signer set, refusals
+consume nothing, and a presignature answers once (SECURITY.md N2, N5, A1).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,15 +27,20 @@ from temporalio.client import Client
 
 from mpc.db import create_engine, session_factory
 from mpc.db.models import PooledPresignature
+from mpc.envelope import Envelope
 from mpc.queues import participant_task_queue
 from tests.integration.attacker import run_probe
 from tests.integration.helpers import create_key, sign
+from tests.integration.intents import forge, make_intent, mint, sign_details
 from tests.integration.probe import ProbeCall
 from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
 from tests.integration.test_node_authorisation import parties, refused
 from tests.integration.test_reshare import change
 from tests.services import free_port, start_api
 from tests.stack import Stack
+from tss.ecdsa.gg20 import PresignaturePublic, combine_public
+from tss.ecdsa.rounds import pt
+from workflows.types import Gg20OnlineSignRequest
 
 TARGET = 2
 
@@ -137,11 +145,53 @@ async def test_only_pinned_holders_presign_and_a_presignature_never_signs_withou
         answers = await run_probe(client, probe, [ProbeCall("participant.session_hello",
                                                             participant_task_queue("p1"), hello)])
         refused(answers[0], code)
-    # A pooled presignature's id is public (the coordinator's table): its online round still needs an intent.
-    row = next(r for r in await asyncio.to_thread(pool_rows, migrated_db, key_id) if r.claimed_session_id is None)
-    hello = {"session_id": f"online-{uuid.uuid4()}", "workflow_id": "attacker", "protocol": "gg20-sign",
-             "parties": [asdict(p) for p in signers], "intent": None,
-             "params": {**params, "digest": "ef" * 32, "presig_id": row.presig_id}}
-    answers = await run_probe(client, probe, [ProbeCall("participant.session_hello",
-                                                        participant_task_queue("p1"), hello)])
-    refused(answers[0], "unauthorized")
+
+    # A pooled presignature's id is public (the coordinator's table): its online round needs the sign intent.
+    rows = await asyncio.to_thread(pool_rows, migrated_db, key_id)
+    row = next(r for r in rows if r.claimed_session_id is None and r.signer_set == "p1,p2")
+    epoch = row.epoch
+    digest = hashlib.sha256(b"pay the attacker from the pool").hexdigest()
+
+    def intent(for_digest: str, named: list[str], **changes: Any) -> Any:
+        details = sign_details(for_digest, named, protocol="gg20", chain_type="ethereum")
+        return make_intent(**{"operation": "sign", "key_id": key_id, "epoch": epoch, "details": details,
+                              **changes})
+
+    def online(session: str, request_signers: list[Any], signed: Any, for_digest: str = digest) -> dict[str, Any]:
+        return asdict(Gg20OnlineSignRequest(f"{session}-{uuid.uuid4()}", key_id, for_digest, row.presig_id,
+                                            request_signers, signed))
+
+    p1_p3 = parties(stack, ["p1", "p3"])
+    attempts = [
+        (online("none", signers, None), "unauthorized"),
+        (online("forged", signers, forge(intent(digest, ["p1", "p2"]))), "unauthorized"),
+        (online("other-digest", signers, mint(stack, intent("ee" * 32, ["p1", "p2"]))), "intent_mismatch"),
+        (online("old-epoch", signers, mint(stack, intent(digest, ["p1", "p2"], epoch=epoch - 1))), "intent_mismatch"),
+        # Signers the presignature was not made for: refused before anything is consumed.
+        (online("other-signers", p1_p3, mint(stack, intent(digest, ["p1", "p3"]))), "presignature_mismatch"),
+    ]
+    answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online", participant_task_queue("p1"),
+                                                        request) for request, _ in attempts])
+    for answer, (_, code) in zip(answers, attempts, strict=True):
+        refused(answer, code)
+
+    # Nothing was consumed: the same presignature answers an authorised request once, and the shares combine
+    # (from the pool's public record only) into a signature that verifies.
+    honest_digest = hashlib.sha256(b"an authorised payment from the pool").hexdigest()
+    authorised = online("honest", signers, mint(stack, intent(honest_digest, ["p1", "p2"])), honest_digest)
+    answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online", participant_task_queue(n),
+                                                        authorised) for n in ("p1", "p2")])
+    assert all(a.ok for a in answers), [a.message for a in answers]
+    shares = {}
+    for answer in answers:
+        body = json.loads(Envelope.from_dict(json.loads(answer.result["body"])).payload_bytes())
+        shares[int(body["party_id"])] = int(body["s"], 16)
+    public = PresignaturePublic.from_dict(row.shares_public, pt(pooled_key["public_key"]))
+    signature = combine_public(public, bytes.fromhex(honest_digest), shares).to_bytes().hex()
+    check_ecdsa_signature(pooled_key, bytes.fromhex(honest_digest), signature)
+    # ... and never again, whatever the intent (SECURITY.md N2).
+    again_digest = hashlib.sha256(b"the same presignature twice").hexdigest()
+    again = online("again", signers, mint(stack, intent(again_digest, ["p1", "p2"])), again_digest)
+    answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online", participant_task_queue("p1"),
+                                                        again)])
+    refused(answers[0], "nonce_consumed")

@@ -65,8 +65,10 @@ __all__ = [
     "GG20SignProtocol",
     "MemoryPresignatureStore",
     "Presignature",
+    "PresignaturePublic",
     "PresignatureStore",
     "combine",
+    "combine_public",
     "sign_share",
 ]
 
@@ -188,19 +190,62 @@ def sign_share(
 
 def combine(presig: Presignature, digest: bytes, shares: dict[int, int]) -> EcdsaSignature:
     """Check every s_j (s_j·R = m·R̄_j + r·S_j names the culprit), sum, low-s, verify (I5)."""
-    if set(shares) != set(presig.signers):
-        raise ProtocolError("missing_message", set(presig.signers) - set(shares))
-    m, r = int.from_bytes(digest, "big") % Q, presig.r
+    return combine_public(PresignaturePublic(presig.big_r, presig.r_bars, presig.s_points, presig.group_key),
+                          digest, shares)
+
+
+@dataclass(frozen=True)
+class PresignaturePublic:
+    """What anyone may know of a presignature: R, each signer's R̄_j = k_j·R and S_j = σ_j·R, the group key.
+
+    Enough to combine the online shares and name a signer whose s_j is wrong, without k_j or σ_j: the
+    coordinator combines a pooled presignature's shares from this (activities/presign_pool.py).
+    """
+
+    big_r: Point
+    r_bars: dict[int, Point]
+    s_points: dict[int, Point]
+    group_key: Point
+
+    @property
+    def signers(self) -> tuple[int, ...]:
+        return tuple(sorted(self.r_bars))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"R": pt_hex(self.big_r), "Rbar": {str(j): pt_hex(self.r_bars[j]) for j in sorted(self.r_bars)},
+                "S": {str(j): pt_hex(self.s_points[j]) for j in sorted(self.s_points)}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], group_key: Point) -> PresignaturePublic:
+        """Points are checked to be on the curve (`pt`); a malformed record is an `EncodingError`."""
+        try:
+            r_bars = {int(j): pt(p) for j, p in data["Rbar"].items()}
+            s_points = {int(j): pt(p) for j, p in data["S"].items()}
+            if set(r_bars) != set(s_points) or not r_bars:
+                raise EncodingError("R̄ and S name different signers")
+            return cls(pt(data["R"]), r_bars, s_points, group_key)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise EncodingError(f"malformed presignature record: {exc}") from None
+
+
+def combine_public(public: PresignaturePublic, digest: bytes, shares: dict[int, int]) -> EcdsaSignature:
+    """`combine` from public data only: check each s_j, sum, low-s, verify against the group key (I5)."""
+    if len(digest) != 32:
+        raise InvalidInputError("digest must be 32 bytes")
+    if set(shares) != set(public.signers):
+        raise ProtocolError("missing_message", set(public.signers) - set(shares))
+    r = int.from_bytes(public.big_r.format(compressed=False)[1:33], "big") % Q
+    m = int.from_bytes(digest, "big") % Q
     bad = []
     for j, s_j in shares.items():
         if not 0 <= s_j < Q or not point_eq(
-            mul(presig.big_r, s_j), add(mul(presig.r_bars[j], m), mul(presig.s_points[j], r))
+            mul(public.big_r, s_j), add(mul(public.r_bars[j], m), mul(public.s_points[j], r))
         ):
             bad.append(j)
     if bad:
         raise ProtocolError("bad_signature_share", bad, detail="terminal: do not retry (SECURITY.md M5)")
-    sig = assemble(presig.big_r, sum(shares.values()) % Q)
-    if not verify_digest(sig, presig.group_key, digest):
+    sig = assemble(public.big_r, sum(shares.values()) % Q)
+    if not verify_digest(sig, public.group_key, digest):
         raise ProtocolError("invalid_signature", (), detail="terminal: do not retry (SECURITY.md M5)")
     return sig
 
@@ -310,7 +355,8 @@ class GG20PresignProtocol(SignCore):
             s_points=s_points,
             key_id=self.key_id,
         )
-        public = {"presig_id": presig.presig_id.hex(), "R": pt_hex(big_r), "signers": self.signers}
+        shared = PresignaturePublic(big_r, r_bars, s_points, self.share.group_key).to_dict()
+        public = {"presig_id": presig.presig_id.hex(), **shared, "signers": self.signers}
         return RoundOutput(dump({"round": 7}), [], result=presig.to_bytes(), public_result=public)
 
 

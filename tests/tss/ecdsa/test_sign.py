@@ -15,9 +15,17 @@ from tests.tss.ecdsa.fixtures import keygen_run
 from tests.tss.ecdsa.harness import run
 from tss.ecdsa.curve import Q
 from tss.ecdsa.gg18 import GG18SignProtocol
-from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol, MemoryPresignatureStore, Presignature, sign_share
+from tss.ecdsa.gg20 import (
+    GG20PresignProtocol,
+    GG20SignProtocol,
+    MemoryPresignatureStore,
+    Presignature,
+    PresignaturePublic,
+    combine_public,
+    sign_share,
+)
 from tss.ecdsa.signature import EcdsaSignature
-from tss.errors import InvalidInputError, NonceReuseError
+from tss.errors import EncodingError, InvalidInputError, NonceReuseError, ProtocolError
 
 CASES = [((2, 3), [1, 3]), ((3, 5), [2, 3, 5])]
 
@@ -116,3 +124,37 @@ def test_signer_set_validation():
             GG18SignProtocol(session_id=b"s", key_share=shares[1], signers=signers, digest=bytes(32))
     with pytest.raises(InvalidInputError):
         GG18SignProtocol(session_id=b"s", key_share=shares[1], signers=[1, 2], digest=bytes(31))
+
+
+@pytest.mark.parametrize("tn,signers", CASES)
+def test_gg20_online_shares_combine_from_public_data_only(tn, signers):
+    """The pool's path: each signer's s_i, combined by someone holding only the presignature's public record
+    (R, R̄_j, S_j, which every signer reports identically) and the group key; a wrong s_j is named."""
+    shares, _ = keygen_run(*tn)
+    pres, public = presign(*tn, tuple(signers), session=b"presign-public")
+    record = next(iter(public.values()))
+    assert all(p == record for p in public.values())  # every signer reports the same public record
+    assert set(record) >= {"presig_id", "R", "Rbar", "S", "signers"}
+    presig_secrets = {str(Presignature.from_bytes(pres[i]).k) for i in signers}
+    assert not any(secret in repr(record) for secret in presig_secrets)  # nothing secret in it
+    group_key = shares[signers[0]].group_key
+    view = PresignaturePublic.from_dict(record, group_key)
+    digest = hashlib.sha256(b"pooled gg20").digest()
+    s = {i: sign_share(Presignature.from_bytes(pres[i]), shares[i], digest, MemoryPresignatureStore())
+         for i in signers}
+    sig = combine_public(view, digest, s)
+    check_signature(sig.to_bytes(), shares[signers[0]].group_key_bytes, digest)
+
+    cheat = signers[-1]
+    with pytest.raises(ProtocolError) as wrong:
+        combine_public(view, digest, {**s, cheat: (s[cheat] + 1) % Q})
+    assert wrong.value.reason == "bad_signature_share" and wrong.value.culprits == (cheat,)
+    with pytest.raises(ProtocolError) as missing:
+        combine_public(view, digest, {i: v for i, v in s.items() if i != cheat})
+    assert missing.value.reason == "missing_message"
+    with pytest.raises(ProtocolError):  # shares for another digest do not combine
+        combine_public(view, hashlib.sha256(b"other").digest(), s)
+    for broken in ({**record, "R": "02" + "00" * 32}, {**record, "Rbar": {}}, {**record, "S": "garbage"},
+                   {k: v for k, v in record.items() if k != "Rbar"}):
+        with pytest.raises(EncodingError):
+            PresignaturePublic.from_dict(broken, group_key)

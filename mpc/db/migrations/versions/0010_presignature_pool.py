@@ -4,19 +4,23 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 19:30:00
 
-Presignatures made ahead of sign requests, per key, epoch and signer set: public id and R only (each
-signer keeps its secret part sealed on its own disk). A GG20 sign claims one and runs only the online round.
+Presignatures made ahead of sign requests, per key, epoch and signer set: public id, R and each signer's
+R̄_j, S_j only (each signer keeps its secret part sealed on its own disk). A GG20 sign claims one
+and runs only the online round.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -27,6 +31,7 @@ def upgrade() -> None:
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("signer_set", sa.String(length=512), nullable=False),
         sa.Column("big_r", sa.String(length=66), nullable=False),
+        sa.Column("shares_public", _JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("claimed_session_id", sa.String(length=128), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,148 @@
+"""The online round of a GG20 signature from a pooled presignature, on a participant: one activity.
+
+The node checks the sign intent exactly as for any ECDSA signature (key, epoch, digest or batch item,
+signers, purpose, the intent id bound once), checks that the presignature is its own, of this key, epoch
+and exactly this signer set (tss.ecdsa.gg20 `_check_binding`, N5), consumes it durably (N2), and only
+then answers s_i = m·k_i + r·σ_i, signed with its identity key. The coordinator combines the answers
+from public data (activities/presign_pool.py), so the signature takes one hand-off per signer instead of
+a hello and two protocol rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import asdict
+
+from temporalio import activity
+
+from activities.authorisation import Pinned, calling_workflow
+from activities.ecdsa_node import SealedPresignatureStore, forget_presignature, load_presignature
+from activities.key_state import refuse_if_disabled
+from activities.node_services import (
+    NodeServices,
+    Roster,
+    canonical_request,
+    invalid_request,
+    to_wire,
+    vault_unavailable,
+)
+from activities.purpose import Target, check_purpose, expect_batch_item
+from mpc.envelope import seal
+from mpc.intents import KeyPolicy
+from mpc.keystore import (
+    KeystoreError,
+    RetryMismatchError,
+    ShareNotFoundError,
+    VaultSealedError,
+    VaultUnavailableError,
+    one_sync,
+)
+from mpc.protocols import Activity
+from tss.ecdsa.gg20 import Presignature, sign_share
+from tss.ecdsa.keyshare import KeyShare
+from tss.errors import EncodingError, InvalidInputError, NonceReuseError
+from workflows.types import Gg20OnlineSignRequest, WireMessage
+
+ONLINE_PROTOCOL = "gg20-sign-online"
+ONLINE_RECORDS = "gg20-online"
+
+
+def online_ssid(session_id: str, key_id: str, digest: str, presig_id: str) -> bytes:
+    """What a signer's answer is signed for: this session, key, digest and presignature (the coordinator
+    checks it, so an answer cannot be replayed into another session)."""
+    material = json.dumps([session_id, key_id, digest, presig_id], separators=(",", ":")).encode()
+    return hashlib.sha256(b"mpc-signer/gg20-online/v1\x00" + material).digest()
+
+
+class Gg20Online:
+    def __init__(self, services: NodeServices) -> None:
+        self.services = services
+
+    @activity.defn(name=Activity.GG20_SIGN_ONLINE.value)
+    async def sign(self, request: Gg20OnlineSignRequest) -> WireMessage:
+        roster = Roster(request.signers, self.services.node_id)  # refuses a session this node is not part of
+        name = f"online-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+
+        def durably() -> bytes:
+            with one_sync():
+                try:
+                    return self.services.state.answer_once(ONLINE_RECORDS, "answers", name,
+                                                           canonical_request(request),
+                                                           lambda: self._answer(request, roster))
+                except RetryMismatchError:
+                    invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
+
+        raw = await asyncio.to_thread(durably)
+        # The answer is stored (a retry reads it back): the sealed copy it was made from is no longer needed.
+        forget_presignature(self.services.state, request.presig_id)
+        return WireMessage(**json.loads(raw))
+
+    def _answer(self, request: Gg20OnlineSignRequest, roster: Roster) -> bytes:
+        try:
+            digest = bytes.fromhex(request.digest)
+        except ValueError:
+            invalid_request("invalid_digest", "digest is not hex")
+        if len(digest) != 32:
+            invalid_request("invalid_digest", "digest must be 32 bytes")
+        share = self._share(request.key_id)
+        self._authorise(request)
+        try:
+            presig = Presignature.from_bytes(load_presignature(self.services.state, request.presig_id))
+        except ShareNotFoundError:
+            invalid_request("presignature_unavailable", f"presignature {request.presig_id[:16]} is not held by "
+                                                        f"{self.services.node_id}")
+        except NonceReuseError as exc:
+            invalid_request("nonce_consumed", str(exc))
+        except EncodingError as exc:
+            invalid_request("presignature_unavailable", f"presignature {request.presig_id[:16]} unreadable: {exc}")
+        if sorted(presig.signers) != sorted(roster.by_pid):
+            invalid_request("presignature_mismatch", "the presignature was made for another signer set")
+        try:
+            # Binding checked (key, epoch, party), then consumed on disk before s_i exists (N5, N2).
+            s_i = sign_share(presig, share, digest, SealedPresignatureStore(self.services.state),
+                             key_id=request.key_id)
+        except NonceReuseError as exc:
+            invalid_request("nonce_consumed", f"presignature {request.presig_id[:16]}: {exc}")
+        except InvalidInputError as exc:
+            invalid_request("presignature_mismatch", str(exc))
+        payload = json.dumps({"presig_id": request.presig_id, "digest": request.digest, "party_id": share.party_id,
+                              "s": f"{s_i:064x}"}, sort_keys=True).encode()
+        ssid = online_ssid(request.session_id, request.key_id, request.digest, request.presig_id)
+        envelope = seal(self.services.identity, ssid=ssid, protocol=ONLINE_PROTOCOL, round=1, kind="share",
+                        payload=payload)
+        return json.dumps(asdict(to_wire(envelope))).encode()
+
+    def _share(self, key_id: str) -> KeyShare:
+        try:
+            return KeyShare.from_bytes(self.services.shares.get_share(key_id))
+        except (VaultUnavailableError, VaultSealedError) as exc:
+            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
+        except KeystoreError as exc:
+            invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
+                                                 f"{type(exc).__name__}")
+
+    def _authorise(self, request: Gg20OnlineSignRequest) -> None:
+        """The same verdict as for every ECDSA signature (activities/participant_rounds.py), then the intent
+        id bound to this workflow and signer set, once (SECURITY.md A1-A3)."""
+        services = self.services
+        refuse_if_disabled(services.state, request.key_id)
+        meta = services.shares.get_meta(request.key_id)
+        pinned = Pinned.from_public(meta.public)
+        if pinned is not None:
+            pinned.check_parties(request.signers)
+        gate = services.intents
+        intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
+                             policy=pinned.policy if pinned else KeyPolicy())
+        if request.batch_index is None:
+            gate.expect(intent, protocol="gg20", digest=request.digest, derivation_path=None)
+        else:
+            gate.expect(intent, protocol="gg20", digest=None)
+            expect_batch_item(intent, request.batch_index, Target(request.digest, None, None))
+        check_purpose(services, request.key_id, intent, family="ecdsa", curve="secp256k1")
+        gate.expect_signers(intent, request.signers)
+        index = "" if request.batch_index is None else f"#{request.batch_index}"
+        # The same slot as a driven GG20 online round: one online signature per signer set and digest.
+        slot = "gg20-sign" + index + ":" + ",".join(sorted(p.node_id for p in request.signers))
+        gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
