@@ -3,6 +3,7 @@ module those processes import by name). Never 2048-bit prime generation in a tes
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ def fresh_from_fixture(bits: int) -> str:
 
 def invalid(bits: int) -> str:
     """What a broken generator might return: well-formed JSON, not a valid set."""
-    return '{"v": 1, "bits": %d}' % bits
+    return json.dumps({"v": 1, "bits": bits})
 
 
 def slow(bits: int) -> str:

@@ -9,11 +9,13 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from activities.ecdsa_node import PREPARAMS_POOL, preparams_level, take_preparams
 from mpc.keystore import LocalKeyWrapper, SecretStateStore
+from mpc.settings import Settings
 from tests.workers import fake_preparams
 from workers.preparams_filler import PreParamsFiller
 
@@ -105,3 +107,30 @@ async def test_target_zero_disables_the_filler(state: SecretStateStore) -> None:
     filler = PreParamsFiller(state, target=0, generate=fake_preparams.fresh_from_fixture)
     await asyncio.wait_for(filler.run(asyncio.Event()), 5)  # returns at once, without a stop
     assert filler.worker_pids() == [] and preparams_level(state) == 0
+
+
+def test_pool_level_and_generations_are_metrics_and_heartbeat_levels(state: SecretStateStore) -> None:
+    """What the node exports (``mpc_node_pool_level``, ``mpc_node_preparams_generated_total``) and what its
+    heartbeat reports (`pool_levels`) count the same sealed records."""
+    from types import SimpleNamespace
+
+    from activities.ecdsa_node import PREPARAMS_FILE, import_preparams, preparams_generated_on_request
+    from workers.metrics import count_pools, node_metrics, pool_levels
+
+    lines = fake_preparams.FIXTURE.read_text().splitlines()[:2]
+    (Path(state.root).parent / PREPARAMS_FILE).write_text("".join(f"{line}\n" for line in lines))
+    assert import_preparams(state) == 2
+    services: Any = SimpleNamespace(node_id=state.node_id, state=state)
+    metrics = node_metrics(Settings(node_id=state.node_id, node_type="participant"))
+    count_pools(metrics, services, lambda: 5)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert sample("mpc_node_pool_level", pool="paillier_preparams") == 2
+    assert pool_levels(services) == {"frost_nonces": 0, "gg20_presignatures": 0, "paillier_preparams": 2}
+    assert sample("mpc_node_preparams_generated_total", path="background") == 5
+    assert sample("mpc_node_preparams_generated_total", path="request") == preparams_generated_on_request("node-1")
+    take_preparams(state)
+    assert sample("mpc_node_pool_level", pool="paillier_preparams") == 1
+    assert pool_levels(services)["paillier_preparams"] == 1
