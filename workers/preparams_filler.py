@@ -6,7 +6,8 @@ sets, and its workers lower their own priority first (`os.nice`), so a keygen or
 cores wins every time. The parent validates each set in full and seals it as a one-time record exactly as
 an imported file is (`activities.ecdsa_node.seal_preparams`): a set is never on disk in plain text and
 never logged. It crosses from the worker to the parent through the pool's pipe (two processes of the
-same user on one machine).
+same user on one machine), and the workers inherit the participant's RLIMIT_CORE of 0 (set before the
+filler starts), so a crashing worker writes no core file either.
 
 The filler polls the pool level (a directory listing) every `poll_interval` seconds, so a keygen's take
 is refilled soon after. Stopping kills the worker processes: a set being generated is lost, nothing is
