@@ -207,7 +207,8 @@ class EcdsaAdapter:
         if spec.name == SessionProtocol.GG20_PRESIGN:
             if secret is not None:
                 store_presignature(services.state, str(public["presig_id"]), secret)
-            return {"presig_id": public["presig_id"], "R": public["R"], "signers": list(public["signers"])}
+            return {"presig_id": public["presig_id"], "R": public["R"], "signers": list(public["signers"]),
+                    "epoch": setup.epoch}
         if spec.name == SessionProtocol.GG20_SIGN:
             forget_presignature(services.state, request.params.presig_id or "")
         return {"signature": public["signature"], "r": public["r"], "s": public["s"], "v": public["v"]}

@@ -44,7 +44,7 @@ from mpc.envelope import Envelope, EnvelopeError, open_envelope, seal
 from mpc.hd import HD_CURVES
 from mpc.intents import Intent, KeyPolicy
 from mpc.keystore import KeystoreError, RetryMismatchError
-from mpc.protocols import Activity, ProtocolSpec, Stage, key_protocol_of
+from mpc.protocols import Activity, ProtocolSpec, SessionProtocol, Stage, key_protocol_of
 from tss.errors import InvalidInputError, NonceReuseError, ProtocolError
 from tss.hd import chain_code_from_ssid
 from workflows.rounds import HelloInput
@@ -98,6 +98,9 @@ class ParticipantRounds:
                 invalid_request("share_unavailable", f"the new share of {key_id} pins no roster")
             pinned.check_parties(request.parties)
             return None
+        elif spec.name == SessionProtocol.GG20_PRESIGN and request.intent is None:
+            self._authorise_pool_presign(request)
+            return None
         elif spec.stage == Stage.SIGN and signing_for is not None:
             refuse_if_disabled(self.services.state, key_id)
             try:
@@ -130,6 +133,26 @@ class ParticipantRounds:
             invalid_request("unauthorized", f"{request.protocol} sessions are not authorised on this node")
         gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
         return intent
+
+    def _authorise_pool_presign(self, request: HelloInput | ProtocolRoundInput) -> None:
+        """A presignature for the pool, made before any sign request: no intent, because it signs nothing.
+
+        It is bound to this key, its epoch and this signer set (tss.ecdsa.gg20), the signers must be holders
+        pinned at keygen, and the online round that uses it needs a sign intent like every signature. So the
+        coordinator can make a node spend CPU, never sign: the same as the FROST nonce pool.
+        """
+        params = request.params
+        refuse_if_disabled(self.services.state, params.key_id)
+        try:
+            meta = self.services.shares.get_meta(params.key_id)
+        except (KeystoreError, ValueError):
+            invalid_request("share_unavailable", f"no share of key {params.key_id} on {self.services.node_id}")
+        pinned = Pinned.from_public(meta.public)
+        if pinned is None:
+            invalid_request("unauthorized", f"key {params.key_id} pins no roster: presign only under a sign intent")
+        pinned.check_parties(request.parties)
+        if params.digest is not None or params.derivation_path is not None or params.batch_index is not None:
+            invalid_request("unauthorized", "a presignature for the pool names no digest; signing needs an intent")
 
     @activity.defn(name=Activity.HELLO.value)
     async def session_hello(self, request: HelloInput) -> WireMessage:

@@ -246,7 +246,8 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
     request = KeygenRequest(session_id=session_id, key_id=key_id, protocol=protocol, curve=curve,
                             chain_type=body.chain_type, threshold=body.threshold, parties=parties,
                             policy=policy_from(settings), requested_by=principal.name,
-                            pool_target=settings.nonce_pool_target, intent=intent)
+                            pool_target=settings.nonce_pool_target, intent=intent,
+                            presign_pool_target=settings.presign_pool_target)
     attributes = initial_attributes(key_id=key_id, protocol=protocol, curve=curve, chain=body.chain_type,
                                     operation="keygen")
     handle = await _commit_then_start(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
@@ -386,7 +387,8 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
                           approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,
                           derivation_path=derivation_path,
                           taproot_merkle_roots=list(body.per_digest().get("taproot_merkle_roots", [])),
-                          derivation_paths=list(body.per_digest().get("derivation_paths", [])))
+                          derivation_paths=list(body.per_digest().get("derivation_paths", [])),
+                          presign_pool_target=settings.presign_pool_target)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="sign")
     handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,

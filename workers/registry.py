@@ -17,6 +17,7 @@ from activities.key_state import KeyStates
 from activities.node import NodeActivities
 from activities.node_services import NodeServices
 from activities.participant_rounds import ParticipantRounds
+from activities.presign_pool import PresignPool
 from activities.recover_node import RecoverNode
 from activities.reshare_node import ReshareNode
 from mpc.db import create_engine, session_factory
@@ -26,6 +27,7 @@ from workflows.key_state import KeyStateWorkflow
 from workflows.keygen import KeygenWorkflow
 from workflows.ping import PingNodeWorkflow
 from workflows.pool import NoncePoolRefillWorkflow
+from workflows.presign_pool import PresignPoolRefillWorkflow
 from workflows.recover import RecoverWorkflow
 from workflows.reshare import ReshareWorkflow
 from workflows.reshare_catchup import ReshareCatchUpWorkflow
@@ -35,7 +37,8 @@ from workflows.sign import SignWorkflow
 
 def coordinator_workflows() -> list[type]:
     return [KeygenWorkflow, SignWorkflow, NoncePoolRefillWorkflow, PingNodeWorkflow, KeyStateWorkflow,
-            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow, BackupWorkflow, RecoverWorkflow]
+            ReshareWorkflow, ReshareCatchUpWorkflow, ScheduledRefreshWorkflow, BackupWorkflow, RecoverWorkflow,
+            PresignPoolRefillWorkflow]
 
 
 def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
@@ -45,10 +48,11 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
     db = CoordinatorActivities(sessions, on_end)
     frost = FrostAggregation(sessions, on_end)
     backup = BackupSteps(sessions, settings or load_settings())
+    presigs = PresignPool(sessions)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
-            backup.finish, backup.fail]
+            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level]
 
 
 async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,

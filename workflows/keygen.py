@@ -9,6 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import coordinator_calls as db
     from workflows.driver import SessionFailedError, session_failed_error
     from workflows.pool import start_refill
+    from workflows.presign_pool import start_presign_refill
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
@@ -73,4 +74,9 @@ class KeygenWorkflow:
                        threshold=request.threshold, participants=[p.node_id for p in request.parties])
         if key_protocol.family == Family.FROST:  # ECDSA keys have no FROST nonce pool
             await start_refill(request.key_id, request.parties, request.pool_target, request.policy)
+        elif request.protocol == "gg20" and request.presign_pool_target > 0:
+            # The signers the API picks when every holder is online: the first t by party id.
+            first = sorted(request.parties, key=lambda p: p.party_id)[: request.threshold]
+            await start_presign_refill(request.key_id, request.curve, first, request.presign_pool_target,
+                                       request.policy)
         return KeygenResult(record.key_id, record.public_key, record.address)

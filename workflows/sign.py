@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
+    from workflows.presign_pool import start_presign_refill
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         AggregateInput,
         ClaimCommitmentsInput,
         ClaimCommitmentsResult,
+        ClaimPresignatureInput,
+        ClaimPresignatureResult,
         FinishKeyInput,
         FrostBatchShares,
         FrostBatchSignRequest,
@@ -53,7 +56,8 @@ with workflow.unsafe.imports_passed_through():
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
 ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
 BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
-REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable")
+REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable",
+               "presignature_unavailable")
 
 
 @workflow.defn(name="Sign")
@@ -65,6 +69,8 @@ class SignWorkflow(AwaitsApprovals):
         self._one_tx = False  # set in run: FROST's begin and finish steps are one transaction each
         self._pool_left = -1  # commitments the claim left (the fewest of any signer); -1: not known
         self._ecdsa_done: dict[int, str] = {}  # an ECDSA batch: the signatures made so far, by digest index
+        self._presigs_left = -1  # GG20: presignatures the last pool claim left for its signer set (-1: not known)
+        self._presig_used = False  # GG20: a run of this session signed from a pooled presignature
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -133,6 +139,9 @@ class SignWorkflow(AwaitsApprovals):
         if not ecdsa and (self._pool_left < 0 or self._pool_left <= request.pool_target // 2):
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
+        if self._presign_pool(request) and self._presigs_left <= request.presign_pool_target // 2:
+            await start_presign_refill(request.key_id, request.curve, request.signers, request.presign_pool_target,
+                                       request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
                           signatures if request.digests else [])
 
@@ -273,7 +282,7 @@ class SignWorkflow(AwaitsApprovals):
             signature, _ = await self._ecdsa_sign_once(request, signers, attempt, batch_index=index, digest=digest,
                                                        derivation_path=request.item_path(index))
             self._ecdsa_done[index] = signature
-        return [self._ecdsa_done[i] for i in range(len(request.digests))], False
+        return [self._ecdsa_done[i] for i in range(len(request.digests))], self._presig_used
 
     async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int, *,
                                batch_index: int | None = None, digest: str | None = None,
@@ -290,7 +299,18 @@ class SignWorkflow(AwaitsApprovals):
                                 threshold=len(signers), derivation_path=derivation_path, batch_index=batch_index)
         done = rounds_each * (batch_index or 0)
         public: dict[str, object] = {}
-        for stage in KEY_PROTOCOLS[request.protocol].sign:
+        stages = KEY_PROTOCOLS[request.protocol].sign
+        used_pool = False
+        if self._presign_pool(request) and derivation_path is None:
+            # A presignature made ahead for exactly these signers: only the online round runs.
+            claimed: ClaimPresignatureResult = await db.call(Activity.CLAIM_PRESIGNATURE.value, ClaimPresignatureInput(
+                request.key_id, [s.node_id for s in signers], attempt_id), ClaimPresignatureResult)
+            self._presigs_left = claimed.remaining
+            if claimed.presig_id is not None:
+                params.presig_id, used_pool, self._presig_used = claimed.presig_id, True, True
+                stages = tuple(s for s in stages if s != SessionProtocol.GG20_PRESIGN)
+                done += SPECS[SessionProtocol.GG20_PRESIGN].rounds
+        for stage in stages:
             protocol, rounds = stage.value, SPECS[stage].rounds
 
             async def on_round(round_no: int, offset: int = done) -> None:
@@ -304,7 +324,12 @@ class SignWorkflow(AwaitsApprovals):
             if stage == SessionProtocol.GG20_PRESIGN:
                 params.presig_id = str(public["presig_id"])
             done += rounds
-        return str(public["signature"]), False
+        return str(public["signature"]), used_pool
+
+    @staticmethod
+    def _presign_pool(request: SignRequest) -> bool:
+        """GG20 signs from a presignature pool when the API keeps one (histories before it: target 0)."""
+        return request.protocol == "gg20" and request.use_pool and request.presign_pool_target > 0
 
     async def _fail(self, request: SignRequest, failure: SessionFailure) -> None:
         cheated = failure.code not in REPLACEABLE and failure.node is not None

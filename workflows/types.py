@@ -350,6 +350,7 @@ class KeygenRequest:
     requested_by: str = "api"
     pool_target: int = 0  # nonce commitments per node to preprocess after keygen (0: none)
     intent: SessionIntent | None = None  # the API-signed keygen intent: roster, threshold, policy
+    presign_pool_target: int = 0  # GG20: presignatures to make for the first t parties after keygen (0: none)
 
 
 @dataclass
@@ -383,6 +384,7 @@ class SignRequest:
     # `digests` (empty: `taproot_merkle_root` for every digest, the key itself signs).
     taproot_merkle_roots: list[str | None] = field(default_factory=list)
     derivation_paths: list[str | None] = field(default_factory=list)
+    presign_pool_target: int = 0  # GG20: sign from the signer set's presignature pool, keep it this full (0: off)
 
     def item_root(self, index: int) -> str | None:
         return self.taproot_merkle_roots[index] if self.taproot_merkle_roots else None
@@ -431,6 +433,56 @@ class PoolRefillRequest:
 class PoolRefillResult:
     added: dict[str, int] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
+
+
+# ---- GG20 presignature pool (workflows/presign_pool.py, activities/presign_pool.py) ------------------
+
+
+@dataclass
+class PresignRefillRequest:
+    """Keep `target` presignatures ready for exactly this signer set of a GG20 key."""
+
+    key_id: str
+    curve: str
+    signers: list[Party]
+    target: int
+    policy: RoundPolicy = field(default_factory=RoundPolicy)
+
+
+@dataclass
+class PresignRefillResult:
+    added: int = 0
+    failure: SessionFailure | None = None  # why the refill stopped short (an offline signer, say)
+
+
+@dataclass
+class PresignPoolInput:
+    """A pool is one key, one epoch and one signer set (node ids, sorted)."""
+
+    key_id: str
+    node_ids: list[str]
+
+
+@dataclass
+class StorePresignatureInput:
+    key_id: str
+    node_ids: list[str]
+    presig_id: str  # 32 bytes hex, the same at every signer
+    big_r: str  # R, compressed hex (public)
+    epoch: int  # the key epoch the presignature was made at (a node refuses it at any other)
+
+
+@dataclass
+class ClaimPresignatureInput:
+    key_id: str
+    node_ids: list[str]
+    session_id: str  # the claiming attempt: claiming again with it returns the same presignature
+
+
+@dataclass
+class ClaimPresignatureResult:
+    presig_id: str | None = None  # None: the pool is empty for this signer set (presign in the session)
+    remaining: int = 0  # unclaimed presignatures left for this signer set after the claim
 
 
 # ---- key lifecycle (disable / enable, enforced on every node) ------------------------------------

@@ -273,3 +273,28 @@ class NodeNonceEpoch(Base):
     token: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(128), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PooledPresignature(Base):
+    """A GG20 presignature made ahead of a sign request, known here by its public id and R only.
+
+    Each signer keeps its part (k_i, σ_i) sealed on its own disk. A presignature belongs to one key, one
+    epoch and one signer set (`signer_set`: the node ids, sorted, comma-separated); the coordinator hands it
+    to exactly one signing session (`claimed_session_id`), and every signer consumes its part durably once
+    more on its own (SECURITY.md N2, N5), so a row claimed twice still cannot sign twice.
+    """
+
+    __tablename__ = "gg20_presignatures"
+
+    presig_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.key_id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    signer_set: Mapped[str] = mapped_column(String(512))
+    big_r: Mapped[str] = mapped_column(String(66))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    claimed_session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_gg20_presignatures_available", "key_id", "signer_set", "claimed_session_id"),
+    )

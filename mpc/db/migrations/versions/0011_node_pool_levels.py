@@ -1,7 +1,7 @@
 """nodes.pool_levels: one-time secrets ready on each participant, by pool
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05 10:00:00
 
 Each participant's signed heartbeat reports how many pre-parameter sets, FROST nonces and GG20
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

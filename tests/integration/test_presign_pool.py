@@ -1,0 +1,147 @@
+"""GG20 presignature pool (issue 12 part 4) on the real stack, through an API that keeps two per signer set.
+
+A GG20 key's keygen starts a refill for its first t holders; a sign with those signers claims one pooled
+presignature and runs only the online round; every signature verifies (libsecp256k1, OpenSSL, eth_account).
+A refresh (a new epoch) voids the pool: the next sign presigns in its own session, still verifies, and the
+refill makes presignatures of the new epoch. A pool presign needs no intent but only the pinned holders may
+run one, and the online round that would use it still needs a sign intent (SECURITY.md N2, N5, A1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client
+
+from mpc.db import create_engine, session_factory
+from mpc.db.models import PooledPresignature
+from mpc.queues import participant_task_queue
+from tests.integration.attacker import run_probe
+from tests.integration.helpers import create_key, sign
+from tests.integration.probe import ProbeCall
+from tests.integration.test_ecdsa_e2e import check_ecdsa_signature
+from tests.integration.test_node_authorisation import parties, refused
+from tests.integration.test_reshare import change
+from tests.services import free_port, start_api
+from tests.stack import Stack
+
+TARGET = 2
+
+
+@pytest.fixture(scope="module")
+def pool_api(stack: Stack) -> Iterator[httpx.Client]:
+    """A second API process of the same stack whose sign and keygen requests keep GG20 pools of TARGET."""
+    process, url = start_api({**stack.env, "PRESIGN_POOL_TARGET": str(TARGET), "GRPC_PORT": str(free_port())},
+                             stack.log_dir, name="api-presign-pool")
+    try:
+        with httpx.Client(base_url=url, headers=stack.headers, timeout=240) as client:
+            yield client
+    finally:
+        process.stop()
+
+
+def pool_rows(database_url: str, key_id: str) -> list[PooledPresignature]:
+    async def read() -> list[PooledPresignature]:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as db:
+                rows = await db.execute(select(PooledPresignature).where(PooledPresignature.key_id == key_id))
+                return list(rows.scalars().all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def wait_for_pool(database_url: str, key_id: str, epoch: int, timeout: float = 180) -> list[PooledPresignature]:
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = [r for r in pool_rows(database_url, key_id) if r.claimed_session_id is None and r.epoch == epoch]
+        if len(ready) >= TARGET or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.5)
+
+
+def sign_audit(api: httpx.Client, key_id: str, session_id: str) -> dict[str, Any]:
+    entries = api.get("/v1/audit-logs", params={"resource_id": key_id, "limit": 100}).json()["entries"]
+    return next(e for e in entries if e["action"] == "key.sign" and e["session_id"] == session_id)
+
+
+@pytest.fixture(scope="module")
+def pooled_key(stack: Stack, pool_api: httpx.Client) -> dict[str, Any]:
+    return create_key(pool_api, protocol="gg20", chain_type="ethereum", threshold=2, nodes=["p1", "p2", "p3"])
+
+
+def test_sign_from_the_pool_runs_the_online_round_only(migrated_db: str, pool_api: httpx.Client,
+                                                       pooled_key: dict[str, Any]) -> None:
+    key_id = pooled_key["key_id"]
+    ready = wait_for_pool(migrated_db, key_id, epoch=0)
+    assert len(ready) == TARGET and {r.signer_set for r in ready} == {"p1,p2"}
+    message = f"{key_id} pooled".encode()
+    session = sign(pool_api, key_id, message)
+    assert session["status"] == "completed", session["error"]
+    assert sorted(session["participants"]) == ["p1", "p2"]
+    check_ecdsa_signature(pooled_key, hashlib.sha256(message).digest(), session["signature"])
+    assert sign_audit(pool_api, key_id, session["session_id"])["details"]["used_pool"] is True
+    claimed = [r for r in pool_rows(migrated_db, key_id) if r.claimed_session_id is not None]
+    assert [r.claimed_session_id.split(".")[0] for r in claimed] == [session["session_id"]]
+    assert claimed[0].presig_id in {r.presig_id for r in ready}
+
+    # Another signer pair has no pool: presign and sign in the session, still one valid signature.
+    other = sign(pool_api, key_id, message + b" by p2,p3", signers=["p2", "p3"])
+    assert other["status"] == "completed", other["error"]
+    check_ecdsa_signature(pooled_key, hashlib.sha256(message + b" by p2,p3").digest(), other["signature"])
+    assert sign_audit(pool_api, key_id, other["session_id"])["details"]["used_pool"] is False
+
+
+def test_an_epoch_change_voids_the_pool(migrated_db: str, pool_api: httpx.Client,
+                                        pooled_key: dict[str, Any]) -> None:
+    key_id = pooled_key["key_id"]
+    assert wait_for_pool(migrated_db, key_id, epoch=0), "the pool of epoch 0 was never refilled"
+    change(pool_api, key_id, "refresh", reason="presign pool epoch")
+    assert pool_api.get(f"/v1/keys/{key_id}").json()["epoch"] == 1
+    message = f"{key_id} after refresh".encode()
+    session = sign(pool_api, key_id, message)
+    assert session["status"] == "completed", session["error"]
+    check_ecdsa_signature(pooled_key, hashlib.sha256(message).digest(), session["signature"])
+    # The claim dropped every presignature of epoch 0: this session presigned for itself.
+    assert sign_audit(pool_api, key_id, session["session_id"])["details"]["used_pool"] is False
+    assert all(r.epoch == 1 for r in pool_rows(migrated_db, key_id))
+    assert len(wait_for_pool(migrated_db, key_id, epoch=1)) == TARGET  # and the refill makes new ones
+    again = sign(pool_api, key_id, message + b" again")
+    assert again["status"] == "completed", again["error"]
+    check_ecdsa_signature(pooled_key, hashlib.sha256(message + b" again").digest(), again["signature"])
+    assert sign_audit(pool_api, key_id, again["session_id"])["details"]["used_pool"] is True
+
+
+async def test_only_pinned_holders_presign_and_a_presignature_never_signs_without_intent(
+        stack: Stack, migrated_db: str, client: Client, probe: str, pooled_key: dict[str, Any]) -> None:
+    key_id = pooled_key["key_id"]
+    signers = parties(stack, ["p1", "p2"])
+    params = {"key_id": key_id, "curve": "secp256k1", "threshold": 2}
+    forged = [signers[0], replace(signers[1], signing_public_key="ab" * 32)]  # p2 with another identity key
+    for roster, extra, code in ((forged, {}, "roster_mismatch"),
+                                (signers, {"digest": "cd" * 32}, "unauthorized"),
+                                (signers, {"derivation_path": "m/0"}, "unauthorized")):
+        hello = {"session_id": f"presign-{uuid.uuid4()}", "workflow_id": "attacker", "protocol": "gg20-presign",
+                 "parties": [asdict(p) for p in roster], "intent": None, "params": {**params, **extra}}
+        answers = await run_probe(client, probe, [ProbeCall("participant.session_hello",
+                                                            participant_task_queue("p1"), hello)])
+        refused(answers[0], code)
+    # A pooled presignature's id is public (the coordinator's table): its online round still needs an intent.
+    row = next(r for r in await asyncio.to_thread(pool_rows, migrated_db, key_id) if r.claimed_session_id is None)
+    hello = {"session_id": f"online-{uuid.uuid4()}", "workflow_id": "attacker", "protocol": "gg20-sign",
+             "parties": [asdict(p) for p in signers], "intent": None,
+             "params": {**params, "digest": "ef" * 32, "presig_id": row.presig_id}}
+    answers = await run_probe(client, probe, [ProbeCall("participant.session_hello",
+                                                        participant_task_queue("p1"), hello)])
+    refused(answers[0], "unauthorized")

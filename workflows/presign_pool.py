@@ -1,0 +1,96 @@
+"""PresignPoolRefillWorkflow: keep GG20 presignatures ready for one signer set of a key, so that a GG20
+signature needs only the online round (SECURITY.md N2, N5: each presignature is sealed on its signers,
+bound to the key, epoch and signer set, and consumed durably once).
+
+A presign run needs no intent: it makes one-time secrets bound to the pinned signers and signs nothing;
+the online round that uses one is authorised by the sign intent like every signature
+(activities/participant_rounds.py). The refill runs in the background, one per key and signer set, a
+few runs at a time; a failed run (an offline signer, say) ends the refill short and the next sign
+starts another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from mpc.protocols import SPECS, Activity, SessionProtocol
+    from workflows import coordinator_calls as db
+    from workflows.driver import SessionFailedError
+    from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
+    from workflows.types import (
+        Party,
+        PresignPoolInput,
+        PresignRefillRequest,
+        PresignRefillResult,
+        ProtocolParams,
+        RoundPolicy,
+        StorePresignatureInput,
+    )
+
+PRESIGN = SessionProtocol.GG20_PRESIGN.value
+PARALLEL_RUNS = 2  # presign runs at a time: each is seconds of Paillier arithmetic on every signer
+MAX_RUNS = 64  # per refill workflow, so its history stays small; the next sign starts another
+
+
+def presign_pool_workflow_id(key_id: str, node_ids: list[str]) -> str:
+    signers = hashlib.sha256(",".join(sorted(node_ids)).encode()).hexdigest()[:16]
+    return f"presign-pool-{key_id}-{signers}"
+
+
+@workflow.defn(name="PresignPoolRefill")
+class PresignPoolRefillWorkflow:
+    @workflow.run
+    async def run(self, request: PresignRefillRequest) -> PresignRefillResult:
+        nodes = [p.node_id for p in request.signers]
+        level: int = await db.call(Activity.PRESIGN_LEVEL.value, PresignPoolInput(request.key_id, nodes), int)
+        wanted = min(MAX_RUNS, request.target - level)
+        result = PresignRefillResult()
+        run_no = 0
+        while run_no < wanted and result.failure is None:
+            batch = range(run_no, min(wanted, run_no + PARALLEL_RUNS))
+            run_no += len(batch)
+            outcomes = await asyncio.gather(*(self._presign(request, i) for i in batch), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, SessionFailedError):
+                    result.failure = outcome.failure
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                else:
+                    result.added += outcome
+        return result
+
+    @staticmethod
+    async def _presign(request: PresignRefillRequest, index: int) -> int:
+        info = workflow.info()
+        run = ProtocolRun(protocol=PRESIGN, session_id=f"{info.workflow_id}.{info.run_id}.{index}",
+                          workflow_id=info.workflow_id, parties=request.signers,
+                          params=ProtocolParams(key_id=request.key_id, curve=request.curve,
+                                                threshold=len(request.signers)),
+                          total_rounds=SPECS[PRESIGN].rounds, policy=request.policy, intent=None)
+        public = agreed_public_result(await drive_protocol(run))  # the epoch: the signers' share epoch
+        stored: int = await db.call(Activity.STORE_PRESIGNATURE.value, StorePresignatureInput(
+            request.key_id, [p.node_id for p in request.signers], str(public["presig_id"]), str(public["R"]),
+            int(public["epoch"])), int)
+        return stored
+
+
+async def start_presign_refill(key_id: str, curve: str, signers: list[Party], target: int,
+                               policy: RoundPolicy) -> None:
+    """Start a refill in the background (it outlives the caller); one at a time per key and signer set."""
+    if target <= 0:
+        return
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await workflow.start_child_workflow(
+            PresignPoolRefillWorkflow.run,
+            PresignRefillRequest(key_id, curve, sorted(signers, key=lambda p: p.party_id), target, policy),
+            id=presign_pool_workflow_id(key_id, [p.node_id for p in signers]),
+            parent_close_policy=ParentClosePolicy.ABANDON, execution_timeout=timedelta(minutes=30),
+        )
