@@ -4,9 +4,13 @@ Pre-parameters (Paillier primes, ring-Pedersen secrets) are secret and each is u
 one keygen. An operator (or the test stack) drops a JSON-lines file at
 ``<KEY_SHARE_STORAGE_PATH>/preparams.jsonl``; the node validates every entry, seals it as a
 one-time record in its `SecretStateStore` and deletes the plaintext file (`import_preparams`).
-A keygen takes one with `SecretStateStore.consume` (atomic, so two sessions never share one) and
-seals the chosen entry in the session's own state, so every round rebuilds the adapter with the
-same arguments. An empty pool means generating on the spot: slow (seconds to minutes), correct.
+The participant's background filler (workers/preparams_filler.py) keeps the pool at
+PREPARAMS_POOL_TARGET by sealing freshly generated sets the same way (`seal_preparams`). A keygen takes
+one with `SecretStateStore.consume` (atomic, so two sessions never share one) and seals the chosen
+entry in the session's own state, so every round rebuilds the adapter with the same arguments. An
+empty pool is a last resort, not an error: the set is generated on the request path (slow: seconds
+to minutes, correct), logged at WARNING and counted (`preparams_generated_on_request`,
+``mpc_node_preparams_generated_on_request_total``), so an operator sees a pool that is too small.
 
 Presignatures (GG20): the final presign round stores the presignature twice, sealed: a one-time
 record (the durable "used" marker lives there, SECURITY.md N2) and a readable copy the online
@@ -21,6 +25,8 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
+from collections import Counter
 from pathlib import Path
 
 from mpc.keystore import SecretStateStore, ShareNotFoundError
@@ -42,6 +48,34 @@ def preparams_file(state: SecretStateStore) -> Path:
     return Path(state.root).parent / PREPARAMS_FILE
 
 
+def preparams_record_id(line: str) -> str:
+    """The one-time record id of a pre-parameter line: the same line is never sealed twice."""
+    return hashlib.sha256(line.strip().encode()).hexdigest()[:32]
+
+
+def seal_preparams(state: SecretStateStore, line: str) -> bool:
+    """Validate one pre-parameter line in full and seal it as a one-time record of the pool.
+
+    Returns False when the line is known already (held, or used before: ids are single-use).
+    Raises `TssError` / `ValueError` for an invalid line (the message never holds a value of it).
+    """
+    line = line.strip()
+    PreParams.from_json(line)  # full re-validation: primality, sizes, Blum/safe form, ring-Pedersen relation
+    record_id = preparams_record_id(line)
+    if state.is_consumed(PREPARAMS_POOL, record_id) or record_id in state.one_time_ids(PREPARAMS_POOL):
+        return False
+    try:
+        state.put_one_time(PREPARAMS_POOL, record_id, line.encode())
+    except NonceReuseError:
+        return False
+    return True
+
+
+def preparams_level(state: SecretStateStore) -> int:
+    """How many sealed pre-parameter sets the node holds now (what the filler and the heartbeat report)."""
+    return len(state.one_time_ids(PREPARAMS_POOL))
+
+
 def import_preparams(state: SecretStateStore, path: Path | None = None) -> int:
     """Seal every valid entry of the plaintext pool file into the one-time store, then delete the file.
 
@@ -55,18 +89,9 @@ def import_preparams(state: SecretStateStore, path: Path | None = None) -> int:
         if not line.strip():
             continue
         try:
-            PreParams.from_json(line)  # full re-validation, once
+            added += seal_preparams(state, line)
         except (TssError, ValueError) as exc:
             log.warning("skipping invalid pre-parameter entry: %s", exc)
-            continue
-        record_id = hashlib.sha256(line.strip().encode()).hexdigest()[:32]
-        if state.is_consumed(PREPARAMS_POOL, record_id) or record_id in state.one_time_ids(PREPARAMS_POOL):
-            continue
-        try:
-            state.put_one_time(PREPARAMS_POOL, record_id, line.strip().encode())
-            added += 1
-        except NonceReuseError:
-            continue
     with contextlib.suppress(OSError):
         os.remove(path)
     if added:
@@ -74,8 +99,18 @@ def import_preparams(state: SecretStateStore, path: Path | None = None) -> int:
     return added
 
 
+_on_request_lock = threading.Lock()
+_on_request: Counter[str] = Counter()
+
+
+def preparams_generated_on_request(node_id: str) -> int:
+    """How many pre-parameter sets node `node_id` generated on the request path (empty pool) in this process."""
+    with _on_request_lock:
+        return _on_request[node_id]
+
+
 def take_preparams(state: SecretStateStore, bits: int = 2048) -> PreParams:
-    """One pre-parameter set, used by nobody else: from the sealed pool, else generated now."""
+    """One pre-parameter set, used by nobody else: from the sealed pool, else (last resort) generated now."""
     import_preparams(state)
     for record_id in state.one_time_ids(PREPARAMS_POOL):
         try:
@@ -85,7 +120,10 @@ def take_preparams(state: SecretStateStore, bits: int = 2048) -> PreParams:
         pre = PreParams.from_json(raw, trusted=True)
         if pre.bits == bits:
             return pre
-    log.warning("pre-parameter pool is empty: generating %d-bit pre-parameters now (slow)", bits)
+    with _on_request_lock:
+        _on_request[state.node_id] += 1
+    log.warning("pre-parameter pool is empty: generating %d-bit pre-parameters on the request path (slow); "
+                "raise PREPARAMS_POOL_TARGET or PREPARAMS_POOL_WORKERS", bits)
     return PreParamsPool(bits=bits).take(generate_if_empty=True)
 
 

@@ -48,11 +48,21 @@ class NodeRegistration(BaseModel):
     _keys = field_validator("signing_public_key", "encryption_public_key")(_hex32)
 
 
+POOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+MAX_POOLS = 16
+PoolName = Annotated[str, Field(pattern=POOL_NAME_PATTERN)]
+PoolLevel = Annotated[int, Field(ge=0, le=1_000_000_000)]
+
+
 class NodeHeartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timestamp: float
     signature: str
+    pool_levels: dict[PoolName, PoolLevel] | None = Field(
+        default=None, max_length=MAX_POOLS,
+        description="one-time secrets ready on the node, by pool (e.g. `paillier_preparams`); signed with the "
+                    "timestamp (mpc/node_auth.py `heartbeat_message`)")
 
 
 class NodePublic(BaseModel):
@@ -69,6 +79,10 @@ class NodePublic(BaseModel):
     registered_at: datetime
     last_heartbeat: datetime
     seconds_since_heartbeat: float
+    pool_levels: dict[str, int] = Field(
+        default_factory=dict, description="one-time secrets ready on the node, by pool, as its last heartbeat "
+                                          "reported them (`paillier_preparams`, `frost_nonces`, `gg20_presignatures`;"
+                                          " empty: not reported yet)")
 
 
 class NodeList(BaseModel):

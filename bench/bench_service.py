@@ -108,9 +108,11 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")
 
 
-def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, str]) -> Target:
+def start_dev_stack(label: str, tree: Path, log_dir: Path, extra_env: dict[str, str], *, seed: bool = True) -> Target:
+    """`seed`: pre-parameter pools from the test fixtures (False: the participants' own filler, or none)."""
     data_dir = Path(tempfile.mkdtemp(prefix="mpc-bench-"))
-    seed_pools(data_dir)
+    if seed:
+        seed_pools(data_dir)
     ports = {name: free_port() for name in ("http", "temporal", "ui", "vault", "db", "redis")}
     argv = [sys.executable, "-m", "mpc", "dev", "--data-dir", str(data_dir), "--participants", str(len(NODES))]
     for name, port in ports.items():

@@ -21,5 +21,10 @@ def registration_message(fields: Mapping[str, Any]) -> bytes:
     return b"mpc-node-registration-v1\x00" + json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
 
 
-def heartbeat_message(node_id: str, timestamp: float) -> bytes:
-    return b"mpc-node-heartbeat-v1\x00" + f"{node_id}\x00{timestamp!r}".encode()
+def heartbeat_message(node_id: str, timestamp: float, pool_levels: Mapping[str, int] | None = None) -> bytes:
+    """What a heartbeat signs. With `pool_levels` (issue 12 part 5) they are signed too, under v2 with their
+    canonical JSON; without (a node that predates them, or nothing to report) the message is v1 as before."""
+    if not pool_levels:
+        return b"mpc-node-heartbeat-v1\x00" + f"{node_id}\x00{timestamp!r}".encode()
+    levels = json.dumps(dict(pool_levels), sort_keys=True, separators=(",", ":"))
+    return b"mpc-node-heartbeat-v2\x00" + f"{node_id}\x00{timestamp!r}\x00{levels}".encode()

@@ -9,6 +9,8 @@ Each worker serves ``/metrics`` and ``/health`` on METRICS_PORT. What it exposes
   (``InvalidRequest``, ``ProtocolViolation``), by type and the ``code`` of its first detail.
 - ``mpc_node_vault_call_seconds``: every Vault transit call of the keystore (`observe_vault`).
 - ``mpc_node_pool_level``: one-time secrets ready per pool, counted on the node's own disk at scrape time.
+- ``mpc_node_preparams_generated_total``: pre-parameter sets a participant generated, by ``path``
+  (``background``: its filler; ``request``: on a keygen's path because the pool was empty).
 - ``process_*``: CPU seconds, resident memory, open files of the worker process.
 - ``temporal_*``: the Temporal SDK's own worker metrics (task slots, poll and schedule-to-start latency,
   ...). The SDK's Rust core serves them on a loopback-only port of its own (`sdk_runtime`); the
@@ -30,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from temporalio import activity
@@ -203,6 +205,20 @@ class PoolLevels(Collector):
         yield family
 
 
+class ScrapedCounters(Collector):
+    """A counter family whose values are read at scrape time from the code that counts (one label)."""
+
+    def __init__(self, name: str, documentation: str, label: str, values: Mapping[str, Callable[[], int]]) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.values = dict(values)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, count in self.values.items():
+            family.add_metric([value], float(count()))
+        yield family
+
+
 # ---- the Temporal SDK's metrics ---------------------------------------------------------------
 
 
@@ -311,6 +327,6 @@ class MetricsServer:
                 await self._task
 
 
-__all__ = ["MetricsInterceptor", "MetricsServer", "NodeMetrics", "PoolLevels", "RegistryCollector",
+__all__ = ["MetricsInterceptor", "MetricsServer", "NodeMetrics", "PoolLevels", "RegistryCollector", "ScrapedCounters",
            "TemporalSdkCollector",
            "free_loopback_port", "metrics_url", "sdk_runtime"]

@@ -54,7 +54,9 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
                     "max_concurrent_signings": "max_concurrent_signings",
                     "session_timeout": "session_timeout", "round_timeout": "round_timeout",
                     "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target",
-                    "presign_pool_target": "presign_pool_target"},
+                    "presign_pool_target": "presign_pool_target",
+                    "preparams_pool_target": "preparams_pool_target",
+                    "preparams_pool_workers": "preparams_pool_workers"},
 }
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
@@ -226,6 +228,10 @@ class Settings(BaseSettings):
     round_retries: int = Field(3, ge=1, le=20)
     nonce_pool_target: int = Field(10, ge=0, le=1000)  # FROST nonce commitments kept ready per node and key
     presign_pool_target: int = Field(4, ge=0, le=64)  # GG20 presignatures kept ready per key and signer set
+    # Participants: sealed Paillier pre-parameter sets kept ready for ECDSA keygen/reshare, made in the background
+    # by PREPARAMS_POOL_WORKERS niced processes (workers/preparams_filler.py); 0 disables the filler.
+    preparams_pool_target: int = Field(4, ge=0, le=1000)
+    preparams_pool_workers: int = Field(1, ge=1, le=64)
     heartbeat_interval: float = 5.0
     node_offline_after: float = 20.0
 

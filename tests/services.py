@@ -112,6 +112,9 @@ def stack_env(
         # Backups go to the session's directory; no Schedule unless a test asks for one (tests/integration/
         # test_backup.py restarts the coordinator with a one-minute cron).
         "BACKUP_DIR": str(services_dir / "backups"), "BACKUP_SCHEDULE": "",
+        # Tests never generate primes: participants get committed pre-parameters (tests/stack.py
+        # seed_preparams) and no background filler (tests/workers/test_preparams_filler.py tests it).
+        "PREPARAMS_POOL_TARGET": "0",
     })
     return env
 

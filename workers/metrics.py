@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from temporalio.runtime import Runtime
 
-from activities.ecdsa_node import PREPARAMS_POOL, PRESIG_ONCE
+from activities.ecdsa_node import PREPARAMS_POOL, PRESIG_ONCE, preparams_generated_on_request
 from activities.frost_signing import NONCES
 from activities.node_services import NodeServices
 from mpc.node_metrics import (
     MetricsServer,
     NodeMetrics,
     PoolLevels,
+    ScrapedCounters,
     TemporalSdkCollector,
     free_loopback_port,
     metrics_url,
@@ -42,11 +43,28 @@ def node_metrics(settings: Settings) -> NodeMetrics:
                        activity_protocols=ACTIVITY_PROTOCOLS)
 
 
-def count_pools(metrics: NodeMetrics, services: NodeServices) -> None:
+def pool_counters(services: NodeServices) -> dict[str, Callable[[], int]]:
+    """Pool label -> how many one-time secrets it holds now (a directory listing on the node's disk)."""
     def counter(namespace: str) -> Callable[[], int]:
         return lambda: len(services.state.one_time_ids(namespace))
 
-    metrics.add(PoolLevels({pool: counter(namespace) for pool, namespace in POOLS.items()}))
+    return {pool: counter(namespace) for pool, namespace in POOLS.items()}
+
+
+def pool_levels(services: NodeServices) -> dict[str, int]:
+    """Every pool's level now: what the node's heartbeat reports (`mpc nodes list`)."""
+    return {pool: count() for pool, count in pool_counters(services).items()}
+
+
+def count_pools(metrics: NodeMetrics, services: NodeServices, generated_in_background: Callable[[], int]) -> None:
+    """``mpc_node_pool_level{pool}`` and ``mpc_node_preparams_generated_total{path}``: pre-parameter sets
+    made by the background filler (`generated_in_background`) or, the pool being empty, on a keygen's path."""
+    metrics.add(PoolLevels(pool_counters(services)))
+    node_id = services.node_id
+    metrics.add(ScrapedCounters(
+        "mpc_node_preparams_generated", "Pre-parameter sets this node generated, in the background filler or "
+        "on a request's path (the pool was empty)", "path",
+        {"background": generated_in_background, "request": lambda: preparams_generated_on_request(node_id)}))
 
 
 @dataclass

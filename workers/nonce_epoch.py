@@ -20,13 +20,15 @@ from typing import Any
 
 import httpx
 
-from activities.ecdsa_node import PRESIG_ONCE
+from activities.ecdsa_node import PREPARAMS_POOL, PRESIG_ONCE
 from activities.frost_signing import NONCES
 from mpc.keystore import SecretStateStore, _fs
 
 log = logging.getLogger("mpc.worker.nonce_epoch")
 APPLIED_FILE = ".nonce-epoch-applied"
-VOIDED_NAMESPACES = (NONCES, PRESIG_ONCE)
+VOIDED_NAMESPACES = (NONCES, PRESIG_ONCE, PREPARAMS_POOL)
+"""One-time namespaces voided by a bump. Pre-parameters too: a restored set may have served a keygen after the
+backup (each is for one keygen only), and a void set left in place would count towards the pool level."""
 
 
 @dataclass(frozen=True)

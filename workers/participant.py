@@ -10,14 +10,16 @@ import resource
 
 from temporalio.worker import Worker
 
+from activities.ecdsa_protocols import ECDSA_MODULUS_BITS
 from mpc.codec import EncryptionCodec
 from mpc.queues import participant_task_queue
 from mpc.settings import Settings
 from mpc.temporal_client import connect
 from mpc.tls_client import httpx_tls
-from workers.metrics import Telemetry, count_pools, node_metrics, telemetry
+from workers.metrics import Telemetry, count_pools, node_metrics, pool_levels, telemetry
 from workers.node_context import NodeContext
 from workers.nonce_epoch import apply_remote_epoch, fetch_remote_epoch
+from workers.preparams_filler import PreParamsFiller
 from workers.registration import Registrar
 
 log = logging.getLogger("mpc.worker.participant")
@@ -36,13 +38,15 @@ async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyn
     stop = stop or asyncio.Event()
     metrics = node_metrics(settings)
     node = NodeContext.open(settings, observe_vault=metrics.observe_vault)
-    count_pools(metrics, node.services)
+    filler = PreParamsFiller(node.services.state, target=settings.preparams_pool_target,
+                             workers=settings.preparams_pool_workers, bits=ECDSA_MODULUS_BITS)
+    count_pools(metrics, node.services, lambda: filler.generated)
     async with telemetry(settings, metrics) as telemetered:
-        await _serve(settings, codec, stop, node, telemetered)
+        await _serve(settings, codec, stop, node, telemetered, filler)
 
 
 async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event, node: NodeContext,
-                 telemetered: Telemetry) -> None:
+                 telemetered: Telemetry, filler: PreParamsFiller) -> None:
     public = node.identity_public()
     registrar = Registrar(
         api_url=settings.coordinator_endpoint,
@@ -56,6 +60,7 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
         version=API_VERSION,
         metrics_url=telemetered.url,
         tls=httpx_tls(settings),
+        pool_levels=lambda: pool_levels(node.services),
     )
     # SECURITY.md N4: a node restored from a snapshot voids its old nonces before it serves any round.
     remote = await fetch_remote_epoch(settings.coordinator_endpoint, settings.api_token.get_secret_value(),
@@ -73,9 +78,12 @@ async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event
     )
     log.info("participant worker polling", extra={"node_id": settings.node_id, "fingerprint": public.fingerprint})
     heartbeats = asyncio.create_task(registrar.run(settings.heartbeat_interval, stop))
+    # After the epoch is applied: sets sealed under a token about to be voided would be lost.
+    filling = asyncio.create_task(filler.run(stop))
     try:
         async with worker:
             await stop.wait()
     finally:
         stop.set()
         await heartbeats
+        await filling  # kills the filler's worker processes

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ class Registrar:
         version: str | None = None,
         metrics_url: str = "",
         tls: dict[str, Any] | None = None,
+        pool_levels: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.tls = tls or {}  # httpx TLS options (mpc/tls_client.py): the API's CA, a client certificate
@@ -43,6 +44,7 @@ class Registrar:
         self.endpoint = endpoint
         self.version = version
         self.metrics_url = metrics_url
+        self.pool_levels = pool_levels  # one-time secrets ready per pool (blocking: a directory listing)
 
     def registration(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -60,11 +62,24 @@ class Registrar:
             raise RegistrationError(f"registration refused ({reply.status_code}): {reply.text[:300]}")
 
     async def heartbeat(self, client: httpx.AsyncClient) -> int:
+        levels = await self._levels()
         timestamp = time.time()
-        body = {"timestamp": timestamp, "signature": self.sign(heartbeat_message(self.node_id, timestamp)).hex()}
+        body: dict[str, Any] = {"timestamp": timestamp,
+                                "signature": self.sign(heartbeat_message(self.node_id, timestamp, levels)).hex()}
+        if levels:
+            body["pool_levels"] = levels
         reply = await client.post(f"{self.api_url}/v1/nodes/{self.node_id}/heartbeat", json=body,
                                   headers=self.headers)
         return reply.status_code
+
+    async def _levels(self) -> dict[str, int]:
+        if self.pool_levels is None:
+            return {}
+        try:
+            return dict(await asyncio.to_thread(self.pool_levels))
+        except OSError as exc:  # a disk hiccup costs this heartbeat its levels, not the heartbeat
+            log.warning("pool levels could not be counted: %s", type(exc).__name__, extra={"node_id": self.node_id})
+            return {}
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Register (retrying while the API is not up), then heartbeat until `stop`."""

@@ -33,6 +33,7 @@ def to_public(node: Node, offline_after: float) -> NodePublic:
         capabilities=node.capabilities, version=node.version, metrics_url=node.metrics_url or "",
         registered_at=node.registered_at,
         last_heartbeat=node.last_heartbeat, seconds_since_heartbeat=round(age, 3),
+        pool_levels=dict(node.pool_levels or {}),
     )
 
 

@@ -109,10 +109,12 @@ async def heartbeat(node_id: str, beat: NodeHeartbeat, db: DbSession, state: Sta
     if node is None:
         raise ApiError(404, "node_not_found", f"node {node_id} is not registered", node=node_id)
     _fresh(beat.timestamp)
-    _verify(node.signing_public_key, heartbeat_message(node_id, beat.timestamp), beat.signature)
+    _verify(node.signing_public_key, heartbeat_message(node_id, beat.timestamp, beat.pool_levels), beat.signature)
     _later_than_last(node, beat.timestamp)
     node.last_heartbeat, node.status = datetime.now(UTC), "online"
     node.heartbeat_timestamp = beat.timestamp
+    if beat.pool_levels is not None:  # a node that reports none keeps its last known levels
+        node.pool_levels = dict(beat.pool_levels)
     await db.commit()
     await db.refresh(node)
     return to_public(node, state.settings.node_offline_after)

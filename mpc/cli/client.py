@@ -338,11 +338,21 @@ def cmd_approve(client: ApiClient, args: argparse.Namespace) -> int:
     return _emit(reply, args, lambda r: f"{r['decision']}d session {r['session_id']} as {r['approver']}")
 
 
+PREPARAMS_POOL_LABEL = "paillier_preparams"
+"""The pool `mpc nodes list` shows: sealed pre-parameter sets ready for ECDSA keygen (workers/metrics.py POOLS)."""
+
+
+def _pool_level(node: dict[str, Any], pool: str) -> str:
+    level = (node.get("pool_levels") or {}).get(pool)
+    return "-" if level is None else str(level)
+
+
 def cmd_nodes_list(client: ApiClient, args: argparse.Namespace) -> int:
     reply = client.get("/v1/nodes")
     rows = [[n["node_id"], n["status"], n.get("admission", ""), f"{n['seconds_since_heartbeat']:.1f}s",
-             n.get("version") or "", n.get("endpoint") or ""] for n in reply["nodes"]]
-    header = ["NODE_ID", "STATUS", "ADMISSION", "LAST HEARTBEAT", "VERSION", "ENDPOINT"]
+             _pool_level(n, PREPARAMS_POOL_LABEL), n.get("version") or "", n.get("endpoint") or ""]
+            for n in reply["nodes"]]
+    header = ["NODE_ID", "STATUS", "ADMISSION", "LAST HEARTBEAT", "PREPARAMS", "VERSION", "ENDPOINT"]
     return _emit(reply, args, lambda r: _table(header, rows) + f"\n{r['online']} of {r['total']} online")
 
 

@@ -93,6 +93,8 @@ class Node(Base):
     """`pending` until an admin approves the node (`admitted`); keygen and signing use admitted nodes only."""
     heartbeat_timestamp: Mapped[float | None] = mapped_column(Float, nullable=True)
     """The node's own signed timestamp of its last registration or heartbeat: each must be later."""
+    pool_levels: Mapped[dict[str, int] | None] = mapped_column(JsonType, nullable=True)
+    """One-time secrets ready on the node by pool, as its last signed heartbeat reported them."""
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -71,7 +71,7 @@ def test_rich_status(status: int, expected: grpc.StatusCode) -> None:
     ("api.recover.RecoverCreate", None, "RecoverRequest"), ("api.recover.RecoverHolder", None, "RecoverHolder"),
     ("api.backups.BackupPublic", "Backup", None), ("api.backups.BackupList", "BackupList", None),
     ("api.backups.BackupStarted", "BackupStarted", None),
-    ("api.operations.nodes.NonceEpochPublic", "NonceEpoch", None),
+    ("api.operations.nodes.NonceEpochPublic", "NonceEpoch", None), ("api.schemas.NodePublic", "Node", None),
 ])
 def test_proto_messages_carry_every_field_of_the_rest_schemas(schema: str, message: str | None,
                                                               request_message: str | None) -> None:

@@ -242,3 +242,46 @@ def test_registration_carries_the_signed_metrics_url(api_server: str, node_token
     assert reply.status_code == 200 and reply.json()["metrics_url"] == ""
     not_http = _registration(node_id, key, "44" * 32, metrics_url="file:///etc/passwd")
     assert httpx.post(f"{api_server}/v1/nodes/register", json=not_http, headers=auth).status_code == 422
+
+
+def test_heartbeat_pool_levels_are_signed_stored_and_listed(api_server: str, node_token: str, admin_token: str,
+                                                            node_id: str) -> None:
+    """Issue 12 part 5: a heartbeat's pool levels are signed with it (v2 message), kept on the node's record
+    and shown by `GET /v1/nodes`; levels the signature does not cover, or malformed ones, change nothing."""
+    key = SigningKey.generate()
+    auth, admin = {"Authorization": f"Bearer {node_token}"}, {"Authorization": f"Bearer {admin_token}"}
+    registration = _registration(node_id, key, "ab" * 32)
+    assert httpx.post(f"{api_server}/v1/nodes/register", json=registration, headers=auth).status_code == 200
+
+    def levels_listed() -> dict:
+        listed = httpx.get(f"{api_server}/v1/nodes", headers=admin).json()
+        return next(n for n in listed["nodes"] if n["node_id"] == node_id)["pool_levels"]
+
+    assert levels_listed() == {}  # none reported yet
+    levels = {"paillier_preparams": 4, "frost_nonces": 30, "gg20_presignatures": 0}
+    ts = registration["timestamp"] + 0.5
+    signed = {"timestamp": ts, "pool_levels": levels,
+              "signature": key.sign(heartbeat_message(node_id, ts, levels)).signature.hex()}
+    reply = httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", json=signed, headers=auth)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["pool_levels"] == levels and levels_listed() == levels
+    assert heartbeat_message(node_id, ts, levels) != heartbeat_message(node_id, ts)  # v2 covers the levels
+
+    # Levels swapped under a signature over other levels (or over none): refused, nothing stored.
+    for signed_levels in ({"paillier_preparams": 1}, None):
+        ts += 1
+        forged = {"timestamp": ts, "pool_levels": {"paillier_preparams": 99},
+                  "signature": key.sign(heartbeat_message(node_id, ts, signed_levels)).signature.hex()}
+        reply = httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", json=forged, headers=auth)
+        assert reply.status_code == 401 and reply.json()["error"]["code"] == "bad_node_signature"
+    for bad in ({"paillier_preparams": -1}, {"Bad Name": 1}, {f"pool_{i}": 1 for i in range(17)}):
+        ts += 1
+        body = {"timestamp": ts, "pool_levels": bad,
+                "signature": key.sign(heartbeat_message(node_id, ts, bad)).signature.hex()}
+        reply = httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", json=body, headers=auth)
+        assert reply.status_code == 422, reply.text
+    # A v1 heartbeat (a node that predates pool levels) is accepted and keeps the last known levels.
+    ts += 1
+    assert httpx.post(f"{api_server}/v1/nodes/{node_id}/heartbeat", json=_beat(key, node_id, ts),
+                      headers=auth).status_code == 200
+    assert levels_listed() == levels

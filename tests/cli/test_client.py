@@ -90,10 +90,24 @@ def test_sign_json_and_no_wait(stack: Stack, created: dict[str, str]) -> None:
 
 
 def test_nodes_list(stack: Stack) -> None:
+    with stack.client() as api:  # the first heartbeat that reports pool levels comes 0.5 s after registration
+        deadline = time.monotonic() + 15
+        while not all(n["pool_levels"] for n in api.get("/v1/nodes").json()["nodes"] if n["node_id"] in NODES):
+            assert time.monotonic() < deadline, "no pool levels reported"
+            time.sleep(0.2)
     run = mpc(stack, "nodes", "list")
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("NODE_ID") and all(n in run.stdout for n in NODES)
-    assert json.loads(mpc(stack, "nodes", "list", "--json").stdout)["total"] >= len(NODES)
+    listed = json.loads(mpc(stack, "nodes", "list", "--json").stdout)
+    assert listed["total"] >= len(NODES)
+    # The PREPARAMS column: each node's sealed pre-parameter sets, from its last heartbeat.
+    header, *rows = run.stdout.splitlines()
+    column = header.split().index("PREPARAMS") - 1  # "LAST HEARTBEAT" is two words in the header
+    levels = {n["node_id"]: n["pool_levels"].get("paillier_preparams") for n in listed["nodes"]}
+    for row in rows:
+        cells = row.split()
+        if cells and cells[0] in NODES:
+            assert levels[cells[0]] is not None and cells[column].isdigit()
 
 
 def test_sign_digests_file(stack: Stack, created: dict[str, str], tmp_path: Path) -> None:

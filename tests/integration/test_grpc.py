@@ -116,6 +116,7 @@ def test_keygen_sign_and_verify_independently(stack: Stack, admin: Client, key: 
     assert signed.session_id in {s.session_id for s in listed.sessions} and listed.total >= 2
     nodes = admin(admin.nodes.ListNodes, pb.ListNodesRequest())
     assert set(SIGNERS) <= {n.node_id for n in nodes.nodes if n.status == "online"}
+    assert all("paillier_preparams" in n.pool_levels for n in nodes.nodes if n.node_id in SIGNERS)  # heartbeats
     epochs = admin(admin.keys.ListEpochs, pb.GetKeyRequest(key_id=key["key_id"]))
     assert [e.epoch for e in epochs.epochs] == [0] and epochs.epochs[0].active
 

@@ -14,12 +14,15 @@ from activities.ecdsa_node import (
     forget_presignature,
     import_preparams,
     load_presignature,
+    preparams_generated_on_request,
+    preparams_level,
     session_preparams,
     store_presignature,
     take_preparams,
 )
 from mpc.keystore import LocalKeyWrapper, SecretStateStore
 from tss.errors import NonceReuseError
+from tss.paillier.preparams import PreParams
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "ecdsa" / "preparams.jsonl"
 
@@ -43,6 +46,32 @@ def test_preparams_are_sealed_taken_once_and_never_reimported(state: SecretState
     assert {first.to_json(), second.to_json()} == set(lines)
     _seed(state, lines)  # the same entries again: already used, not imported
     assert import_preparams(state) == 0
+
+
+def test_an_empty_pool_generates_on_the_request_path_as_a_last_resort_warned_and_counted(
+        state: SecretStateStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A pool entry is always taken first; only an empty pool generates (here a stand-in for the 2048-bit
+    generator: tests never make primes), with a WARNING and the `path="request"` counter."""
+    lines = FIXTURE.read_text().splitlines()
+    made: list[int] = []
+
+    class Generator:
+        def __init__(self, *, bits: int) -> None:
+            self.bits = bits
+
+        def take(self, *, generate_if_empty: bool) -> PreParams:
+            assert generate_if_empty
+            made.append(self.bits)
+            return PreParams.from_json(lines[5], trusted=True)
+
+    monkeypatch.setattr("activities.ecdsa_node.PreParamsPool", Generator)
+    before = preparams_generated_on_request(state.node_id)
+    _seed(state, lines[4:5])
+    assert take_preparams(state).to_json() == lines[4] and made == []  # the pool's entry, nothing generated
+    assert preparams_level(state) == 0 and preparams_generated_on_request(state.node_id) == before
+    assert take_preparams(state).to_json() == lines[5] and made == [2048]
+    assert preparams_generated_on_request(state.node_id) == before + 1
+    assert "pre-parameter pool is empty" in caplog.text and caplog.records[-1].levelname == "WARNING"
 
 
 def test_session_preparams_are_stable_across_rounds(state: SecretStateStore) -> None:

@@ -649,7 +649,14 @@ class NodeRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("node_id", "node_type", "endpoint", "status", "admission", "signing_public_key", "encryption_public_key", "capabilities", "version", "metrics_url", "registered_at", "last_heartbeat", "seconds_since_heartbeat")
+    __slots__ = ("node_id", "node_type", "endpoint", "status", "admission", "signing_public_key", "encryption_public_key", "capabilities", "version", "metrics_url", "registered_at", "last_heartbeat", "seconds_since_heartbeat", "pool_levels")
+    class PoolLevelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_TYPE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
@@ -663,6 +670,7 @@ class Node(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     SECONDS_SINCE_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    POOL_LEVELS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     node_type: str
     endpoint: str
@@ -676,7 +684,8 @@ class Node(_message.Message):
     registered_at: _timestamp_pb2.Timestamp
     last_heartbeat: _timestamp_pb2.Timestamp
     seconds_since_heartbeat: float
-    def __init__(self, node_id: _Optional[str] = ..., node_type: _Optional[str] = ..., endpoint: _Optional[str] = ..., status: _Optional[str] = ..., admission: _Optional[str] = ..., signing_public_key: _Optional[str] = ..., encryption_public_key: _Optional[str] = ..., capabilities: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[str] = ..., metrics_url: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds_since_heartbeat: _Optional[float] = ...) -> None: ...
+    pool_levels: _containers.ScalarMap[str, int]
+    def __init__(self, node_id: _Optional[str] = ..., node_type: _Optional[str] = ..., endpoint: _Optional[str] = ..., status: _Optional[str] = ..., admission: _Optional[str] = ..., signing_public_key: _Optional[str] = ..., encryption_public_key: _Optional[str] = ..., capabilities: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[str] = ..., metrics_url: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds_since_heartbeat: _Optional[float] = ..., pool_levels: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class NodeList(_message.Message):
     __slots__ = ("nodes", "online", "total")
