@@ -70,11 +70,12 @@ def pool_rows(database_url: str, key_id: str) -> list[PooledPresignature]:
     return asyncio.run(read())
 
 
-def wait_for_pool(database_url: str, key_id: str, epoch: int, timeout: float = 180) -> list[PooledPresignature]:
+def wait_for_pool(database_url: str, key_id: str, epoch: int, timeout: float = 180,
+                  want: int = TARGET) -> list[PooledPresignature]:
     deadline = time.monotonic() + timeout
     while True:
         ready = [r for r in pool_rows(database_url, key_id) if r.claimed_session_id is None and r.epoch == epoch]
-        if len(ready) >= TARGET or time.monotonic() > deadline:
+        if len(ready) >= want or time.monotonic() > deadline:
             return ready
         time.sleep(0.5)
 
