@@ -43,12 +43,12 @@ from workflows.types import (
 )
 
 
-def _violation(code: str, culprits: list[str], message: str) -> ApplicationError:
+def violation_error(code: str, culprits: list[str], message: str) -> ApplicationError:
     return ApplicationError(message, {"code": code, "culprits": culprits}, type=PROTOCOL_VIOLATION,
                             non_retryable=True)
 
 
-def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, protocol: str, round_no: int,
+def verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, protocol: str, round_no: int,
                       kind: str) -> bytes:
     """Check a broadcast envelope's signature and header (the coordinator holds no identity key).
 
@@ -56,7 +56,7 @@ def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, pr
     parse failure names the sender, a bad signature names nobody (the relay may have altered it).
     """
     if party is None:
-        raise _violation("unknown_sender", [wire.sender], f"{wire.sender} is not a signer of this session")
+        raise violation_error("unknown_sender", [wire.sender], f"{wire.sender} is not a signer of this session")
     envelope = from_wire(wire)  # a ProtocolViolation naming the sender if it does not parse
     try:
         signature = bytes.fromhex(envelope.signature)
@@ -65,11 +65,11 @@ def _verified_payload(wire: WireMessage, party: Party | None, *, ssid: bytes, pr
         context = (bytes.fromhex(envelope.ssid), envelope.protocol, envelope.round, envelope.kind)
         payload = envelope.payload_bytes()
     except (EnvelopeError, ValueError, TypeError):
-        raise _violation("malformed_message", [wire.sender], f"malformed message from {wire.sender}") from None
+        raise violation_error("malformed_message", [wire.sender], f"malformed message from {wire.sender}") from None
     if not signed:
-        raise _violation("bad_signature", [], f"message labelled {wire.sender} is not signed by it")
+        raise violation_error("bad_signature", [], f"message labelled {wire.sender} is not signed by it")
     if context != (ssid, protocol, round_no, kind):
-        raise _violation("wrong_context", [party.node_id], f"{party.node_id} signed a message for another context")
+        raise violation_error("wrong_context", [party.node_id], f"{party.node_id} signed a message for another context")
     return payload
 
 
@@ -79,7 +79,8 @@ def _commitment(suite: Ciphersuite, wire: WireMessage, payload: bytes) -> Signin
         body = json_object(payload, max_bytes=64 * 1024, what="commitment")
         return SigningCommitments.from_bytes(suite, bytes.fromhex(body["commitment"]))
     except (EnvelopeError, EncodingError, ValueError, TypeError, KeyError):
-        raise _violation("malformed_commitment", [wire.sender], f"malformed commitment from {wire.sender}") from None
+        raise violation_error("malformed_commitment", [wire.sender],
+                              f"malformed commitment from {wire.sender}") from None
 
 
 def _taproot(tweak: bool, merkle_root: str | None, key: Key) -> TaprootTweak | None:
@@ -211,20 +212,20 @@ def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str
     node_of = {p.party_id: p.node_id for p in signers}
     commitments = []
     for wire in commitment_wires:
-        payload = _verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(key.record.key_id),
+        payload = verified_payload(wire, by_node.get(wire.sender), ssid=commitment_ssid(key.record.key_id),
                                     protocol=COMMIT_PROTOCOL, round_no=1, kind="commitment")
         commitments.append(_commitment(suite, wire, payload))
     ssid = share_ssid(session_id, key.record.key_id, digest, commitment_wires)
     shares = []
     for wire in share_wires:
-        raw = _verified_payload(wire, by_node.get(wire.sender), ssid=ssid, protocol=SIGN_PROTOCOL, round_no=2,
+        raw = verified_payload(wire, by_node.get(wire.sender), ssid=ssid, protocol=SIGN_PROTOCOL, round_no=2,
                                 kind="share")
         try:
             share = SignatureShare.from_bytes(suite, raw)
         except EncodingError:
-            raise _violation("malformed_share", [wire.sender], f"malformed share from {wire.sender}") from None
+            raise violation_error("malformed_share", [wire.sender], f"malformed share from {wire.sender}") from None
         if node_of.get(share.identifier) != wire.sender:
-            raise _violation("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
+            raise violation_error("share_identifier_mismatch", [wire.sender], f"{wire.sender} sent another's share")
         shares.append(share)
     message = bytes.fromhex(digest)
     try:
@@ -232,7 +233,7 @@ def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str
                               taproot=taproot)
     except ProtocolError as exc:
         culprits = [node_of.get(i, f"party-{i}") for i in exc.culprits]
-        raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
+        raise violation_error(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits)}") from None
     verifying_key = key.verifying_key
     if taproot is not None and taproot.merkle_root is not None:
         # A script-path commitment: the output key the signers signed under is tweaked with the root.

@@ -1,9 +1,10 @@
-"""Coordinator activities of the GG20 presignature pool: store, claim, count.
+"""Coordinator activities of the GG20 presignature pool: store, claim, count, and combine the online round.
 
-The coordinator sees a presignature's public id and R only; each signer keeps its part sealed. A pool is
-one key, one epoch and one signer set: a presignature binds the signer set it was made with (tss.ecdsa.gg20
-`_check_binding`), so a sign session can use one only with exactly those signers, and only at the epoch it
-was made at. Rows of older epochs are dropped whenever the pool is read, so an epoch change empties it.
+The coordinator sees a presignature's public record only (id, R, each signer's R̄_j = k_j·R and S_j = σ_j·R);
+each signer keeps k_j and σ_j sealed. A pool is one key, one epoch and one signer set: a presignature binds
+the signer set it was made with (tss.ecdsa.gg20 `_check_binding`), so a sign session can use one only with
+exactly those signers, and only at the epoch it was made at. Rows of older epochs are dropped whenever the
+pool is read, so an epoch change empties it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.frost_aggregate import _verified_payload, _violation
+from activities.frost_aggregate import verified_payload, violation_error
 from activities.gg20_online import ONLINE_PROTOCOL, online_ssid
 from mpc.db.models import Key, PooledPresignature
 from mpc.envelope import EnvelopeError, json_object
@@ -129,8 +130,8 @@ class PresignPool:
         shares: dict[int, int] = {}
         for wire in request.shares:
             party = by_node.get(wire.sender)
-            payload = _verified_payload(wire, party, ssid=ssid, protocol=ONLINE_PROTOCOL, round_no=1, kind="share")
-            assert party is not None  # _verified_payload refused an unknown sender
+            payload = verified_payload(wire, party, ssid=ssid, protocol=ONLINE_PROTOCOL, round_no=1, kind="share")
+            assert party is not None  # verified_payload refused an unknown sender
             try:
                 body = json_object(payload, max_bytes=4096, what="share")
                 s_i = int(str(body["s"]), 16)
@@ -138,14 +139,16 @@ class PresignPool:
                         request.presig_id, request.digest, party.party_id):
                     raise ValueError("another presignature, digest or party")
             except (EnvelopeError, KeyError, ValueError, TypeError):
-                raise _violation("malformed_share", [party.node_id], f"malformed share from {party.node_id}") from None
+                raise violation_error("malformed_share", [party.node_id],
+                                      f"malformed share from {party.node_id}") from None
             shares[party.party_id] = s_i
         node_of = {p.party_id: p.node_id for p in request.signers}
         try:
             signature = combine_public(public, bytes.fromhex(request.digest), shares)
         except ProtocolError as exc:
             culprits = [node_of.get(j, f"party-{j}") for j in sorted(exc.culprits)]
-            raise _violation(exc.reason, culprits, f"{exc.reason}: {', '.join(culprits) or 'unattributed'}") from None
+            raise violation_error(exc.reason, culprits,
+                                  f"{exc.reason}: {', '.join(culprits) or 'unattributed'}") from None
         except (InvalidInputError, ValueError) as exc:
             raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
         return str(signature.public_dict()["signature"])

@@ -142,7 +142,8 @@ class SignWorkflow(AwaitsApprovals):
         if not ecdsa and (self._pool_left < 0 or self._pool_left <= request.pool_target // 2):
             await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
                                request.pool_target, request.policy)
-        if self._presign_pool(request) and self._presigs_left <= request.presign_pool_target // 2:
+        # GG20: refilled when a claim left the signer set's pool at half its target or less (no claim: no refill).
+        if self._presign_pool(request) and 0 <= self._presigs_left <= request.presign_pool_target // 2:
             await start_presign_refill(request.key_id, request.curve, request.signers, request.presign_pool_target,
                                        request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
@@ -290,7 +291,9 @@ class SignWorkflow(AwaitsApprovals):
     async def _ecdsa_sign_once(self, request: SignRequest, signers: list[Party], attempt: int, *,
                                batch_index: int | None = None, digest: str | None = None,
                                derivation_path: str | None = None) -> tuple[str, bool]:
-        """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature."""
+        """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature. A GG20
+        signature (no child path) first claims a pooled presignature of exactly these signers: then only its
+        online round runs (`_gg20_online`); with none, presign and online sign run here, in the session."""
         attempt_id = f"{request.session_id}.{attempt}"
         rounds_each = sign_rounds(request.protocol)
         total = rounds_each

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ApplicationError
 
 from activities.coordinator import CoordinatorActivities
-from activities.frost_aggregate import _commitment, _verified_payload
+from activities.frost_aggregate import _commitment, verified_payload
 from activities.node_services import Roster, from_wire, open_inbound
 from activities.session_id import CONTRIBUTION_BYTES, session_id_hash
 from mpc.envelope import Envelope, EnvelopeError, json_object, seal
@@ -117,7 +117,7 @@ def test_a_hello_with_a_17_byte_contribution_names_its_sender() -> None:
 @pytest.mark.parametrize("body", GARBAGE.values(), ids=GARBAGE.keys())
 def test_aggregator_names_the_sender_of_a_garbled_envelope(body: Any) -> None:
     with pytest.raises(ApplicationError) as caught:
-        _verified_payload(_wire(body), PARTIES[1], ssid=SSID, protocol="frost-commit", round_no=1, kind="commitment")
+        verified_payload(_wire(body), PARTIES[1], ssid=SSID, protocol="frost-commit", round_no=1, kind="commitment")
     _violation_of(caught.value, "p2")
 
 
