@@ -402,15 +402,22 @@ def presign_level(target: Target, key_id: str) -> int | None:
     return asyncio.run(read())
 
 
-def wait_for_presignatures(target: Target, key_id: str, want: int, timeout: float = 600) -> float | None:
-    """Seconds until the key's pool holds `want` presignatures (None: no pool, or it never got there)."""
-    t0 = time.perf_counter()
+def wait_for_presignatures(target: Target, key_id: str, want: int, timeout: float = 600,
+                           settle: float = 15.0) -> float | None:
+    """Seconds until the key's pool holds `want` presignatures; None: no pool, or its level stopped
+    moving for `settle` seconds below `want` (no refill running: one starts when a sign leaves it at half)."""
+    t0 = last_change = time.perf_counter()
+    last = -1
     while time.perf_counter() - t0 < timeout:
         level = presign_level(target, key_id)
         if level is None:
             return None
         if level >= want:
             return time.perf_counter() - t0
+        if level != last:
+            last, last_change = level, time.perf_counter()
+        elif time.perf_counter() - last_change > settle:
+            return None
         time.sleep(0.2)
     return None
 

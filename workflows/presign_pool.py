@@ -49,13 +49,16 @@ def presign_pool_workflow_id(key_id: str, node_ids: list[str]) -> str:
 class PresignPoolRefillWorkflow:
     @workflow.run
     async def run(self, request: PresignRefillRequest) -> PresignRefillResult:
+        """Top the pool up to its target, reading its level again after each few runs: signatures may
+        take presignatures meanwhile, and the refill goes on until the pool is full (or MAX_RUNS)."""
         nodes = [p.node_id for p in request.signers]
-        level: int = await db.call(Activity.PRESIGN_LEVEL.value, PresignPoolInput(request.key_id, nodes), int)
-        wanted = min(MAX_RUNS, request.target - level)
         result = PresignRefillResult()
         run_no = 0
-        while run_no < wanted and result.failure is None:
-            batch = range(run_no, min(wanted, run_no + PARALLEL_RUNS))
+        while run_no < MAX_RUNS and result.failure is None:
+            level: int = await db.call(Activity.PRESIGN_LEVEL.value, PresignPoolInput(request.key_id, nodes), int)
+            batch = range(run_no, run_no + min(PARALLEL_RUNS, request.target - level, MAX_RUNS - run_no))
+            if not batch:
+                break
             run_no += len(batch)
             outcomes = await asyncio.gather(*(self._presign(request, i) for i in batch), return_exceptions=True)
             for outcome in outcomes:
