@@ -29,8 +29,10 @@ from workflows.types import (
     ClaimPresignatureInput,
     ClaimPresignatureResult,
     Gg20CombineInput,
+    Party,
     PresignPoolInput,
     StorePresignatureInput,
+    WireMessage,
 )
 
 HEX_ID_LENGTH = 64
@@ -130,17 +132,8 @@ class PresignPool:
         shares: dict[int, int] = {}
         for wire in request.shares:
             party = by_node.get(wire.sender)
-            payload = verified_payload(wire, party, ssid=ssid, protocol=ONLINE_PROTOCOL, round_no=1, kind="share")
-            assert party is not None  # verified_payload refused an unknown sender
-            try:
-                body = json_object(payload, max_bytes=4096, what="share")
-                s_i = int(str(body["s"]), 16)
-                if (body.get("presig_id"), body.get("digest"), body.get("party_id")) != (
-                        request.presig_id, request.digest, party.party_id):
-                    raise ValueError("another presignature, digest or party")
-            except (EnvelopeError, KeyError, ValueError, TypeError):
-                raise violation_error("malformed_share", [party.node_id],
-                                      f"malformed share from {party.node_id}") from None
+            s_i = online_share(wire, party, ssid=ssid, presig_id=request.presig_id, digest=request.digest)
+            assert party is not None  # online_share refused an unknown sender
             shares[party.party_id] = s_i
         node_of = {p.party_id: p.node_id for p in request.signers}
         try:
@@ -152,3 +145,22 @@ class PresignPool:
         except (InvalidInputError, ValueError) as exc:
             raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
         return str(signature.public_dict()["signature"])
+
+
+def online_share(wire: WireMessage, party: Party | None, *, ssid: bytes, presig_id: str, digest: str) -> int:
+    """A signer's s_i from its signed answer; anything else is a non-retryable `ProtocolViolation`: naming
+    the signer when its signed payload is wrong, nobody when the signature does not check (SECURITY.md A5).
+    Whether s_i is the right share is `combine_public`'s check (s_j·R = m·R̄_j + r·S_j)."""
+    payload = verified_payload(wire, party, ssid=ssid, protocol=ONLINE_PROTOCOL, round_no=1, kind="share")
+    assert party is not None  # verified_payload refused an unknown sender
+    try:
+        body = json_object(payload, max_bytes=4096, what="share")
+        s_hex = body["s"]
+        if not isinstance(s_hex, str) or len(s_hex) != 64:
+            raise ValueError("s is not 32 bytes of hex")
+        s_i = int(s_hex, 16)
+        if (body.get("presig_id"), body.get("digest"), body.get("party_id")) != (presig_id, digest, party.party_id):
+            raise ValueError("another presignature, digest or party")
+    except (EnvelopeError, KeyError, ValueError, TypeError):
+        raise violation_error("malformed_share", [party.node_id], f"malformed share from {party.node_id}") from None
+    return s_i
