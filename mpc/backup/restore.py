@@ -25,7 +25,15 @@ from sqlalchemy.dialects.postgresql import insert
 from mpc.backup.manifest import DB_DUMP_FILE, VerifiedSet, verify_set
 from mpc.backup.postgres import restore_database
 from mpc.db import create_engine, session_factory
-from mpc.db.models import AuditLog, Backup, Node, NodeNonceEpoch, NonceCommitment, SigningSession
+from mpc.db.models import (
+    AuditLog,
+    Backup,
+    Node,
+    NodeNonceEpoch,
+    NonceCommitment,
+    PooledPresignature,
+    SigningSession,
+)
 
 
 @dataclass
@@ -35,14 +43,33 @@ class RestoreReport:
     keys: int
     bumped: list[str] = field(default_factory=list)
     dropped_commitments: int = 0
+    dropped_presignatures: int = 0
     closed_sessions: int = 0
     meta_written: dict[str, int] = field(default_factory=dict)
 
 
+async def drop_pooled(db: Any, nodes: set[str] | None = None) -> tuple[int, int]:
+    """Forget the unclaimed FROST commitments and GG20 presignatures of `nodes` (None: of every node), in the
+    caller's transaction; (commitments, presignatures) dropped. A node whose nonce epoch is bumped refuses
+    everything it made before, so a session handed one of them would fail (`nonce_consumed`)."""
+    commitments = delete(NonceCommitment).where(NonceCommitment.claimed_session_id.is_(None))
+    if nodes is not None:
+        commitments = commitments.where(NonceCommitment.node_id.in_(sorted(nodes)))
+    dropped = await db.execute(commitments)
+    pooled = (await db.execute(select(PooledPresignature.presig_id, PooledPresignature.signer_set)
+                               .where(PooledPresignature.claimed_session_id.is_(None)))).all()
+    stale = [presig_id for presig_id, signers in pooled if nodes is None or nodes & set(signers.split(","))]
+    if stale:
+        await db.execute(delete(PooledPresignature).where(PooledPresignature.presig_id.in_(stale)))
+    return int(dropped.rowcount or 0), len(stale)
+
+
 async def bump_node_epochs(sessions: Any, nodes: Iterable[str], reason: str) -> list[str]:
-    """A new random token (and counter + 1) per node: each bumps its nonce epoch at its next start."""
+    """A new random token (and counter + 1) per node: each bumps its nonce epoch at its next start. Their
+    pooled commitments and presignatures go in the same transaction: the nodes will refuse them."""
     done = []
     async with sessions() as db, db.begin():
+        await drop_pooled(db, set(nodes))
         for node in sorted(set(nodes)):
             token = secrets.token_hex(16)
             statement = insert(NodeNonceEpoch).values(node_id=node, counter=1, token=token, reason=reason[:128],
@@ -62,8 +89,8 @@ async def _after_load(settings: Any, checked: VerifiedSet, restored_nodes: list[
     manifest = checked.manifest
     try:
         async with sessions() as db, db.begin():
-            dropped = await db.execute(delete(NonceCommitment).where(NonceCommitment.claimed_session_id.is_(None)))
-            report.dropped_commitments = int(dropped.rowcount or 0)  # type: ignore[attr-defined]
+            # The dump's pools may hold what was used after the backup: every unclaimed one goes.
+            report.dropped_commitments, report.dropped_presignatures = await drop_pooled(db)
             closed = await db.execute(
                 update(SigningSession).where(SigningSession.status.in_(("pending", "running", "awaiting_approval")))
                 .values(status="failed", completed_at=datetime.now(UTC),
@@ -140,4 +167,4 @@ def restore_set(settings: Any, root: Path, *, trusted_keys: Iterable[str], resto
     return report
 
 
-__all__ = ["RestoreError", "RestoreReport", "bump_node_epochs", "restore_meta", "restore_set"]
+__all__ = ["RestoreError", "RestoreReport", "bump_node_epochs", "drop_pooled", "restore_meta", "restore_set"]

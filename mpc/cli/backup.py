@@ -182,7 +182,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return EXIT_MISMATCH
     print(f"restored {report.backup_id} (schema {report.schema_revision}, {report.keys} keys); "
           f"closed {report.closed_sessions} interrupted session(s), dropped {report.dropped_commitments} unclaimed "
-          f"nonce commitment(s); new nonce epoch for: {', '.join(report.bumped) or 'no node'}; "
+          f"nonce commitment(s) and {report.dropped_presignatures} presignature(s); new nonce epoch for: "
+          f"{', '.join(report.bumped) or 'no node'}; "
           f".meta files written: {report.meta_written or 'none'}")
     print("next: `mpc migrate up`, then start the services; restart every participant named in --nodes")
     return EXIT_OK
