@@ -50,8 +50,20 @@ async def _scenario(url: str) -> None:
         assert sorted(presigs) == sorted([(",".join(sorted((a, b))), "s-2"), (",".join(sorted((a, c))), None)])
         assert bumped is not None and bumped.counter == 1
 
-        async with sessions() as db, db.begin():  # a restore: every node's unclaimed pools
-            assert await drop_pooled(db) == (1, 1)
+        # A restore drops every node's unclaimed pools. The database is shared with the other tests' stack:
+        # check within a transaction that is rolled back, so their pools stay.
+        async with sessions() as db:  # autobegun; rolled back below (and on close, should an assert fail)
+            commitments_dropped, presigs_dropped = await drop_pooled(db)
+            left = (await db.execute(select(NonceCommitment.claimed_session_id)
+                                     .where(NonceCommitment.key_id == key_id))).scalars().all()
+            left_presigs = (await db.execute(select(PooledPresignature.claimed_session_id)
+                                             .where(PooledPresignature.key_id == key_id))).scalars().all()
+            await db.rollback()
+        assert commitments_dropped >= 1 and presigs_dropped >= 1
+        assert (left, left_presigs) == (["s-1"], ["s-2"])  # only what sessions claimed
+        async with sessions() as db:  # rolled back: every pool is as it was
+            kept = (await db.execute(select(NonceCommitment.node_id).where(NonceCommitment.key_id == key_id))).all()
+        assert len(kept) == 2
     finally:
         async with sessions() as db, db.begin():
             await db.execute(delete(NodeNonceEpoch).where(NodeNonceEpoch.node_id.in_([a, b, c])))
