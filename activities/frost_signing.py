@@ -26,6 +26,7 @@ from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
     Roster,
+    active_share_bytes,
     canonical_request,
     from_wire,
     invalid_request,
@@ -114,13 +115,7 @@ class FrostSigning:
         self.services = services
 
     def _key_share(self, key_id: str) -> KeyShare:
-        try:
-            return KeyShare.from_bytes(self.services.shares.get_share(key_id))
-        except (VaultUnavailableError, VaultSealedError) as exc:
-            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
-        except KeystoreError as exc:
-            invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
-                                                 f"{type(exc).__name__}")
+        return KeyShare.from_bytes(active_share_bytes(self.services, key_id))
 
     @activity.defn(name=Activity.FROST_PREPROCESS.value)
     async def preprocess(self, request: PreprocessRequest) -> PreprocessResult:

@@ -23,20 +23,17 @@ from activities.key_state import refuse_if_disabled
 from activities.node_services import (
     NodeServices,
     Roster,
+    active_share_bytes,
     canonical_request,
     invalid_request,
     to_wire,
-    vault_unavailable,
 )
 from activities.purpose import Target, check_purpose, expect_batch_item
 from mpc.envelope import seal
 from mpc.intents import KeyPolicy
 from mpc.keystore import (
-    KeystoreError,
     RetryMismatchError,
     ShareNotFoundError,
-    VaultSealedError,
-    VaultUnavailableError,
     one_sync,
 )
 from mpc.protocols import Activity
@@ -115,13 +112,7 @@ class Gg20Online:
         return json.dumps(asdict(to_wire(envelope))).encode()
 
     def _share(self, key_id: str) -> KeyShare:
-        try:
-            return KeyShare.from_bytes(self.services.shares.get_share(key_id))
-        except (VaultUnavailableError, VaultSealedError) as exc:
-            vault_unavailable(f"{self.services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
-        except KeystoreError as exc:
-            invalid_request("share_unavailable", f"{self.services.node_id} cannot read its share of {key_id}: "
-                                                 f"{type(exc).__name__}")
+        return KeyShare.from_bytes(active_share_bytes(self.services, key_id))
 
     def _authorise(self, request: Gg20OnlineSignRequest) -> None:
         """The same verdict as for every ECDSA signature (activities/participant_rounds.py), then the intent

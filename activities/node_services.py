@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from mpc.envelope import BROADCAST as ENVELOPE_BROADCAST
 from mpc.envelope import Envelope, EnvelopeError, InboxGuard, seal
 from mpc.identity import NodeIdentity, NodePublic
-from mpc.keystore import SecretStateStore, ShareStore
+from mpc.keystore import KeystoreError, SecretStateStore, ShareStore, VaultSealedError, VaultUnavailableError
 from tss.errors import ProtocolError
 from tss.messages import BROADCAST as TSS_BROADCAST
 from tss.messages import RoundMessage
@@ -80,6 +80,18 @@ def vault_unavailable(message: str) -> NoReturn:
     after VAULT_RETRY_DELAY rather than failing the session at once (found by scripts/chaos)."""
     raise ApplicationError(message, {"code": "vault_unavailable", "culprits": []}, type=DEPENDENCY_UNAVAILABLE,
                            next_retry_delay=VAULT_RETRY_DELAY)
+
+
+def active_share_bytes(services: NodeServices, key_id: str) -> bytes:
+    """The node's active share of `key_id`, sealed bytes opened; Vault down is retried later
+    (`vault_unavailable`), anything else is `share_unavailable` (nothing read or consumed either way)."""
+    try:
+        return services.shares.get_share(key_id)
+    except (VaultUnavailableError, VaultSealedError) as exc:
+        vault_unavailable(f"{services.node_id} cannot reach Vault for its share: {type(exc).__name__}")
+    except KeystoreError as exc:
+        invalid_request("share_unavailable", f"{services.node_id} cannot read its share of {key_id}: "
+                                             f"{type(exc).__name__}")
 
 
 def raise_protocol_error(error: ProtocolError, roster: Roster) -> NoReturn:
