@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +39,7 @@ import httpx
 import pytest
 
 from mpc.devstack.temporal import TemporalDevServer
+from tests.fs_events import CreationWatch
 from tests.integration.helpers import create_key, wait_session
 from tests.integration.test_reshare import held_epochs, signs_with_every_subset
 from tests.stack import Stack
@@ -267,15 +267,17 @@ def test_commit_answer_lost_and_first_holder_down_past_the_retries(
     with stack.client() as api:
         key = create_key(api, curve="ed25519", chain_type="ed25519", threshold=2, nodes=OLD)
         key_id = key["key_id"]
-        session_id = start_change(api, key_id, "refresh", OLD)
         folder = stack.data_dir / FIRST / "keys" / key_id
         pointer = folder / "active"
         inode = pointer.stat().st_ino
         deadline = time.monotonic() + 60
-        # atomic_write of the new pointer: its temp file `.active.*.tmp` exists before the rename.
-        while not any(name.startswith(".active.") for name in os.listdir(folder)):
-            assert pointer.stat().st_ino == inode, "missed the write of the pointer"
-            assert time.monotonic() < deadline, api.get(f"/v1/sessions/{session_id}").json()
+        with CreationWatch(folder) as watch:  # watching before the change starts: no creation is missed
+            session_id = start_change(api, key_id, "refresh", OLD)
+            # atomic_write of the new pointer: its temp file `.active.*.tmp` is created before the rename.
+            try:
+                watch.wait_for(lambda name: name.startswith(".active."), timeout=60)
+            except TimeoutError:
+                raise AssertionError(api.get(f"/v1/sessions/{session_id}").json()) from None
         assert temporal_server.process is not None
         temporal_server.process.kill()  # the holder's answer to the commit step cannot reach Temporal
         while pointer.stat().st_ino == inode:
