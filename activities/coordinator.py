@@ -76,6 +76,20 @@ async def apply_session_update(db: AsyncSession, change: SessionUpdate) -> Sessi
                         outcome=str(row.status), seconds=row.duration_ms / 1000)
 
 
+async def complete_signed(sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None, actor: str,
+                          key_id: str, endings: list[tuple[SessionUpdate, dict[str, Any]]]) -> None:
+    """Signed sessions completed, each with its `key.sign` audit entry, in one transaction; then their ends
+    reported to the metrics (the FROST and GG20 finishing steps)."""
+    ended = []
+    async with sessions() as db, db.begin():
+        for update, details in endings:
+            ended.append(await apply_session_update(db, update))
+            db.add(AuditLog(actor=actor, action="key.sign", resource_type="key", resource_id=key_id,
+                            session_id=update.session_id, status="success", details=details))
+    for one in ended:
+        report_end(on_end, one)
+
+
 def report_end(hook: SessionEndHook | None, ended: SessionEnded | None) -> None:
     """After the commit: a metrics failure never fails the session's bookkeeping."""
     if hook is not None and ended is not None:
@@ -83,7 +97,7 @@ def report_end(hook: SessionEndHook | None, ended: SessionEnded | None) -> None:
             hook(ended)
 
 
-async def _claim(db: AsyncSession, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
+async def claim_commitments(db: AsyncSession, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
     """Take `count` unused commitments per signer, or none, in the caller's transaction."""
     count = max(1, request.count)
     key = await db.get(Key, request.key_id)
@@ -128,10 +142,12 @@ class CoordinatorActivities:
         """The session running and its nonce commitments claimed, in one transaction (one round when the
         pool served every signer, else two: a commitment round first)."""
         async with self.sessions() as db, db.begin():
-            claimed = await _claim(db, request.claim) if request.use_pool else ClaimCommitmentsResult(remaining=0)
+            claimed = (await claim_commitments(db, request.claim) if request.use_pool
+                       else ClaimCommitmentsResult(remaining=0))
             total = 1 if claimed.commitments else 2
-            await apply_session_update(db, SessionUpdate(request.session_id, status="running", current_round=1,
-                                                         total_rounds=total, started=True))
+            for session_id in request.item_sessions or [request.session_id]:
+                await apply_session_update(db, SessionUpdate(session_id, status="running", current_round=1,
+                                                             total_rounds=total, started=True))
         return claimed
 
     @activity.defn(name=Activity.RECORD_KEY.value)
@@ -239,7 +255,7 @@ class CoordinatorActivities:
     async def claim_commitments(self, request: ClaimCommitmentsInput) -> ClaimCommitmentsResult:
         """Atomically take `count` unused commitments per signer (one per digest of a batch), or none at all."""
         async with self.sessions() as db, db.begin():
-            return await _claim(db, request)
+            return await claim_commitments(db, request)
 
     @activity.defn(name=Activity.POOL_LEVELS.value)
     async def pool_levels(self, request: PoolLevelsInput) -> dict[str, int]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.coordinator import SessionEndHook, apply_session_update, report_end
+from activities.coordinator import SessionEndHook, complete_signed
 from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, batch_item_session, commitment_ssid, share_ssid
 from activities.node_services import from_wire
+from activities.pool_trigger import start_refill_in_background
 from mpc.chains import uses_taproot_tweak
-from mpc.db.models import AuditLog, Key
+from mpc.db.models import Key
 from mpc.envelope import EnvelopeError, json_object
 from mpc.hd import derive, key_chain_code, present_child
 from mpc.identity import NodePublic
@@ -179,7 +181,8 @@ class FrostAggregation:
     @activity.defn(name=Activity.FROST_SIGN_FINISH.value)
     async def finish_sign(self, request: SignFinishInput) -> SignFinishResult:
         """Aggregate and verify every signature; then the session completed with them and the `key.sign`
-        audit entry in one transaction. A failed aggregation raises (culprit named) and writes nothing."""
+        audit entry in one transaction. A failed aggregation raises (culprit named) and writes nothing.
+        Coalesced requests (`item_sessions`): each session completes with its own digest's signature."""
         signed: dict[str, str | list[str]]
         if request.batch is not None:
             result = SignFinishResult(signatures=await self.aggregate_batch(request.batch))
@@ -193,15 +196,30 @@ class FrostAggregation:
                 signed["derivation_path"] = request.single.derivation_path
         else:
             raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
-        async with self.sessions() as db, db.begin():
-            ended = await apply_session_update(db, SessionUpdate(
-                request.session_id, status="completed", signature=result.signature or None,
-                signatures=result.signatures or None, finished=True, participants=list(request.signers)))
-            db.add(AuditLog(actor=request.actor, action="key.sign", resource_type="key", resource_id=key_id,
-                            session_id=request.session_id, status="success",
-                            details={**signed, "signers": request.signers, "used_pool": request.used_pool}))
-        report_end(self.on_end, ended)
+        item_digests = [item.digest for item in request.batch.items] if request.batch is not None else []
+        if request.item_sessions and len(request.item_sessions) != len(item_digests):
+            raise ApplicationError("one session per digest", type=INVALID_REQUEST, non_retryable=True)
+        await complete_signed(self.sessions, self.on_end, request.actor, key_id,
+                              _session_endings(request, result, signed, item_digests))
+        if request.refill is not None:
+            start_refill_in_background(request.refill)
         return result
+
+
+def _session_endings(request: SignFinishInput, result: SignFinishResult, signed: dict[str, str | list[str]],
+                     item_digests: list[str]) -> list[tuple[SessionUpdate, dict[str, Any]]]:
+    """Each session row's completion and its audit details: the one session of the request, or for coalesced
+    requests each session with its own digest's signature (and the session the batch ran under)."""
+    common: dict[str, Any] = {"signers": request.signers, "used_pool": request.used_pool}
+    if not request.item_sessions:
+        return [(SessionUpdate(request.session_id, status="completed", signature=result.signature or None,
+                               signatures=result.signatures or None, finished=True,
+                               participants=list(request.signers)), {**signed, **common})]
+    return [(SessionUpdate(session_id, status="completed", signature=signature, finished=True,
+                           participants=list(request.signers)),
+             {"digest": digest, **common, "coalesced_in": request.session_id})
+            for session_id, signature, digest in zip(request.item_sessions, result.signatures, item_digests,
+                                                     strict=True)]
 
 
 def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str, commitment_wires: list[WireMessage],

@@ -10,6 +10,8 @@ it is disabled (`key_disabled`). The state changes only under an intent for `dis
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from temporalio import activity
 
@@ -40,6 +42,13 @@ def _read(state: SecretStateStore, key_id: str) -> dict | None:
 
 
 
+def _order(not_after: int, details: Mapping[str, Any]) -> tuple[int, int]:
+    """Which of two key-state intents is newer: the later expiry, then (issued within one second, so with the
+    same whole-second expiry) the later issue time the API signed into it; intents without one sort first."""
+    issued = details.get("issued_ns", 0)
+    return not_after, issued if isinstance(issued, int) and not isinstance(issued, bool) else 0
+
+
 def refuse_if_disabled(state: SecretStateStore, key_id: str) -> None:
     current = _read(state, key_id)
     if current is not None and not current.get("enabled", True):
@@ -62,12 +71,15 @@ class KeyStates:
         intent = services.intents.verify(request.intent, operation=operation, key_id=request.key_id,
                                          epoch=meta.epoch, policy=pinned.policy if pinned else KeyPolicy())
         current = _read(services.state, request.key_id)
-        newer = current is None or current["intent_id"] == intent.intent_id or intent.not_after > current["not_after"]
+        order = _order(intent.not_after, intent.details)
+        newer = current is None or current["intent_id"] == intent.intent_id or order > (
+            current["not_after"], current.get("issued_ns", 0))
         if not newer:
             invalid_request("intent_reused", "an older key-state intent than the one this node applied last")
         services.intents.record(intent, workflow_id=calling_workflow(), slot="key-state",
                                 session_id=request.session_id)
-        record = {"enabled": request.enabled, "intent_id": intent.intent_id, "not_after": intent.not_after}
+        record = {"enabled": request.enabled, "intent_id": intent.intent_id, "not_after": intent.not_after,
+                  "issued_ns": order[1]}
         services.state.put(KEY_STATE, request.key_id, "state", json.dumps(record).encode(), replace=True)
         _known[(id(services.state), request.key_id)] = record
         return KeyStateResult(services.node_id, request.enabled)

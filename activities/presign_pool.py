@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.coordinator import SessionEndHook, apply_session_update, complete_signed
 from activities.frost_aggregate import verified_payload, violation_error
 from activities.gg20_online import ONLINE_PROTOCOL, online_ssid
+from activities.pool_trigger import start_presign_refill_in_background
 from mpc.db.models import Key, PooledPresignature
 from mpc.envelope import EnvelopeError, json_object
 from mpc.protocols import Activity
@@ -29,8 +31,11 @@ from workflows.types import (
     ClaimPresignatureInput,
     ClaimPresignatureResult,
     Gg20CombineInput,
+    Gg20SignBeginInput,
+    Gg20SignFinishInput,
     Party,
     PresignPoolInput,
+    SessionUpdate,
     StorePresignatureInput,
     WireMessage,
 )
@@ -62,9 +67,30 @@ async def _available(db: AsyncSession, key_id: str, signers: str) -> int:
                PooledPresignature.claimed_session_id.is_(None)))).scalar_one())
 
 
+async def claim_presignature(db: AsyncSession, request: ClaimPresignatureInput) -> ClaimPresignatureResult:
+    """In the caller's transaction: the presignature this attempt claimed before, or the oldest free one."""
+    signers = signer_set(request.node_ids)
+    if await _current_epoch(db, request.key_id) is None:
+        return ClaimPresignatureResult()
+    mine = (await db.execute(select(PooledPresignature.presig_id).where(
+        PooledPresignature.claimed_session_id == request.session_id))).scalar_one_or_none()
+    if mine is None:
+        mine = (await db.execute(
+            select(PooledPresignature.presig_id)
+            .where(PooledPresignature.key_id == request.key_id, PooledPresignature.signer_set == signers,
+                   PooledPresignature.claimed_session_id.is_(None))
+            .order_by(PooledPresignature.created_at).limit(1).with_for_update(skip_locked=True)
+        )).scalar_one_or_none()
+        if mine is not None:
+            await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id == mine)
+                             .values(claimed_session_id=request.session_id, claimed_at=datetime.now(UTC)))
+    return ClaimPresignatureResult(mine, await _available(db, request.key_id, signers))
+
+
 class PresignPool:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
+        self.on_end = on_end  # where a session's row becomes final (the worker's session metrics)
 
     @activity.defn(name=Activity.STORE_PRESIGNATURE.value)
     async def store(self, request: StorePresignatureInput) -> int:
@@ -86,23 +112,19 @@ class PresignPool:
     @activity.defn(name=Activity.CLAIM_PRESIGNATURE.value)
     async def claim(self, request: ClaimPresignatureInput) -> ClaimPresignatureResult:
         """Hand one presignature of this signer set to `session_id`, or none; a retry gets the same one."""
-        signers = signer_set(request.node_ids)
         async with self.sessions() as db, db.begin():
-            if await _current_epoch(db, request.key_id) is None:
-                return ClaimPresignatureResult()
-            mine = (await db.execute(select(PooledPresignature.presig_id).where(
-                PooledPresignature.claimed_session_id == request.session_id))).scalar_one_or_none()
-            if mine is None:
-                mine = (await db.execute(
-                    select(PooledPresignature.presig_id)
-                    .where(PooledPresignature.key_id == request.key_id, PooledPresignature.signer_set == signers,
-                           PooledPresignature.claimed_session_id.is_(None))
-                    .order_by(PooledPresignature.created_at).limit(1).with_for_update(skip_locked=True)
-                )).scalar_one_or_none()
-                if mine is not None:
-                    await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id == mine)
-                                     .values(claimed_session_id=request.session_id, claimed_at=datetime.now(UTC)))
-            return ClaimPresignatureResult(mine, await _available(db, request.key_id, signers))
+            return await claim_presignature(db, request)
+
+    @activity.defn(name=Activity.GG20_SIGN_BEGIN.value)
+    async def begin_sign(self, request: Gg20SignBeginInput) -> ClaimPresignatureResult:
+        """The session running and a presignature claimed, in one transaction (one local step, not three)."""
+        async with self.sessions() as db, db.begin():
+            claimed = await claim_presignature(db, request.claim)
+            pooled = claimed.presig_id is not None
+            await apply_session_update(db, SessionUpdate(
+                request.session_id, status="running", current_round=1 if pooled else None,
+                total_rounds=1 if pooled else request.rounds_without_pool, started=True))
+        return claimed
 
     @activity.defn(name=Activity.PRESIGN_LEVEL.value)
     async def level(self, request: PresignPoolInput) -> int:
@@ -111,6 +133,20 @@ class PresignPool:
             if await _current_epoch(db, request.key_id) is None:
                 return 0
             return await _available(db, request.key_id, signer_set(request.node_ids))
+
+    @activity.defn(name=Activity.GG20_SIGN_FINISH.value)
+    async def finish_sign(self, request: Gg20SignFinishInput) -> str:
+        """Combine and verify (a wrong share names its signer and writes nothing); then the session completed
+        and its `key.sign` audit entry in one transaction; then a low pool's refill, started in the background."""
+        combine = request.combine
+        signature = await self.combine(combine)
+        signers = [p.node_id for p in combine.signers]
+        await complete_signed(self.sessions, self.on_end, request.actor, combine.key_id, [(
+            SessionUpdate(request.session_id, status="completed", signature=signature, finished=True,
+                          participants=signers), {"digest": combine.digest, "signers": signers, "used_pool": True})])
+        if request.refill is not None:
+            start_presign_refill_in_background(request.refill)
+        return signature
 
     @activity.defn(name=Activity.GG20_COMBINE.value)
     async def combine(self, request: Gg20CombineInput) -> str:

@@ -10,6 +10,7 @@ count under the policy's `disable` quorum.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,7 +79,9 @@ async def start_key_state(db: AsyncSession, client_factory: ClientFactory, setti
     needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required(operation)
     waits_for = settings.approval_timeout if needed else 0.0
     intent = await issue(signer, operation=operation, key_id=key_id, epoch=key.epoch,
-                         ttl=settings.intent_ttl + waits_for, details={"holders": holders, "reason": body.reason})
+                         ttl=settings.intent_ttl + waits_for,
+                         # Orders two key-state intents issued within one second (`not_after` is whole seconds).
+                         details={"holders": holders, "reason": body.reason, "issued_ns": time.time_ns()})
     db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation=operation,
                           protocol=key.protocol, status="pending", participants=holders))
     db.add(AuditLog(actor=principal.name, action=f"key.{operation}_request", resource_type="key", resource_id=key_id,

@@ -10,6 +10,8 @@ workflow for a retried request even when Redis has forgotten the key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import uuid
@@ -26,8 +28,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.coordinator import claim_commitments
+from activities.presign_pool import claim_presignature
 from api import idempotency
 from api.auth import Principal
+from api.coalesce import GroupKey, SignCoalescer
 from api.derivation import checked_path
 from api.errors import ApiError
 from api.intent_issuer import issue
@@ -43,7 +48,16 @@ from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
 from workflows.search import initial_attributes
 from workflows.sign import SignWorkflow
-from workflows.types import KeygenRequest, Party, RoundPolicy, SignRequest, roster_of
+from workflows.types import (
+    ClaimCommitmentsInput,
+    ClaimPresignatureInput,
+    KeygenRequest,
+    Party,
+    RoundPolicy,
+    SessionIntent,
+    SignRequest,
+    roster_of,
+)
 
 IMPLEMENTED_PROTOCOLS = tuple(KEY_PROTOCOLS)
 RAW_DIGEST_CHAINS = ("schnorr", "ed25519")
@@ -59,6 +73,13 @@ class Started:
     workflow_id: str
     handle: WorkflowHandle | None
     replayed: bool  # an Idempotency-Key repeat: the earlier session is returned, nothing new started
+    done: asyncio.Future[None] | None = None  # a coalesced request: set when its batch session ended
+    release: Callable[[], None] | None = None  # frees the coalescer's slot this request's session holds
+
+    def ended(self) -> None:
+        """The caller stopped waiting for this session: a slot it held may start waiting requests."""
+        if self.release is not None:
+            self.release()
 
 
 def default_protocol_for(settings: Settings, chain_type: str) -> str:
@@ -122,6 +143,15 @@ def party_ids_of(key: Key) -> dict[str, int]:
     return {node: i for i, node in enumerate(key.participants, start=1)}
 
 
+def default_signers(key: Key, online: dict[str, Node]) -> tuple[list[str], list[str]]:
+    """The first `threshold` online holders sign; the other online holders are alternates."""
+    available = [n for n in key.participants if n in online]
+    if len(available) < key.threshold:
+        raise ApiError(409, "not_enough_online_nodes",
+                       f"{key.threshold} signers needed, {len(available)} participants online")
+    return available[: key.threshold], available[key.threshold:]
+
+
 def _party(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
 
@@ -133,11 +163,7 @@ async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, se
 
     If the start fails, the rows are removed again: a request that did not start leaves nothing behind.
     """
-    try:
-        await db.commit()
-    except IntegrityError:  # a concurrent request with the same Idempotency-Key committed first
-        await db.rollback()
-        raise ApiError(409, "duplicate_request", "this Idempotency-Key is being used by a request in flight") from None
+    await _commit(db)
     try:
         client: Client = await client_factory()
         return await client.start_workflow(
@@ -148,17 +174,18 @@ async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, se
             rpc_timeout=START_RPC_TIMEOUT,  # bounded, so a pending row older than the grace never started
         )
     except WorkflowAlreadyStartedError:
-        await _forget(db, session_id, new_key_id)
+        await forget(db, [session_id], new_key_id)
         raise ApiError(409, "duplicate_request", "this Idempotency-Key was used for a request still starting") from None
     except Exception as exc:
-        await _forget(db, session_id, new_key_id)
+        await forget(db, [session_id], new_key_id)
         raise ApiError(503, "temporal_unavailable", f"could not start the workflow ({type(exc).__name__}); "
                                                     "nothing was recorded") from None
 
 
-async def _forget(db: AsyncSession, session_id: str, new_key_id: str | None) -> None:
-    await db.execute(delete(AuditLog).where(AuditLog.session_id == session_id))
-    await db.execute(delete(SigningSession).where(SigningSession.session_id == session_id))
+async def forget(db: AsyncSession, session_ids: list[str], new_key_id: str | None = None) -> None:
+    """Requests that did not start leave nothing behind: their rows and request entries go."""
+    await db.execute(delete(AuditLog).where(AuditLog.session_id.in_(session_ids)))
+    await db.execute(delete(SigningSession).where(SigningSession.session_id.in_(session_ids)))
     if new_key_id:
         await db.execute(delete(Key).where(Key.key_id == new_key_id))
     await db.commit()
@@ -282,7 +309,8 @@ class SignSpec:
 
 
 async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
-                     key_id: str, body: SignCreate, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
+                     key_id: str, body: SignCreate, idempotency_key: str | None, *, signer: IntentSigner,
+                     coalescer: SignCoalescer[Started] | None = None) -> Started:
     key = await db.get(Key, key_id)
     if key is not None and not KeyPolicy.from_dict((key.public_data or {}).get("policy")).allow_raw_digest:
         raise ApiError(422, "raw_digest_not_allowed", f"key {key_id} signs transactions only "
@@ -290,11 +318,15 @@ async def start_sign(db: AsyncSession, client_factory: ClientFactory, settings: 
                                                       "allow_raw_digest off", field="digest")
     spec = SignSpec(body.digest or "", body.signers, body.taproot_merkle_root, body.derivation_path, body,
                     digests=body.digests)
-    return await start_signing(db, client_factory, settings, principal, key_id, spec, idempotency_key, signer=signer)
+    return await start_signing(db, client_factory, settings, principal, key_id, spec, idempotency_key, signer=signer,
+                               coalescer=coalescer)
 
 
 async def start_signing(db: AsyncSession, client_factory: ClientFactory, settings: Settings, principal: Principal,
-                        key_id: str, body: SignSpec, idempotency_key: str | None, *, signer: IntentSigner) -> Started:
+                        key_id: str, body: SignSpec, idempotency_key: str | None, *, signer: IntentSigner,
+                        coalescer: SignCoalescer[Started] | None = None) -> Started:
+    """`coalescer`: given for a caller that waits; a plain FROST digest then may join a batch session when
+    sessions of the same key and caller are running (api/coalesce.py)."""
     key = await db.get(Key, key_id)
     if key is None:
         raise ApiError(404, "key_not_found", f"key {key_id} does not exist")
@@ -319,7 +351,6 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     for path in set(body.derivation_paths or []):
         if checked_path(key, path) != path:  # made canonical by the transaction's parse; checked again here
             raise ApiError(422, "invalid_derivation_path", f"{path} is not a canonical path", field="psbt")
-    participants = list(key.participants)
     party_ids = party_ids_of(key)
     if body.signers is not None:
         strangers = [s for s in body.signers if s not in party_ids]
@@ -338,17 +369,14 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     await _check_capacity(db, "sign", settings.max_concurrent_signings, settings)
 
     online = await _online_nodes(db, settings)
+    alternates: list[str] = []
     if body.signers is not None:
         offline = [s for s in body.signers if s not in online]
         if offline:
             raise ApiError(409, "nodes_offline", f"signers offline: {', '.join(offline)}", nodes=offline)
-        chosen, alternates = sorted(body.signers, key=party_ids.__getitem__), []
+        chosen = sorted(body.signers, key=party_ids.__getitem__)
     else:
-        available = [n for n in participants if n in online]
-        if len(available) < key.threshold:
-            raise ApiError(409, "not_enough_online_nodes",
-                           f"{key.threshold} signers needed, {len(available)} participants online")
-        chosen, alternates = available[: key.threshold], available[key.threshold:]
+        chosen, alternates = default_signers(key, online)
     signers = [_party(online[n], party_ids[n]) for n in chosen]
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
@@ -360,37 +388,156 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
     signed: dict[str, Any] = {"digests": body.digests, **body.per_digest()} if body.digests is not None else {
         "digest": body.digest}
-    details: dict[str, Any] = {"protocol": key.protocol, **signed, "signers": [*chosen, *alternates],
-                               "taproot_merkle_root": body.taproot_merkle_root, "chain_type": key.chain_type,
-                               "derivation_path": derivation_path}
-    if body.transaction is not None:
-        details["transaction"] = body.transaction
-    intent = await issue(signer, operation="sign", key_id=key_id, epoch=key.epoch,
-                         ttl=settings.intent_ttl + waits_for, details=details)
+    group = coalesce_group(key, body, principal, idempotency_key, approvals_needed) if coalescer else None
+    release = coalescer.reserve(group) if coalescer is not None and group is not None else None
+    if coalescer is not None and group is not None and release is None:
+        # Sessions of this key and caller are running: the request is recorded, then joins the next batch.
+        record_request(db, principal.name, key, session_id, workflow_id, chosen, body, derivation_path, signed)
+        await _commit(db)
+        return await coalescer.enqueue(group, session_id, body.digest)
+    plan = SignPlan(principal.name, key, body, session_id, workflow_id, chosen, alternates, signers, spares,
+                    approvals_needed, waits_for, derivation_path, signed)
+    try:
+        handle = await _start_signing(db, client_factory, settings, signer, plan)
+    except BaseException:
+        if release is not None:
+            release()
+        raise
+    return Started(session_id, key_id, workflow_id, handle, replayed=False, release=release)
 
-    db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
+
+@dataclass
+class SignPlan:
+    """What a checked sign request was decided to be: its session, signers, and what the intent names."""
+
+    requested_by: str  # the caller's name
+    key: Key
+    body: SignSpec
+    session_id: str
+    workflow_id: str
+    chosen: list[str]
+    alternates: list[str]
+    signers: list[Party]
+    spares: list[Party]
+    approvals_needed: int
+    waits_for: float
+    derivation_path: str | None
+    signed: dict[str, Any]  # the digest, or the digests (and per-digest roots and paths)
+
+    def intent_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"protocol": self.key.protocol, **self.signed,
+                                   "signers": [*self.chosen, *self.alternates],
+                                   "taproot_merkle_root": self.body.taproot_merkle_root,
+                                   "chain_type": self.key.chain_type, "derivation_path": self.derivation_path}
+        if self.body.transaction is not None:
+            details["transaction"] = self.body.transaction
+        return details
+
+    def sign_request(self, settings: Settings, intent: SessionIntent | None, *, digests: list[str] | None = None,
+                     item_sessions: list[str] | None = None) -> SignRequest:
+        """The workflow's input; `digests` and `item_sessions` for coalesced requests (api/sign_batching.py)."""
+        body, key = self.body, self.key
+        return SignRequest(session_id=self.session_id, key_id=key.key_id, protocol=key.protocol, curve=key.curve,
+                           chain_type=key.chain_type, digest="" if digests else body.digest or "",
+                           digests=list(digests or body.digests or []), signers=self.signers, alternates=self.spares,
+                           use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
+                           requested_by=self.requested_by, taproot_merkle_root=body.taproot_merkle_root,
+                           intent=intent, approvals_needed=self.approvals_needed,
+                           approval_timeout_seconds=settings.approval_timeout, derivation_path=self.derivation_path,
+                           taproot_merkle_roots=list(body.per_digest().get("taproot_merkle_roots", [])),
+                           derivation_paths=list(body.per_digest().get("derivation_paths", [])),
+                           presign_pool_target=settings.presign_pool_target, item_sessions=list(item_sessions or []))
+
+    def attributes(self) -> TypedSearchAttributes:
+        return initial_attributes(key_id=self.key.key_id, protocol=self.key.protocol, curve=self.key.curve,
+                                  chain=self.key.chain_type, operation="sign")
+
+
+async def _start_signing(db: AsyncSession, client_factory: ClientFactory, settings: Settings, signer: IntentSigner,
+                         plan: SignPlan) -> WorkflowHandle:
+    """The intent, the session's rows, and its workflow started. Vault signs the intent while the rows are
+    written and the pool claimed (one round trip each, overlapped); nothing commits before both are done."""
+    signing = asyncio.ensure_future(issue(signer, operation="sign", key_id=plan.key.key_id, epoch=plan.key.epoch,
+                                          ttl=settings.intent_ttl + plan.waits_for, details=plan.intent_details()))
+    try:
+        rows = [record_request(db, plan.requested_by, plan.key, plan.session_id, plan.workflow_id, plan.chosen,
+                               plan.body, plan.derivation_path, plan.signed)]
+        await db.flush()
+        request = await claim_first_attempt(db, settings, plan.sign_request(settings, None), rows)
+        request = dataclasses.replace(request, intent=await signing)
+    except BaseException:
+        signing.cancel()
+        with contextlib.suppress(BaseException):
+            await signing
+        raise
+    return await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, plan.workflow_id,
+                                    plan.attributes(), session_id=plan.session_id, waits_for=plan.waits_for)
+
+
+async def claim_first_attempt(db: AsyncSession, settings: Settings, request: SignRequest,
+                              rows: list[SigningSession]) -> SignRequest:
+    """In the transaction that records the session: claim the first attempt's pooled nonce commitments (FROST)
+    or presignature (GG20) and set the rows running, so that the workflow's first step is the signers' round
+    (one coordinator step fewer per signature). Nothing claimed (an empty pool, an approval quorum to wait
+    for, a path the pool does not serve): the request is unchanged and the workflow claims as before."""
+    if request.approvals_needed or not request.use_pool:
+        return request
+    attempt = f"{request.session_id}.1"
+    nodes = [s.node_id for s in request.signers]
+    rounds = 1
+    if KEY_PROTOCOLS[request.protocol].family == Family.FROST:
+        claimed = await claim_commitments(db, ClaimCommitmentsInput(request.key_id, attempt, nodes,
+                                                                    max(1, len(request.digests))))
+        if not claimed.commitments:
+            return request
+        request = dataclasses.replace(request, claimed=claimed)
+    elif (request.protocol == "gg20" and request.presign_pool_target > 0 and not request.digests
+          and request.derivation_path is None):
+        presignature = await claim_presignature(db, ClaimPresignatureInput(request.key_id, nodes, attempt))
+        if presignature.presig_id is None:
+            return request
+        request = dataclasses.replace(request, claimed_presignature=presignature)
+    else:
+        return request
+    started = datetime.now(UTC)
+    for row in rows:
+        row.status, row.current_round, row.total_rounds, row.started_at = "running", rounds, rounds, started
+    return request
+
+
+def coalesce_group(key: Key, body: SignSpec, principal: Principal, idempotency_key: str | None,
+                   approvals_needed: int) -> GroupKey | None:
+    """The batch a request may join: a plain FROST digest the key itself signs, with no signer choice, no
+    approval quorum and no Idempotency-Key (whose workflow id is the request's own); else None."""
+    plain = (body.digests is None and body.transaction is None and body.derivation_path is None
+             and not body.taproot_merkle_root and body.signers is None)
+    if not plain or idempotency_key or approvals_needed or KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+        return None
+    return key.key_id, principal.name
+
+
+def record_request(db: AsyncSession, actor: str, key: Key, session_id: str, workflow_id: str,
+                   chosen: list[str], body: SignSpec, derivation_path: str | None,
+                   signed: dict[str, Any]) -> SigningSession:
+    """The session row (pending) and the request's audit entry, in the caller's transaction."""
+    operation = "transaction" if body.transaction is not None else "sign"
+    row = SigningSession(session_id=session_id, key_id=key.key_id, workflow_id=workflow_id, operation="sign",
                           protocol=key.protocol, status="pending", participants=chosen,
                           message_hash=None if body.digests is not None else body.digest if len(body.digest) <= 128
                           else hashlib.sha256(bytes.fromhex(body.digest)).hexdigest(),
-                          message_hashes=body.digests, derivation_path=derivation_path, transaction=body.record))
+                          message_hashes=body.digests, derivation_path=derivation_path, transaction=body.record)
+    db.add(row)
     summary = {"transaction": (body.record or {}).get("summary")} if body.transaction is not None else {}
-    db.add(AuditLog(actor=principal.name, action=f"key.{operation}_request", resource_type="key", resource_id=key_id,
+    db.add(AuditLog(actor=actor, action=f"key.{operation}_request", resource_type="key", resource_id=key.key_id,
                     session_id=session_id, status="accepted",
                     details={**signed, "signers": chosen, "derivation_path": derivation_path, **summary,
                              idempotency.FINGERPRINT: idempotency.request_fingerprint(body.request)}))
-    await db.flush()
-    request = SignRequest(session_id=session_id, key_id=key_id, protocol=key.protocol, curve=key.curve,
-                          chain_type=key.chain_type, digest=body.digest or "", digests=list(body.digests or []),
-                          signers=signers, alternates=spares,
-                          use_pool=True, pool_target=settings.nonce_pool_target, policy=policy_from(settings),
-                          requested_by=principal.name, taproot_merkle_root=body.taproot_merkle_root, intent=intent,
-                          approvals_needed=approvals_needed, approval_timeout_seconds=settings.approval_timeout,
-                          derivation_path=derivation_path,
-                          taproot_merkle_roots=list(body.per_digest().get("taproot_merkle_roots", [])),
-                          derivation_paths=list(body.per_digest().get("derivation_paths", [])),
-                          presign_pool_target=settings.presign_pool_target)
-    attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
-                                    operation="sign")
-    handle = await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, waits_for=waits_for)
-    return Started(session_id, key_id, workflow_id, handle, replayed=False)
+    return row
+
+
+async def _commit(db: AsyncSession) -> None:
+    try:
+        await db.commit()
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key committed first
+        await db.rollback()
+        raise ApiError(409, "duplicate_request", "this Idempotency-Key is being used by a request in flight") from None

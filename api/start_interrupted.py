@@ -1,8 +1,9 @@
 """Sessions whose workflow never started: the API process died between committing a request's rows and
 starting its workflow (api/orchestration.py `_commit_then_start`).
 
-Without this, such a session stayed `pending` for ever, and a client's retry with the same Idempotency-Key was
-answered with it (found by scripts/chaos: kill -9 of the API under load). A session still `pending`
+Without this, such a session stayed `pending` (or, for a sign session whose pool claim the API made in that
+transaction, `running`) for ever, and a client's retry with the same Idempotency-Key was
+answered with it (found by scripts/chaos: kill -9 of the API under load). A session still so
 START_GRACE_SECONDS after it was recorded, for which Temporal knows no workflow under its id, ends `failed` with
 the code `start_interrupted` (nothing ran, so nothing was signed and no nonce was used); the client retries with a
 new Idempotency-Key. The grace is longer than the start call's own deadline (START_RPC_TIMEOUT), so a start still
@@ -32,7 +33,9 @@ async def settle_if_never_started(db: AsyncSession, temporal: Callable[[], Await
     """End `row` as `start_interrupted` when its workflow never started; True when it did so."""
     now = datetime.now(UTC)
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    if row.status != "pending" or now - created < timedelta(seconds=START_GRACE_SECONDS):
+    # A sign session whose pool claim the API made is recorded running before its workflow starts.
+    unstarted = row.status == "pending" or (row.status == "running" and row.operation == "sign")
+    if not unstarted or now - created < timedelta(seconds=START_GRACE_SECONDS):
         return False
     try:
         client = await temporal()

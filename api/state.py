@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.coalesce import SignCoalescer
 from mpc.codec import EncryptionCodec
 from mpc.db import create_engine, session_factory
 from mpc.intent_keys import IntentSigner, signer_from
 from mpc.settings import Settings
 from mpc.temporal_client import connect
+
+if TYPE_CHECKING:
+    from api.orchestration import Started
 
 
 @dataclass
@@ -26,6 +31,7 @@ class AppState:
     _temporal: Client | None = None
     _intent_signer: IntentSigner | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _coalescer: SignCoalescer[Started] | None = None
 
     @classmethod
     def build(cls, settings: Settings, codec: EncryptionCodec) -> AppState:
@@ -53,6 +59,15 @@ class AppState:
         if self._intent_signer is None:
             self._intent_signer = signer_from(self.settings)
         return self._intent_signer
+
+    @property
+    def coalescer(self) -> SignCoalescer[Started]:
+        """Sign requests of one key and caller that wait behind running sessions start as one (api/coalesce.py)."""
+        if self._coalescer is None:
+            from api.sign_batching import BatchLauncher
+
+            self._coalescer = SignCoalescer(BatchLauncher(self))
+        return self._coalescer
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -78,6 +78,8 @@ class Activity(StrEnum):
     CLAIM_PRESIGNATURE = "coordinator.claim_presignature"
     PRESIGN_LEVEL = "coordinator.presign_level"
     GG20_COMBINE = "coordinator.gg20_combine"
+    GG20_SIGN_BEGIN = "coordinator.gg20_sign_begin"
+    GG20_SIGN_FINISH = "coordinator.gg20_sign_finish"
     FROST_AGGREGATE = "coordinator.frost_aggregate"
     FROST_AGGREGATE_BATCH = "coordinator.frost_aggregate_batch"
     FROST_SIGN_BEGIN = "coordinator.frost_sign_begin"

@@ -56,7 +56,7 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
                     "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target",
                     "presign_pool_target": "presign_pool_target",
                     "preparams_pool_target": "preparams_pool_target",
-                    "preparams_pool_workers": "preparams_pool_workers"},
+                    "preparams_pool_workers": "preparams_pool_workers", "workflow_sandbox": "workflow_sandbox"},
 }
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
@@ -232,6 +232,9 @@ class Settings(BaseSettings):
     # by PREPARAMS_POOL_WORKERS niced processes (workers/preparams_filler.py); 0 disables the filler.
     preparams_pool_target: int = Field(4, ge=0, le=1000)
     preparams_pool_workers: int = Field(1, ge=1, le=64)
+    # Coordinator: run workflows in Temporal's sandbox (re-imports per run, checks every call). Off by default:
+    # it costs 15-25 ms per session (bench/README.md); the test suite turns it on, and replays are sandboxed.
+    workflow_sandbox: bool = False
     heartbeat_interval: float = 5.0
     node_offline_after: float = 20.0
 

@@ -139,7 +139,7 @@ def stack(stack_env: dict[str, str], services_dir: Path, admin_token: str, node_
     env = {**stack_env, "ROUND_TIMEOUT": "5s", "ROUND_RETRIES": "2", "SESSION_TIMEOUT": "120s",
            "NONCE_POOL_TARGET": "3", "GRPC_PORT": str(free_port()),  # kept when the API restarts
            # GG20 presignature pools: off here (tests count GG20 rounds); test_presign_pool turns them on
-           "PRESIGN_POOL_TARGET": "0"}
+           "PRESIGN_POOL_TARGET": "0", "WORKFLOW_SANDBOX": "true"}
     api, url = start_api(env, log_dir, name="api-stack")
     env["COORDINATOR_ENDPOINT"] = url
     placeholder = ManagedProcess("none", ["true"], log_path=log_dir / "none.log")

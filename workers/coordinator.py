@@ -9,7 +9,8 @@ import asyncio
 import logging
 
 from prometheus_client import CollectorRegistry
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from mpc.codec import EncryptionCodec
 from mpc.node_metrics import RegistryCollector
@@ -21,6 +22,15 @@ from workers.metrics import node_metrics, telemetry
 from workers.registry import coordinator_activities, coordinator_workflows
 
 log = logging.getLogger("mpc.worker.coordinator")
+
+
+
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """Temporal's sandbox re-imports a workflow's modules for each run and runs every activation through
+    its import hooks: 15-25 ms of the coordinator's time per session (bench/README.md, "Run 4"). It is a
+    net for non-deterministic workflow code, not a security boundary, so production runs without it and
+    the test suite runs with it (WORKFLOW_SANDBOX=true), as do the replay tests of recorded histories."""
+    return SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
 
 
 async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event | None = None, *,
@@ -44,6 +54,7 @@ async def run_coordinator(settings: Settings, codec: EncryptionCodec, stop: asyn
                 max_concurrent_activities=settings.max_concurrent_sessions,
                 max_concurrent_workflow_tasks=settings.max_concurrent_sessions,
                 interceptors=[metrics.interceptor()],
+                workflow_runner=workflow_runner(settings.workflow_sandbox),
             )
             log.info("coordinator worker polling", extra={"service": "coordinator"})
             async with worker:

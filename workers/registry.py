@@ -49,11 +49,12 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
     db = CoordinatorActivities(sessions, on_end)
     frost = FrostAggregation(sessions, on_end)
     backup = BackupSteps(sessions, settings or load_settings())
-    presigs = PresignPool(sessions)
+    presigs = PresignPool(sessions, on_end)
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
-            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.combine]
+            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.combine,
+            presigs.begin_sign, presigs.finish_sign]
 
 
 async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,

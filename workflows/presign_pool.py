@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
 PRESIGN = SessionProtocol.GG20_PRESIGN.value
 PARALLEL_RUNS = 2  # presign runs at a time: each is seconds of Paillier arithmetic on every signer
 MAX_RUNS = 64  # per refill workflow, so its history stays small; the next sign starts another
+PRESIGN_REFILL_TIMEOUT = timedelta(minutes=30)
 
 
 def presign_pool_workflow_id(key_id: str, node_ids: list[str]) -> str:
@@ -93,8 +94,12 @@ async def start_presign_refill(key_id: str, curve: str, signers: list[Party], ta
         return
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await workflow.start_child_workflow(
-            PresignPoolRefillWorkflow.run,
-            PresignRefillRequest(key_id, curve, sorted(signers, key=lambda p: p.party_id), target, policy),
+            PresignPoolRefillWorkflow.run, presign_refill_request(key_id, curve, signers, target, policy),
             id=presign_pool_workflow_id(key_id, [p.node_id for p in signers]),
-            parent_close_policy=ParentClosePolicy.ABANDON, execution_timeout=timedelta(minutes=30),
+            parent_close_policy=ParentClosePolicy.ABANDON, execution_timeout=PRESIGN_REFILL_TIMEOUT,
         )
+
+
+def presign_refill_request(key_id: str, curve: str, signers: list[Party], target: int,
+                           policy: RoundPolicy) -> PresignRefillRequest:
+    return PresignRefillRequest(key_id, curve, sorted(signers, key=lambda p: p.party_id), target, policy)

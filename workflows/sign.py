@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import AwaitsApprovals
     from workflows.driver import SessionFailedError, failure_from, run_on_nodes, session_failed_error
     from workflows.pool import PREPROCESS_ACTIVITY, start_refill
-    from workflows.presign_pool import start_presign_refill
+    from workflows.presign_pool import presign_refill_request, start_presign_refill
     from workflows.rounds import ProtocolRun, agreed_public_result, drive_protocol
     from workflows.search import set_status
     from workflows.types import (
@@ -40,12 +40,14 @@ with workflow.unsafe.imports_passed_through():
         FrostSignRequest,
         Gg20CombineInput,
         Gg20OnlineSignRequest,
+        Gg20SignBeginInput,
+        Gg20SignFinishInput,
         Party,
+        PoolRefillRequest,
         PreprocessRequest,
         PreprocessResult,
         Progress,
         ProtocolParams,
-        RoundPolicy,
         SessionFailure,
         SignBeginInput,
         SignFinishInput,
@@ -58,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
 
 SIGN_ACTIVITY = Activity.FROST_SIGN.value
 ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
+REFILL_IN_FINISH_PATCH = "frost-refill-started-by-finish-v1"
+GG20_ONE_TRANSACTION_PATCH = "gg20-pool-one-transaction-v1"
 BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable",
                "presignature_unavailable")
@@ -74,6 +78,8 @@ class SignWorkflow(AwaitsApprovals):
         self._ecdsa_done: dict[int, str] = {}  # an ECDSA batch: the signatures made so far, by digest index
         self._presigs_left = -1  # GG20: presignatures the last pool claim left for its signer set (-1: not known)
         self._presig_used = False  # GG20: a run of this session signed from a pooled presignature
+        self._gg20_one_tx = False  # set in run: a GG20 signature from the pool starts and ends in one step each
+        self._finished_in_tx = False  # the finishing step recorded the completed session and its audit entry
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -90,7 +96,14 @@ class SignWorkflow(AwaitsApprovals):
         # FROST: one coordinator transaction to start (session running + pool claim) and one to end (aggregate,
         # verify, session completed, audit); histories recorded before this change replay the older steps.
         self._one_tx = not ecdsa and workflow.patched(ONE_TRANSACTION_PATCH)
-        if not self._one_tx:
+        # The finishing transaction starts a low pool's refill in the background, instead of this workflow
+        # starting it as a child after the signature is verified (one Temporal round trip less per refill).
+        self._refill_in_finish = self._one_tx and workflow.patched(REFILL_IN_FINISH_PATCH)
+        # GG20 with a presignature pool, one digest of the key itself: the same, one coordinator transaction to
+        # start (session running + claim) and one to end (combine, verify, completed, audit, refill started).
+        self._gg20_one_tx = (self._presign_pool(request) and not request.digests and request.derivation_path is None
+                             and workflow.patched(GG20_ONE_TRANSACTION_PATCH))
+        if not self._one_tx and not self._gg20_one_tx:
             await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total,
                                     started=True)
         signers, alternates = list(request.signers), list(request.alternates)
@@ -126,7 +139,7 @@ class SignWorkflow(AwaitsApprovals):
                 raise session_failed_error(failure) from None
         self._progress.status = SessionStatus.COMPLETED
         set_status(SessionStatus.COMPLETED)
-        if not self._one_tx:  # recorded by the finishing transaction otherwise
+        if not self._one_tx and not self._finished_in_tx:  # recorded by the finishing transaction otherwise
             signed: dict[str, Any] = {"digests": request.digests} if request.digests else {"digest": request.digest}
             if request.digests:
                 await db.update_session(request.session_id, status=SessionStatus.COMPLETED, signatures=signatures,
@@ -139,11 +152,10 @@ class SignWorkflow(AwaitsApprovals):
                            used_pool=used_pool)
         # The pool is refilled when it ran low (half its target, or unknown), not after every signature:
         # a refill is a workflow of its own, and Temporal's work per signature is what limits throughput.
-        if not ecdsa and (self._pool_left < 0 or self._pool_left <= request.pool_target // 2):
-            await start_refill(request.key_id, sorted(request.signers + request.alternates, key=lambda p: p.party_id),
-                               request.pool_target, request.policy)
+        if not ecdsa and not self._refill_in_finish and (refill := self._refill(request)) is not None:
+            await start_refill(refill.key_id, refill.parties, refill.target, refill.policy)
         # GG20: refilled when a claim left the signer set's pool at half its target or less (no claim: no refill).
-        if self._presign_pool(request) and 0 <= self._presigs_left <= request.presign_pool_target // 2:
+        if self._presign_pool(request) and not self._finished_in_tx and self._presigs_low(request):
             await start_presign_refill(request.key_id, request.curve, request.signers, request.presign_pool_target,
                                        request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
@@ -193,7 +205,7 @@ class SignWorkflow(AwaitsApprovals):
             taproot_merkle_root=sign_input.taproot_merkle_root, derivation_path=request.derivation_path)
         try:
             if self._one_tx:
-                finished = await self._finish(SignFinishInput(
+                finished = await self._finish(request, SignFinishInput(
                     request.session_id, request.requested_by, nodes, used_pool, single=aggregate))
                 return finished.signature, used_pool
             signature: str = await db.call(Activity.FROST_AGGREGATE.value, aggregate, str)
@@ -204,9 +216,10 @@ class SignWorkflow(AwaitsApprovals):
     async def _claim(self, request: SignRequest, claim: ClaimCommitmentsInput) -> list[WireMessage]:
         """Pooled commitments for every signer and digest, or [] (then a commitment round runs first)."""
         if self._one_tx:
-            begun: ClaimCommitmentsResult = await db.call(
-                Activity.FROST_SIGN_BEGIN.value, SignBeginInput(request.session_id, claim, request.use_pool),
-                ClaimCommitmentsResult)
+            begun: ClaimCommitmentsResult = request.claimed if request.claimed and request.first_attempt(
+                claim.session_id) else await db.call(
+                Activity.FROST_SIGN_BEGIN.value, SignBeginInput(request.session_id, claim, request.use_pool,
+                                                                request.item_sessions), ClaimCommitmentsResult)
             self._pool_left = begun.remaining
             total = 1 if begun.commitments else 2
             self._progress.current_round, self._progress.total_rounds = (total, total) if begun.commitments else (
@@ -219,8 +232,17 @@ class SignWorkflow(AwaitsApprovals):
         self._pool_left = claimed.remaining
         return claimed.commitments
 
-    @staticmethod
-    async def _finish(finish: SignFinishInput) -> SignFinishResult:
+    def _refill(self, request: SignRequest) -> PoolRefillRequest | None:
+        """The refill to start when the claim left the pool at half its target or less (or unknown)."""
+        if self._pool_left >= 0 and self._pool_left > request.pool_target // 2:
+            return None
+        return PoolRefillRequest(request.key_id, sorted(request.signers + request.alternates,
+                                                        key=lambda p: p.party_id), request.pool_target, request.policy)
+
+    async def _finish(self, request: SignRequest, finish: SignFinishInput) -> SignFinishResult:
+        finish = dataclasses.replace(finish, item_sessions=list(request.item_sessions))
+        if self._refill_in_finish:
+            finish = dataclasses.replace(finish, refill=self._refill(request))
         result: SignFinishResult = await db.call(Activity.FROST_SIGN_FINISH.value, finish, SignFinishResult)
         return result
 
@@ -267,7 +289,7 @@ class SignWorkflow(AwaitsApprovals):
             taproot_merkle_root=request.taproot_merkle_root)
         try:
             if self._one_tx:
-                finished = await self._finish(SignFinishInput(
+                finished = await self._finish(request, SignFinishInput(
                     request.session_id, request.requested_by, nodes, used_pool, batch=aggregate))
                 return finished.signatures, used_pool
             signatures: list[str] = await db.call(Activity.FROST_AGGREGATE_BATCH.value, aggregate, list[str])
@@ -307,16 +329,25 @@ class SignWorkflow(AwaitsApprovals):
         public: dict[str, object] = {}
         if self._presign_pool(request) and derivation_path is None:
             # A presignature made ahead for exactly these signers: only the online round runs.
-            claimed: ClaimPresignatureResult = await db.call(Activity.CLAIM_PRESIGNATURE.value, ClaimPresignatureInput(
-                request.key_id, [s.node_id for s in signers], attempt_id), ClaimPresignatureResult)
+            claim = ClaimPresignatureInput(request.key_id, [s.node_id for s in signers], attempt_id)
+            if self._gg20_one_tx and request.claimed_presignature and request.first_attempt(attempt_id):
+                claimed = request.claimed_presignature  # the API claimed it and set the session running
+            else:
+                claimed = await (
+                    db.call(Activity.GG20_SIGN_BEGIN.value, Gg20SignBeginInput(request.session_id, claim, rounds_each),
+                            ClaimPresignatureResult) if self._gg20_one_tx
+                    else db.call(Activity.CLAIM_PRESIGNATURE.value, claim, ClaimPresignatureResult))
             self._presigs_left = claimed.remaining
             if claimed.presig_id is not None:
                 self._presig_used = True
                 round_no, of = (1, 1) if batch_index is None else (done + rounds_each, total)
-                await self._set_round(request, round_no, of)
+                if self._gg20_one_tx:  # the begin step recorded the round
+                    self._progress.current_round, self._progress.total_rounds = round_no, of
+                else:
+                    await self._set_round(request, round_no, of)
                 online = Gg20OnlineSignRequest(attempt_id, request.key_id, digest or "", claimed.presig_id, signers,
                                                request.intent, batch_index)
-                return await self._gg20_online(online, request.policy), True
+                return await self._gg20_online(request, online), True
         for stage in KEY_PROTOCOLS[request.protocol].sign:
             protocol, rounds = stage.value, SPECS[stage].rounds
 
@@ -333,20 +364,31 @@ class SignWorkflow(AwaitsApprovals):
             done += rounds
         return str(public["signature"]), False
 
-    @staticmethod
-    async def _gg20_online(online: Gg20OnlineSignRequest, policy: RoundPolicy) -> str:
+    async def _gg20_online(self, request: SignRequest, online: Gg20OnlineSignRequest) -> str:
         """One hand-off per signer (each consumes its presignature and answers a signed s_i), then the
         coordinator combines from the pool's public record, naming a signer whose s_i is wrong."""
         nodes = [s.node_id for s in online.signers]
         shares: dict[str, WireMessage] = await run_on_nodes(Activity.GG20_SIGN_ONLINE.value, nodes,
-                                                            lambda _n: online, WireMessage, policy)
+                                                            lambda _n: online, WireMessage, request.policy)
         combine = Gg20CombineInput(online.session_id, online.key_id, online.digest, online.presig_id,
                                    online.signers, [shares[n] for n in nodes])
         try:
+            if self._gg20_one_tx:
+                refill = presign_refill_request(request.key_id, request.curve, request.signers,
+                                                request.presign_pool_target, request.policy
+                                                ) if self._presigs_low(request) else None
+                finished: str = await db.call(Activity.GG20_SIGN_FINISH.value, Gg20SignFinishInput(
+                    request.session_id, combine, request.requested_by, refill), str)
+                self._finished_in_tx = True
+                return finished
             signature: str = await db.call(Activity.GG20_COMBINE.value, combine, str)
         except (ActivityError, ApplicationError) as err:
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature
+
+    def _presigs_low(self, request: SignRequest) -> bool:
+        """The last claim left this signer set's pool at half its target or less (no claim: not known)."""
+        return 0 <= self._presigs_left <= request.presign_pool_target // 2
 
     @staticmethod
     def _presign_pool(request: SignRequest) -> bool:
@@ -361,7 +403,8 @@ class SignWorkflow(AwaitsApprovals):
             await db.call(Activity.FINISH_KEY.value, FinishKeyInput(request.key_id, "flagged", failure))
         self._progress.status, self._progress.error = SessionStatus.FAILED, failure
         set_status(SessionStatus.FAILED)
-        await db.update_session(request.session_id, status=SessionStatus.FAILED, error=failure, finished=True)
-        await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
-                       session_id=request.session_id, status="failure", failure=failure, flagged=cheated)
+        for session_id in request.sessions():  # coalesced requests fail together, each with the reason
+            await db.update_session(session_id, status=SessionStatus.FAILED, error=failure, finished=True)
+            await db.audit("key.sign", actor=request.requested_by, resource_type="key", resource_id=request.key_id,
+                           session_id=session_id, status="failure", failure=failure, flagged=cheated)
 

@@ -210,6 +210,7 @@ class SignBeginInput:
     session_id: str
     claim: ClaimCommitmentsInput
     use_pool: bool = True
+    item_sessions: list[str] = field(default_factory=list)  # coalesced requests: every one of them is running
 
 
 @dataclass
@@ -307,6 +308,8 @@ class SignFinishInput:
     used_pool: bool
     single: AggregateInput | None = None
     batch: AggregateBatchInput | None = None
+    refill: PoolRefillRequest | None = None  # the claim left the pool low: the finishing step starts a refill
+    item_sessions: list[str] = field(default_factory=list)  # coalesced requests: one session per digest
 
 
     # It finishes its session as a finishing SessionUpdate does: the worker's metrics interceptor counts it so.
@@ -385,6 +388,20 @@ class SignRequest:
     taproot_merkle_roots: list[str | None] = field(default_factory=list)
     derivation_paths: list[str | None] = field(default_factory=list)
     presign_pool_target: int = 0  # GG20: sign from the signer set's presignature pool, keep it this full (0: off)
+    # Coalesced requests (api/coalesce.py): one session per digest, aligned with `digests`; `session_id` is the
+    # first. Each session starts, completes or fails with the batch, and completes with its own signature.
+    item_sessions: list[str] = field(default_factory=list)
+    # The first attempt's pool claim, made by the API in the transaction that recorded the session (it set the
+    # row running): the workflow starts with its share round, without a begin step. Only when it claimed some.
+    claimed: ClaimCommitmentsResult | None = None
+    claimed_presignature: ClaimPresignatureResult | None = None
+
+    def first_attempt(self, attempt_id: str) -> bool:
+        return attempt_id == f"{self.session_id}.1"
+
+    def sessions(self) -> list[str]:
+        """Every session row this workflow moves: its coalesced requests, or its one session."""
+        return list(self.item_sessions) or [self.session_id]
 
     def item_root(self, index: int) -> str | None:
         return self.taproot_merkle_roots[index] if self.taproot_merkle_roots else None
@@ -484,6 +501,27 @@ class ClaimPresignatureInput:
 class ClaimPresignatureResult:
     presig_id: str | None = None  # None: the pool is empty for this signer set (presign in the session)
     remaining: int = 0  # unclaimed presignatures left for this signer set after the claim
+
+
+@dataclass
+class Gg20SignBeginInput:
+    """A GG20 sign's start in one transaction: the session row running and a pooled presignature claimed
+    (one round when there was one, else `rounds_without_pool`: presign and sign in the session)."""
+
+    session_id: str
+    claim: ClaimPresignatureInput
+    rounds_without_pool: int
+
+
+@dataclass
+class Gg20SignFinishInput:
+    """The online round's shares combined and verified, then the completed session and its audit entry in
+    one transaction; `refill`: the claim left the pool low, so the finishing step starts a refill."""
+
+    session_id: str
+    combine: Gg20CombineInput
+    actor: str
+    refill: PresignRefillRequest | None = None
 
 
 @dataclass

@@ -34,8 +34,10 @@ async def _same_request(db: AsyncSession, started: Started, body: KeyCreate | Si
 async def wait_for_session(caller: Caller, started: Started, wait: bool, timeout: float | None) -> SigningSession:
     """The session row, after waiting for the workflow when asked (a wait that times out answers like no wait)."""
     if wait and started.handle is not None:
+        # A coalesced request shares its batch's one wait on the workflow (`done`).
+        ended = asyncio.shield(started.done) if started.done is not None else started.handle.result()
         with contextlib.suppress(WorkflowFailureError, TimeoutError):  # a failed session's row says why
-            await asyncio.wait_for(started.handle.result(), timeout or caller.state.settings.session_timeout)
+            await asyncio.wait_for(ended, timeout or caller.state.settings.session_timeout)
     caller.db.expire_all()
     row = await caller.db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
@@ -79,11 +81,15 @@ async def sign(caller: Caller, key_id: str, body: SignCreate, *, idempotency_key
         await settle_if_never_started(db, state.temporal, row)  # Redis remembers a replayed orphan too
         started = Started(row.session_id, key_id, row.workflow_id, None, replayed=True)
     else:
+        # A caller that waits may have its digest signed in a batch with others of its waiting requests.
         started = await start_sign(db, state.temporal, state.settings, principal, key_id, body, idempotency_key,
-                                   signer=state.intent_signer)
+                                   signer=state.intent_signer, coalescer=state.coalescer if wait else None)
         await remember_session(state.redis, idem_workflow, started.session_id)
-    await _same_request(db, started, body)
-    row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
+    try:
+        await _same_request(db, started, body)
+        row = await wait_for_session(caller, started, wait, timeout)  # counted where it ends: the coordinator worker
+    finally:
+        started.ended()
     return Outcome(session_view(row), _finished(row, wait))
 
 

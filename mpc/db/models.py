@@ -24,11 +24,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+SHARED_WORKFLOW_PREFIX = "sign-batch-"
+"""The workflow ids several session rows may share: a batch of coalesced sign requests (api/coalesce.py)."""
 
 
 class Base(DeclarativeBase):
@@ -110,7 +114,8 @@ class SigningSession(Base):
 
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True, default=_uuid)
     key_id: Mapped[str | None] = mapped_column(ForeignKey("keys.key_id", ondelete="CASCADE"), nullable=True)
-    workflow_id: Mapped[str] = mapped_column(String(256), unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(256))
+    """Unique, except that coalesced sign requests (api/coalesce.py) share their batch's `sign-batch-` workflow."""
     operation: Mapped[str] = mapped_column(String(16))
     protocol: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="pending")
@@ -136,6 +141,10 @@ class SigningSession(Base):
         Index("ix_signing_sessions_key_id", "key_id"),
         Index("ix_signing_sessions_status", "status"),
         Index("ix_signing_sessions_created_at", "created_at"),
+        # An Idempotency-Key's workflow id is unique here: a concurrent repeat fails its insert.
+        Index("uq_signing_sessions_workflow_id", "workflow_id", unique=True,
+              postgresql_where=text(f"workflow_id NOT LIKE '{SHARED_WORKFLOW_PREFIX}%'")),
+        Index("ix_signing_sessions_workflow_id", "workflow_id"),
     )
 
 

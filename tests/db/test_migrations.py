@@ -11,7 +11,7 @@ from mpc.devstack.postgres import PostgresServer
 
 TABLES = {"keys", "nodes", "signing_sessions", "audit_logs", "api_tokens", "nonce_commitments", "backups",
           "node_nonce_epochs", "client_certificates", "revoked_certificates"}
-HEAD = "0011"
+HEAD = "0012"
 
 
 def _tables_and_indexes(url: str) -> tuple[set[str], set[str]]:

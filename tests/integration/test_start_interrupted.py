@@ -22,8 +22,10 @@ from tests.services import _run_coroutine
 from tests.stack import Stack
 
 
-def _orphan(stack: Stack, key_id: str, digest: str, *, idempotency_key: str | None, age: float) -> str:
-    """Commit a pending sign session with no workflow, `age` seconds old; returns its id."""
+def _orphan(stack: Stack, key_id: str, digest: str, *, idempotency_key: str | None, age: float,
+            status: str = "pending") -> str:
+    """Commit a pending sign session with no workflow, `age` seconds old; returns its id. `running`: as the
+    API records one whose pool claim it made (api/orchestration.py `claim_first_attempt`)."""
     async def write() -> str:
         engine = create_engine(stack_db_url(stack), pool_size=1)
         try:
@@ -34,7 +36,7 @@ def _orphan(stack: Stack, key_id: str, digest: str, *, idempotency_key: str | No
                 workflow_id = workflow_id_for("sign", principal, idempotency_key, session_id, scope=key_id)
                 body = SignCreate(digest=digest)
                 db.add(SigningSession(session_id=session_id, key_id=key_id, workflow_id=workflow_id, operation="sign",
-                                      protocol="frost", status="pending", participants=["p1", "p2"],
+                                      protocol="frost", status=status, participants=["p1", "p2"],
                                       message_hash=digest, created_at=datetime.now(UTC) - timedelta(seconds=age)))
                 db.add(AuditLog(actor=principal.name, action="key.sign_request", resource_type="key",
                                 resource_id=key_id, session_id=session_id, status="accepted",
@@ -85,6 +87,11 @@ def test_a_session_whose_workflow_never_started_ends_start_interrupted(stack: St
         # A client that only polls sees it end too.
         polled = _orphan(stack, key["key_id"], hashlib.sha256(b"polled").hexdigest(), idempotency_key=None, age=120)
         assert api.get(f"/v1/sessions/{polled}").json()["error"]["code"] == "start_interrupted"
+
+        # So does one the API recorded running, with its pool claim, before the start.
+        claimed = _orphan(stack, key["key_id"], hashlib.sha256(b"claimed").hexdigest(), idempotency_key=None,
+                          age=120, status="running")
+        assert api.get(f"/v1/sessions/{claimed}").json()["error"]["code"] == "start_interrupted"
 
         # A young pending row may still be starting: left alone.
         young = _orphan(stack, key["key_id"], hashlib.sha256(b"young").hexdigest(), idempotency_key=None, age=1)

@@ -57,6 +57,28 @@ def test_the_patched_backup_change_is_covered_both_ways() -> None:
         assert bool(upserts) is patched, version
 
 
+def _patches(events: list[dict]) -> list[str]:
+    return [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
+            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+            for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
+
+
+def test_the_refill_moved_into_the_finishing_step_is_covered_both_ways() -> None:
+    """Sign histories from before `REFILL_IN_FINISH_PATCH` start the pool refill as a child workflow (and
+    replay on that branch); those recorded after carry the marker and start no child."""
+    from workflows.sign import REFILL_IN_FINISH_PATCH
+
+    kinds = set()
+    for path in HISTORIES.glob("sign-*.json"):
+        events = json.loads(path.read_text())["events"]
+        children = [e for e in events if e["eventType"] == "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED"]
+        patched = REFILL_IN_FINISH_PATCH in _patches(events)
+        assert not (patched and children), path.name
+        kinds.add("patched" if patched else "child" if children else "neither")
+    assert {"patched", "child"} <= kinds, kinds
+
+
 @pytest.mark.skipif(os.environ.get("MPC_RECORD_HISTORIES") != "1", reason="recording is a manual step")
 async def test_record_histories(stack, raw_temporal_client) -> None:
     """Records one history of each coordinator workflow the stack runs: keygen, sign (pooled and not),
