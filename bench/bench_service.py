@@ -354,8 +354,26 @@ def bench_frost(target: Target, args: argparse.Namespace, side: Side) -> None:
             batch_ms.append(outcome[0])
         side.figures["frost_batch"] = (f"{sigs / (time.perf_counter() - t0):.0f}/s ({args.batch_size} per request, "
                                        f"P50 {pct(batch_ms, 50):.0f} ms)" if batches else "none")
+        if batches and args.batch_clients > 1:
+            time.sleep(args.settle)
+            side.figures["frost_batch_clients"] = batch_clients(target, key, args, side)
         if args.profile_signatures:
             profile(target, http, key, args, side)
+
+
+def batch_clients(target: Target, key: dict[str, Any], args: argparse.Namespace, side: Side) -> str:
+    """`--batches` requests of `--batch-size` digests from `--batch-clients` clients at once: one client's
+    session is on the signers while another's is aggregated on the coordinator."""
+    def one(http: httpx.Client, n: int) -> float:
+        outcome = sign_batch(http, key, 900 + n, args.batch_size)
+        if outcome is None:
+            raise RuntimeError("batch signing refused")
+        return outcome[0]
+
+    errors: list[str] = []
+    lat, wall = closed_loop(target, args.batches * args.batch_clients, args.batch_clients, one, errors)
+    side.errors += [f"batch clients: {e}" for e in errors[:3]]
+    return f"{len(lat) * args.batch_size / wall:.0f}/s (P50 {pct(lat, 50):.0f} ms per request)" if lat else "none"
 
 
 def profile(target: Target, http: httpx.Client, key: dict[str, Any], args: argparse.Namespace, side: Side) -> None:
@@ -473,6 +491,7 @@ ROWS = [
     ("frost_seq", "FROST sign, pooled nonces, sequential `?wait=true`: P50 / P99", "<= 40 / 120 ms"),
     ("frost_conc", "FROST sign, {c} concurrent clients, one digest each: throughput / P99", ">= 60/s / 400 ms"),
     ("frost_batch", "FROST batch: up to 256 digests in one request, one session, one round", ">= 300 signatures/s"),
+    ("frost_batch_clients", "FROST batch, {b} clients sending batches at once", ">= 300 signatures/s"),
     ("gg20_seq", "GG20 sign, sequential: P50", "<= 80 ms (from a presignature pool)"),
     ("gg20_burst", "GG20 burst, {c} clients", ">= 30/s while the pool lasts"),
     ("gg20_presign_refill", "GG20 presignature refill, sustained", ">= 2/s per key"),
@@ -487,8 +506,10 @@ def report(sides: list[Side], args: argparse.Namespace) -> str:
              f"{args.batches} requests of {args.batch_size}.", "",
              f"| figure | target | {head} |", "| --- | ---: | " + " | ".join("---:" for _ in sides) + " |"]
     for key, name, target in ROWS:
+        if key == "frost_batch_clients" and args.batch_clients < 2:
+            continue
         cells = " | ".join(s.figures.get(key, "not measured") for s in sides)
-        lines.append(f"| {name.format(c=args.concurrency)} | {target} | {cells} |")
+        lines.append(f"| {name.format(c=args.concurrency, b=args.batch_clients)} | {target} | {cells} |")
     lines += ["", f"Where a sequential FROST signature's time goes (medians of {args.split_samples}), ms:", "",
               "| commit | rounds | HTTP latency | session duration_ms | workflow wall (history) | in activities | "
               "workflow tasks | Temporal other (dispatch, history) |",
@@ -528,6 +549,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrent-signatures", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--batch-clients", type=int, default=1,
+                        help="above 1: also a row with this many clients sending batches at once")
     parser.add_argument("--gg20", action="store_true", help="also the GG20 rows (minutes)")
     parser.add_argument("--gg20-keygens", type=int, default=2)
     parser.add_argument("--gg20-sequential", type=int, default=5)

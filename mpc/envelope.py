@@ -31,14 +31,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from mpc.ed25519_check import ed25519_valid
 from mpc.identity import IdentityError, NodeIdentity, NodePublic
 
 BROADCAST = "*"
@@ -252,14 +252,6 @@ def _ssid_hex(ssid: bytes | str) -> str:
     return ssid.hex() if isinstance(ssid, bytes | bytearray) else ssid.lower()
 
 
-def _verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def _p2p_key(shared: bytes, ephemeral_pub: bytes, recipient_pub: bytes) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG_KDF + ephemeral_pub + recipient_pub)
     return hkdf.derive(shared)
@@ -322,7 +314,7 @@ def open_envelope(envelope: Envelope, my_identity: NodeIdentity, sender_key: Nod
         signature = bytes.fromhex(envelope.signature)
     except (ValueError, TypeError):
         raise EnvelopeError("malformed", sender, "signature is not hex") from None
-    if not _verify(sender_ed, envelope.signed_bytes(), signature):
+    if not ed25519_valid(sender_ed, envelope.signed_bytes(), signature):
         raise EnvelopeError("bad_signature", sender, "not signed by the claimed sender's identity key")
     for reason, got, want in (("wrong_ssid", envelope.ssid.lower(), _ssid_hex(ssid)),
                               ("wrong_protocol", envelope.protocol, protocol),

@@ -16,11 +16,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from mpc.ed25519_check import ed25519_valid
 from mpc.keystore.errors import IntegrityError, ShareExistsError, ShareNotFoundError
 from mpc.keystore.state import SecretStateStore
 
@@ -82,11 +82,7 @@ class NodePublic:
         return hashlib.sha256(b"mpc-node-id/v1" + self.ed25519_bytes + self.x25519_bytes).hexdigest()[:16]
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.ed25519_bytes).verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        return ed25519_valid(self.ed25519_bytes, message, signature)
 
     def to_dict(self) -> dict[str, str]:
         return {"node_id": self.node_id, "ed25519": self.ed25519, "x25519": self.x25519}

@@ -1,4 +1,5 @@
-"""Temporal client with the encrypting payload codec and encoded failure attributes (SECURITY.md S4)."""
+"""Temporal client with the encrypting payload codec and encoded failure attributes (SECURITY.md S4), and the
+JSON conversion that resolves dataclass field types once (mpc/temporal_json.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import Runtime
 
 from mpc.codec import EncryptionCodec
+from mpc.temporal_json import PayloadConverter
 
 
 def data_converter(codec: EncryptionCodec) -> DataConverter:
     return dataclasses.replace(
         DataConverter.default,
+        payload_converter_class=PayloadConverter,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -100,20 +100,35 @@ class SigningNonces:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SigningNonces:
+        """The stored nonces; their commitments must be exactly d·B and e·B.
+
+        The commitment points are computed from the nonces and compared with the stored encodings, not
+        decoded and validated: a multiple of the base point is a prime-order point by construction, so
+        this checks as much as `SigningCommitments.from_bytes` without its two subgroup checks (a share
+        round consumes one stored nonce per digest)."""
         try:
             obj = json.loads(data)
             suite = get_ciphersuite(obj["suite"])
             g = suite.group
             d = g.deserialize_scalar(bytes.fromhex(obj["hiding"]))
             e = g.deserialize_scalar(bytes.fromhex(obj["binding"]))
-            comms = SigningCommitments.from_bytes(suite, bytes.fromhex(obj["commitments"]))
+            stored = bytes.fromhex(obj["commitments"])
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, EncodingError):
                 raise
             raise EncodingError("malformed signing nonces") from exc
-        if g.base_mul(d) != comms.hiding or g.base_mul(e) != comms.binding:
+        ns, ne = g.scalar_len, g.element_len
+        if len(stored) != ns + 2 * ne:
+            raise EncodingError("signing commitments have the wrong length")
+        identifier = g.deserialize_scalar(stored[:ns])
+        if identifier == 0:
+            raise EncodingError("identifier zero")
+        if d == 0 or e == 0:  # d·B would be the identity, which no commitment may be
             raise EncodingError("signing nonces do not match their commitments")
-        return cls(suite.name, d, e, comms)
+        hiding, binding = g.base_mul(d), g.base_mul(e)
+        if g.serialize_element(hiding) + g.serialize_element(binding) != stored[ns:]:
+            raise EncodingError("signing nonces do not match their commitments")
+        return cls(suite.name, d, e, SigningCommitments(identifier, hiding, binding))
 
     def __repr__(self) -> str:
         return f"SigningNonces(suite={self.suite}, identifier={self.identifier}, spent={self._spent}, <redacted>)"

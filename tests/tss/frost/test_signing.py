@@ -4,6 +4,7 @@ row 11), nonce single use (row 12, tss level), aggregation culprits (row 16, tss
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 
 import pytest
@@ -202,6 +203,28 @@ def test_nonce_bound_to_signer_and_serialisation() -> None:
         restored.to_bytes()
     batch = preprocess(suite, shares[1], 5)
     assert len({c.to_bytes(suite) for _, c in batch}) == 5
+
+
+@pytest.mark.parametrize("suite_name", SUITES)
+def test_stored_nonces_must_carry_exactly_their_own_commitments(suite_name: str) -> None:
+    """SigningNonces.from_bytes derives d·B and e·B and compares them with the stored encodings: another
+    valid commitment, swapped points, the identity, a wrong length or a zero nonce are all refused."""
+    suite = get_ciphersuite(suite_name)
+    shares, _public = trusted_dealer_keygen(suite, 2, [1, 2, 3])
+    nonces, comm = commit(suite, shares[1])
+    _other, other_comm = commit(suite, shares[1])
+    record = json.loads(nonces.to_bytes())
+    assert SigningNonces.from_bytes(nonces.to_bytes()).commitments == comm
+    g, ns = suite.group, suite.group.scalar_len
+    own = bytes.fromhex(record["commitments"])
+    swapped = own[:ns] + g.serialize_element(comm.binding) + g.serialize_element(comm.hiding)
+    identity = own[:ns] + g.serialize_element_or_identity(g.identity) + own[ns + g.element_len:]
+    zero_nonce = {**record, "hiding": g.serialize_scalar(0).hex()}
+    for changed in ({**record, "commitments": other_comm.to_bytes(suite).hex()},
+                    {**record, "commitments": swapped.hex()}, {**record, "commitments": identity.hex()},
+                    {**record, "commitments": own[:-1].hex()}, zero_nonce):
+        with pytest.raises(EncodingError):
+            SigningNonces.from_bytes(json.dumps(changed).encode())
 
 
 def test_key_share_serialisation_and_repr(setup) -> None:
