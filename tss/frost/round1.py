@@ -39,13 +39,20 @@ class SigningCommitments:
     def from_bytes(cls, suite: Ciphersuite, data: bytes) -> SigningCommitments:
         """Parse with full validation (scalar range, canonical prime-order non-identity points)."""
         g = suite.group
-        ns, ne = g.scalar_len, g.element_len
-        if len(data) != ns + 2 * ne:
-            raise EncodingError("signing commitments have the wrong length")
-        identifier = g.deserialize_scalar(data[:ns])
-        if identifier == 0:
-            raise EncodingError("identifier zero")
-        return cls(identifier, g.deserialize_element(data[ns : ns + ne]), g.deserialize_element(data[ns + ne :]))
+        identifier, hiding, binding = _split_commitments(suite, data)
+        return cls(identifier, g.deserialize_element(hiding), g.deserialize_element(binding))
+
+
+def _split_commitments(suite: Ciphersuite, data: bytes) -> tuple[int, bytes, bytes]:
+    """A commitment encoding's checked identifier, and its two point encodings (not yet decoded)."""
+    g = suite.group
+    ns, ne = g.scalar_len, g.element_len
+    if len(data) != ns + 2 * ne:
+        raise EncodingError("signing commitments have the wrong length")
+    identifier = g.deserialize_scalar(data[:ns])
+    if identifier == 0:
+        raise EncodingError("identifier zero")
+    return identifier, data[ns : ns + ne], data[ns + ne :]
 
 
 class SigningNonces:
@@ -117,16 +124,11 @@ class SigningNonces:
             if isinstance(exc, EncodingError):
                 raise
             raise EncodingError("malformed signing nonces") from exc
-        ns, ne = g.scalar_len, g.element_len
-        if len(stored) != ns + 2 * ne:
-            raise EncodingError("signing commitments have the wrong length")
-        identifier = g.deserialize_scalar(stored[:ns])
-        if identifier == 0:
-            raise EncodingError("identifier zero")
+        identifier, hiding_bytes, binding_bytes = _split_commitments(suite, stored)
         if d == 0 or e == 0:  # d·B would be the identity, which no commitment may be
             raise EncodingError("signing nonces do not match their commitments")
         hiding, binding = g.base_mul(d), g.base_mul(e)
-        if g.serialize_element(hiding) + g.serialize_element(binding) != stored[ns:]:
+        if (g.serialize_element(hiding), g.serialize_element(binding)) != (hiding_bytes, binding_bytes):
             raise EncodingError("signing nonces do not match their commitments")
         return cls(suite.name, d, e, SigningCommitments(identifier, hiding, binding))
 
