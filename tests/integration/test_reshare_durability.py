@@ -28,8 +28,11 @@ Every process a test kills is started again, also when the test fails (fixture `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +113,20 @@ class Killer:
             self.temporal.start()  # same port, same --db-filename
 
 
+@contextlib.contextmanager
+def coordinator_paused(stack: Stack) -> Iterator[None]:
+    """The coordinator worker stopped (SIGSTOP), then resumed unless it was killed meanwhile: while stopped it
+    cannot act on the answers the nodes send, so nothing after them (the commit step) can be scheduled."""
+    process = stack.coordinator
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        if process.running():
+            os.kill(process.pid, signal.SIGCONT)
+
+
 def start_change(api: httpx.Client, key_id: str, operation: str, new_holders: list[str]) -> str:
     body: dict[str, Any] = {"reason": f"durability {operation}"}
     if operation == "reshare":
@@ -132,7 +149,9 @@ def kill_at(api: httpx.Client, stack: Stack, killer: Killer, session_id: str, ke
 
     Round phases poll the API. The later ones watch the nodes' files (those steps take milliseconds):
     the test signers' answers, then, for the commit, the first holder's `active` pointer in a busy
-    loop, so the kill lands within microseconds of its rename (atomic_write replaces the inode)."""
+    loop, so the kill lands within microseconds of its rename (atomic_write replaces the inode).
+    Between the test signature and the commit, the coordinator's step takes only a few milliseconds, so
+    the coordinator is paused at the first answer and the kill comes before it can schedule the commit."""
     signed = [signed_record(stack, node, session_id, key_id, new_epoch) for node in TEST_SIGNERS]
     pointer = stack.data_dir / FIRST / "keys" / key_id / "active"
     inode = pointer.stat().st_ino  # the old epoch's pointer, read before the session can get far
@@ -140,11 +159,17 @@ def kill_at(api: httpx.Client, stack: Stack, killer: Killer, session_id: str, ke
     asked = 0.0
     session: dict[str, Any] = {}
     while (now := time.monotonic()) < deadline:
-        if now - asked > (0.003 if phase in PHASE_ROUND else 0.05):
+        if now - asked > (0.003 if phase in PHASE_ROUND else 0.05 if phase in COMMITTED else 0.5):
             session, asked = api.get(f"/v1/sessions/{session_id}").json(), now
             assert session["status"] not in ("completed", "failed"), f"ended before {phase}: {session}"
         if phase in PHASE_ROUND:
             reached = session["current_round"] >= PHASE_ROUND[phase]
+        elif phase not in COMMITTED and any(path.exists() for path in signed):
+            with coordinator_paused(stack):
+                while not all(path.exists() for path in signed):
+                    assert time.monotonic() < deadline, f"the test signers never answered: {signed}"
+                killer.kill()
+            return session
         else:
             reached = all(path.exists() for path in signed)
         if reached and phase in COMMITTED:
