@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -21,13 +20,12 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from mpc.queues import COORDINATOR_TASK_QUEUE
-from workflows.pool import NoncePoolRefillWorkflow, pool_workflow_id
+from workflows.pool import NONCE_REFILL_TIMEOUT, NoncePoolRefillWorkflow, pool_workflow_id
 from workflows.presign_pool import PRESIGN_REFILL_TIMEOUT, PresignPoolRefillWorkflow, presign_pool_workflow_id
 from workflows.types import PoolRefillRequest, PresignRefillRequest
 
 log = logging.getLogger("mpc.coordinator.pool")
 
-REFILL_TIMEOUT = timedelta(minutes=10)
 _starting: set[asyncio.Task[None]] = set()  # held so a pending start is not garbage-collected
 
 
@@ -52,7 +50,7 @@ def _in_background(start: Coroutine[Any, Any, None]) -> None:
 async def _start(client: Client, request: PoolRefillRequest) -> None:
     await _started(request.key_id, client.start_workflow(
         NoncePoolRefillWorkflow.run, request, id=pool_workflow_id(request.key_id),
-        task_queue=COORDINATOR_TASK_QUEUE, execution_timeout=REFILL_TIMEOUT))
+        task_queue=COORDINATOR_TASK_QUEUE, execution_timeout=NONCE_REFILL_TIMEOUT))
 
 
 async def _start_presign(client: Client, request: PresignRefillRequest) -> None:

@@ -482,7 +482,7 @@ async def claim_first_attempt(db: AsyncSession, settings: Settings, request: Sig
     for, a path the pool does not serve): the request is unchanged and the workflow claims as before."""
     if request.approvals_needed or not request.use_pool:
         return request
-    attempt = f"{request.session_id}.1"
+    attempt = request.attempt_id(1)
     nodes = [s.node_id for s in request.signers]
     rounds = 1
     if KEY_PROTOCOLS[request.protocol].family == Family.FROST:

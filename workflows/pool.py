@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 PREPROCESS_ACTIVITY = Activity.FROST_PREPROCESS.value
+NONCE_REFILL_TIMEOUT = timedelta(minutes=10)
 
 
 def pool_workflow_id(key_id: str) -> str:
@@ -66,5 +67,5 @@ async def start_refill(key_id: str, parties: list[Party], target: int, policy: R
         await workflow.start_child_workflow(
             NoncePoolRefillWorkflow.run, PoolRefillRequest(key_id, parties, target, policy),
             id=pool_workflow_id(key_id), parent_close_policy=ParentClosePolicy.ABANDON,
-            execution_timeout=timedelta(minutes=10),
+            execution_timeout=NONCE_REFILL_TIMEOUT,
         )

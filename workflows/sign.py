@@ -176,7 +176,7 @@ class SignWorkflow(AwaitsApprovals):
         await db.update_session(request.session_id, current_round=round_no, total_rounds=total)
 
     async def _sign_once(self, request: SignRequest, signers: list[Party], attempt: int) -> tuple[str, bool]:
-        attempt_id = f"{request.session_id}.{attempt}"
+        attempt_id = request.attempt_id(attempt)
         nodes = [s.node_id for s in signers]
         commitments = await self._claim(request, ClaimCommitmentsInput(request.key_id, attempt_id, nodes))
         used_pool = bool(commitments)
@@ -250,7 +250,7 @@ class SignWorkflow(AwaitsApprovals):
                                ) -> tuple[list[str], bool]:
         """A batch: one nonce per digest and signer, from the pool when it holds enough for every digest
         (one round), else made in a commitment round first; one share round signs every digest."""
-        attempt_id = f"{request.session_id}.{attempt}"
+        attempt_id = request.attempt_id(attempt)
         nodes, count = [s.node_id for s in signers], len(request.digests)
         # Each round does per-digest work (a nonce made or consumed, a share, envelopes): more time per round.
         policy = dataclasses.replace(request.policy, round_timeout_seconds=request.policy.round_timeout_seconds
@@ -316,7 +316,7 @@ class SignWorkflow(AwaitsApprovals):
         """GG18 / GG20 over `signers` with the generic round driver; the parties' agreed signature. A GG20
         signature (no child path) first claims a pooled presignature of exactly these signers: then only its
         online round runs (`_gg20_online`); with none, presign and online sign run here, in the session."""
-        attempt_id = f"{request.session_id}.{attempt}"
+        attempt_id = request.attempt_id(attempt)
         rounds_each = sign_rounds(request.protocol)
         total = rounds_each
         if batch_index is None:

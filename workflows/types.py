@@ -396,8 +396,12 @@ class SignRequest:
     claimed: ClaimCommitmentsResult | None = None
     claimed_presignature: ClaimPresignatureResult | None = None
 
+    def attempt_id(self, attempt: int) -> str:
+        """The id of this session's `attempt`-th try (1 first; a replaced signer makes another)."""
+        return f"{self.session_id}.{attempt}"
+
     def first_attempt(self, attempt_id: str) -> bool:
-        return attempt_id == f"{self.session_id}.1"
+        return attempt_id == self.attempt_id(1)
 
     def sessions(self) -> list[str]:
         """Every session row this workflow moves: its coalesced requests, or its one session."""

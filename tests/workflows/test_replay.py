@@ -41,6 +41,13 @@ def test_histories_are_recorded() -> None:
     assert {"keygen", "sign", "pool", "reshare", "backup"} <= names
 
 
+def _patches(events: list[dict]) -> list[str]:
+    return [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
+            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+            for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
+
+
 def test_the_patched_backup_change_is_covered_both_ways() -> None:
     """backup-v1 was recorded before `workflow.patched(SEARCH_ATTRIBUTES_PATCH)` existed (no marker: replays on
     the old branch), backup-v2 after (the marker and the upserts: replays on the new one)."""
@@ -48,20 +55,10 @@ def test_the_patched_backup_change_is_covered_both_ways() -> None:
 
     for version, patched in (("v1", False), ("v2", True)):
         events = json.loads(next(HISTORIES.glob(f"backup-{version}-*.json")).read_text())["events"]
-        patches = [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
-                   if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
-                   and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
-                   for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
+        patches = _patches(events)
         assert (patches == [SEARCH_ATTRIBUTES_PATCH]) is patched, (version, patches)
         upserts = [e for e in events if e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"]
         assert bool(upserts) is patched, version
-
-
-def _patches(events: list[dict]) -> list[str]:
-    return [json.loads(base64.b64decode(payload["data"]))["id"] for e in events
-            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
-            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
-            for payload in e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]]
 
 
 def test_the_refill_moved_into_the_finishing_step_is_covered_both_ways() -> None:
