@@ -40,10 +40,16 @@ from mpc.protocols import Activity
 from tss.ecdsa.gg20 import Presignature, sign_share
 from tss.ecdsa.keyshare import KeyShare
 from tss.errors import EncodingError, InvalidInputError, NonceReuseError
-from workflows.types import Gg20OnlineSignRequest, WireMessage
+from workflows.types import (
+    Gg20OnlineBatchRequest,
+    Gg20OnlineBatchShares,
+    Gg20OnlineSignRequest,
+    WireMessage,
+)
 
 ONLINE_PROTOCOL = "gg20-sign-online"
 ONLINE_RECORDS = "gg20-online"
+MAX_BATCH_ITEMS = 256  # as the API's limit on `digests`
 
 
 def online_ssid(session_id: str, key_id: str, digest: str, presig_id: str) -> bytes:
@@ -77,46 +83,87 @@ class Gg20Online:
         return WireMessage(**json.loads(raw))
 
     def _answer(self, request: Gg20OnlineSignRequest, roster: Roster) -> bytes:
-        try:
-            digest = bytes.fromhex(request.digest)
-        except ValueError:
-            invalid_request("invalid_digest", "digest is not hex")
-        if len(digest) != 32:
-            invalid_request("invalid_digest", "digest must be 32 bytes")
+        digest = _digest_bytes(request.digest)
         share = self._share(request.key_id)
         self._authorise(request)
+        presig = self._presignature(request.presig_id, roster)
+        return json.dumps(self._signed_share(request.session_id, request.key_id, request.digest, digest,
+                                             request.presig_id, presig, share)).encode()
+
+    def _presignature(self, presig_id: str, roster: Roster) -> Presignature:
+        """This node's sealed presignature, made for exactly the session's signers (nothing consumed yet)."""
         try:
-            presig = Presignature.from_bytes(load_presignature(self.services.state, request.presig_id))
+            presig = Presignature.from_bytes(load_presignature(self.services.state, presig_id))
         except ShareNotFoundError:
-            invalid_request("presignature_unavailable", f"presignature {request.presig_id[:16]} is not held by "
+            invalid_request("presignature_unavailable", f"presignature {presig_id[:16]} is not held by "
                                                         f"{self.services.node_id}")
         except NonceReuseError as exc:
             invalid_request("nonce_consumed", str(exc))
         except EncodingError as exc:
-            invalid_request("presignature_unavailable", f"presignature {request.presig_id[:16]} unreadable: {exc}")
+            invalid_request("presignature_unavailable", f"presignature {presig_id[:16]} unreadable: {exc}")
         if sorted(presig.signers) != sorted(roster.by_pid):
             invalid_request("presignature_mismatch", "the presignature was made for another signer set")
+        return presig
+
+    def _signed_share(self, session_id: str, key_id: str, digest_hex: str, digest: bytes, presig_id: str,
+                      presig: Presignature, share: KeyShare) -> dict[str, object]:
+        """Consume the presignature durably, then s_i, signed for this session, key, digest and presignature."""
         try:
             # Binding checked (key, epoch, party), then consumed on disk before s_i exists (N5, N2).
-            s_i = sign_share(presig, share, digest, SealedPresignatureStore(self.services.state),
-                             key_id=request.key_id)
+            s_i = sign_share(presig, share, digest, SealedPresignatureStore(self.services.state), key_id=key_id)
         except NonceReuseError as exc:
-            invalid_request("nonce_consumed", f"presignature {request.presig_id[:16]}: {exc}")
+            invalid_request("nonce_consumed", f"presignature {presig_id[:16]}: {exc}")
         except InvalidInputError as exc:
             invalid_request("presignature_mismatch", str(exc))
-        payload = json.dumps({"presig_id": request.presig_id, "digest": request.digest, "party_id": share.party_id,
+        payload = json.dumps({"presig_id": presig_id, "digest": digest_hex, "party_id": share.party_id,
                               "s": f"{s_i:064x}"}, sort_keys=True).encode()
-        ssid = online_ssid(request.session_id, request.key_id, request.digest, request.presig_id)
-        envelope = seal(self.services.identity, ssid=ssid, protocol=ONLINE_PROTOCOL, round=1, kind="share",
-                        payload=payload)
-        return json.dumps(asdict(to_wire(envelope))).encode()
+        envelope = seal(self.services.identity, ssid=online_ssid(session_id, key_id, digest_hex, presig_id),
+                        protocol=ONLINE_PROTOCOL, round=1, kind="share", payload=payload)
+        return asdict(to_wire(envelope))
+
+    # ---- a batch: one activity per signer for every pooled digest of the session ----------------------------
+    @activity.defn(name=Activity.GG20_SIGN_ONLINE_BATCH.value)
+    async def sign_batch(self, request: Gg20OnlineBatchRequest) -> Gg20OnlineBatchShares:
+        roster = Roster(request.signers, self.services.node_id)
+        name = f"online-batch-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+
+        def durably() -> bytes:
+            with one_sync():  # every presignature consumed and the answer stored: one fsync
+                try:
+                    return self.services.state.answer_once(ONLINE_RECORDS, "answers", name,
+                                                           canonical_request(request),
+                                                           lambda: self._answer_batch(request, roster))
+                except RetryMismatchError:
+                    invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
+
+        raw = await asyncio.to_thread(durably)
+        for item in request.items:
+            forget_presignature(self.services.state, item.presig_id)
+        return Gg20OnlineBatchShares(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
+
+    def _answer_batch(self, request: Gg20OnlineBatchRequest, roster: Roster) -> bytes:
+        """Every check of every item first (digests, the intent's digest at each index, each presignature held
+        and made for these signers); then each presignature is consumed and its s_i made."""
+        items = request.items
+        if not 1 <= len(items) <= MAX_BATCH_ITEMS:
+            invalid_request("invalid_batch", f"a batch holds 1 to {MAX_BATCH_ITEMS} digests")
+        if len({item.index for item in items}) != len(items) or len({item.presig_id for item in items}) != len(items):
+            invalid_request("invalid_batch", "each digest of a batch once, each with its own presignature")
+        digests = [_digest_bytes(item.digest) for item in items]
+        share = self._share(request.key_id)
+        self._authorise(request)
+        presigs = [self._presignature(item.presig_id, roster) for item in items]
+        return json.dumps([self._signed_share(f"{request.session_id}.{item.index}", request.key_id, item.digest,
+                                              digest, item.presig_id, presig, share)
+                           for item, digest, presig in zip(items, digests, presigs, strict=True)]).encode()
 
     def _share(self, key_id: str) -> KeyShare:
         return KeyShare.from_bytes(active_share_bytes(self.services, key_id))
 
-    def _authorise(self, request: Gg20OnlineSignRequest) -> None:
+    def _authorise(self, request: Gg20OnlineSignRequest | Gg20OnlineBatchRequest) -> None:
         """The same verdict as for every ECDSA signature (activities/participant_rounds.py), then the intent
-        id bound to this workflow and signer set, once (SECURITY.md A1-A3)."""
+        id bound to this workflow and signer set, once per digest (SECURITY.md A1-A3). A batch's every item
+        must be the intent's digest at its index."""
         services = self.services
         refuse_if_disabled(services.state, request.key_id)
         meta = services.shares.get_meta(request.key_id)
@@ -126,14 +173,32 @@ class Gg20Online:
         gate = services.intents
         intent = gate.verify(request.intent, operation="sign", key_id=request.key_id, epoch=meta.epoch,
                              policy=pinned.policy if pinned else KeyPolicy())
-        if request.batch_index is None:
-            gate.expect(intent, protocol="gg20", digest=request.digest, derivation_path=None)
+        items: list[tuple[str, int | None, str]]
+        if isinstance(request, Gg20OnlineBatchRequest):
+            items = [(f"{request.session_id}.{item.index}", item.index, item.digest) for item in request.items]
         else:
-            gate.expect(intent, protocol="gg20", digest=None)
-            expect_batch_item(intent, request.batch_index, Target(request.digest, None, None))
+            items = [(request.session_id, request.batch_index, request.digest)]
+        for _, index, digest in items:
+            if index is None:
+                gate.expect(intent, protocol="gg20", digest=digest, derivation_path=None)
+            else:
+                gate.expect(intent, protocol="gg20", digest=None)
+                expect_batch_item(intent, index, Target(digest, None, None))
         check_purpose(services, request.key_id, intent, family="ecdsa", curve="secp256k1")
         gate.expect_signers(intent, request.signers)
-        index = "" if request.batch_index is None else f"#{request.batch_index}"
-        # The same slot as a driven GG20 online round: one online signature per signer set and digest.
-        slot = "gg20-sign" + index + ":" + ",".join(sorted(p.node_id for p in request.signers))
-        gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=request.session_id)
+        signer_set = ",".join(sorted(p.node_id for p in request.signers))
+        for session_id, index, _ in items:
+            # The same slot as a driven GG20 online round: one online signature per signer set and digest.
+            slot = "gg20-sign" + ("" if index is None else f"#{index}") + ":" + signer_set
+            gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=session_id)
+
+
+def _digest_bytes(digest_hex: str) -> bytes:
+    try:
+        digest = bytes.fromhex(digest_hex)
+    except ValueError:
+        invalid_request("invalid_digest", "digest is not hex")
+    if len(digest) != 32:
+        invalid_request("invalid_digest", "digest must be 32 bytes")
+    return digest
+

@@ -30,7 +30,10 @@ from tss.errors import EncodingError, InvalidInputError, ProtocolError
 from workflows.types import (
     ClaimPresignatureInput,
     ClaimPresignatureResult,
+    Gg20BatchClaim,
     Gg20CombineInput,
+    Gg20SignBatchBeginInput,
+    Gg20SignBatchFinishInput,
     Gg20SignBeginInput,
     Gg20SignFinishInput,
     Party,
@@ -87,6 +90,33 @@ async def claim_presignature(db: AsyncSession, request: ClaimPresignatureInput) 
     return ClaimPresignatureResult(mine, await _available(db, request.key_id, signers))
 
 
+async def claim_presignatures(db: AsyncSession, key_id: str, node_ids: list[str], claim_ids: list[str]
+                              ) -> Gg20BatchClaim:
+    """In the caller's transaction: one presignature per claim id (a digest of a batch), those each id
+    claimed before first, then the oldest free ones, as many as there are; "" for an id left without."""
+    signers = signer_set(node_ids)
+    if not claim_ids or await _current_epoch(db, key_id) is None:
+        return Gg20BatchClaim(["" for _ in claim_ids])
+    mine = dict((await db.execute(
+        select(PooledPresignature.claimed_session_id, PooledPresignature.presig_id)
+        .where(PooledPresignature.key_id == key_id, PooledPresignature.claimed_session_id.in_(claim_ids))
+    )).tuples().all())
+    unserved = [claim_id for claim_id in claim_ids if claim_id not in mine]
+    if unserved:
+        free = (await db.execute(
+            select(PooledPresignature.presig_id)
+            .where(PooledPresignature.key_id == key_id, PooledPresignature.signer_set == signers,
+                   PooledPresignature.claimed_session_id.is_(None))
+            .order_by(PooledPresignature.created_at).limit(len(unserved)).with_for_update(skip_locked=True)
+        )).scalars().all()
+        now = datetime.now(UTC)
+        for claim_id, presig_id in zip(unserved, free, strict=False):
+            await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id == presig_id)
+                             .values(claimed_session_id=claim_id, claimed_at=now))
+            mine[claim_id] = presig_id
+    return Gg20BatchClaim([mine.get(claim_id, "") for claim_id in claim_ids], await _available(db, key_id, signers))
+
+
 class PresignPool:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], on_end: SessionEndHook | None = None) -> None:
         self.sessions = sessions
@@ -126,6 +156,19 @@ class PresignPool:
                 total_rounds=1 if pooled else request.rounds_without_pool, started=True))
         return claimed
 
+    @activity.defn(name=Activity.GG20_SIGN_BATCH_BEGIN.value)
+    async def begin_batch(self, request: Gg20SignBatchBeginInput) -> Gg20BatchClaim:
+        """A batch's sessions running and its presignatures claimed, in one transaction: one round when the
+        pool served every digest, else one more presign-and-sign run per digest it could not serve."""
+        async with self.sessions() as db, db.begin():
+            claimed = await claim_presignatures(db, request.key_id, request.node_ids, request.claim_ids)
+            unserved = len(request.claim_ids) - claimed.count()
+            total = (1 if claimed.count() else 0) + unserved * request.rounds_without_pool
+            for session_id in request.item_sessions or [request.session_id]:
+                await apply_session_update(db, SessionUpdate(session_id, status="running", current_round=1,
+                                                             total_rounds=total, started=True))
+        return claimed
+
     @activity.defn(name=Activity.PRESIGN_LEVEL.value)
     async def level(self, request: PresignPoolInput) -> int:
         """Unclaimed presignatures of this signer set at the key's current epoch."""
@@ -147,6 +190,38 @@ class PresignPool:
         if request.refill is not None:
             start_presign_refill_in_background(request.refill)
         return signature
+
+    @activity.defn(name=Activity.GG20_SIGN_BATCH_FINISH.value)
+    async def finish_batch(self, request: Gg20SignBatchFinishInput) -> list[str]:
+        """Every pooled digest's shares combined and verified (a wrong share names its signer and writes
+        nothing), with the signatures the session made itself; then every session completed with its audit
+        entry in one transaction: the batch's one session, or each coalesced request's own with its digest's
+        signature; then a low pool's refill, started in the background."""
+        count = len(request.digests)
+        signatures = [request.made.get(str(i), "") for i in range(count)]
+        for combine in request.combines:
+            index = _item_index(combine.session_id)
+            if index is None or not 0 <= index < count or request.digests[index] != combine.digest:
+                raise ApplicationError("a combined share is not one of the batch's digests", type="InvalidRequest",
+                                       non_retryable=True)
+            signatures[index] = await self.combine(combine)
+        if not all(signatures) or (request.item_sessions and len(request.item_sessions) != count):
+            raise ApplicationError("one signature per digest, one session per digest", type="InvalidRequest",
+                                   non_retryable=True)
+        common = {"signers": request.signers, "used_pool": bool(request.combines)}
+        if request.item_sessions:
+            endings = [(SessionUpdate(session_id, status="completed", signature=signature, finished=True,
+                                      participants=list(request.signers)),
+                        {"digest": digest, **common, "coalesced_in": request.session_id})
+                       for session_id, signature, digest in zip(request.item_sessions, signatures, request.digests,
+                                                                strict=True)]
+        else:
+            endings = [(SessionUpdate(request.session_id, status="completed", signatures=signatures, finished=True,
+                                      participants=list(request.signers)), {"digests": request.digests, **common})]
+        await complete_signed(self.sessions, self.on_end, request.actor, request.key_id, endings)
+        if request.refill is not None:
+            start_presign_refill_in_background(request.refill)
+        return signatures
 
     @activity.defn(name=Activity.GG20_COMBINE.value)
     async def combine(self, request: Gg20CombineInput) -> str:
@@ -181,6 +256,12 @@ class PresignPool:
         except (InvalidInputError, ValueError) as exc:
             raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
         return str(signature.public_dict()["signature"])
+
+
+def _item_index(item_session: str) -> int | None:
+    """A batch item's session id is `<attempt>.<index>`."""
+    _, _, index = item_session.rpartition(".")
+    return int(index) if index.isdigit() else None
 
 
 def online_share(wire: WireMessage, party: Party | None, *, ssid: bytes, presig_id: str, digest: str) -> int:

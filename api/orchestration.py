@@ -29,7 +29,7 @@ from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.coordinator import claim_commitments
-from activities.presign_pool import claim_presignature
+from activities.presign_pool import claim_presignature, claim_presignatures
 from api import idempotency
 from api.auth import Principal
 from api.coalesce import GroupKey, SignCoalescer
@@ -42,7 +42,7 @@ from mpc.chains import CHAIN_CURVES, ChainError, check_chain
 from mpc.db.models import Admission, AuditLog, Key, Node, SigningSession
 from mpc.intent_keys import IntentSigner
 from mpc.intents import KeyPolicy
-from mpc.protocols import KEY_PROTOCOLS, Family
+from mpc.protocols import KEY_PROTOCOLS, Family, sign_rounds
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from mpc.settings import Settings
 from workflows.keygen import KeygenWorkflow
@@ -334,11 +334,12 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         raise ApiError(409, "key_not_active", f"key {key_id} is {key.status}")
     if key.protocol not in IMPLEMENTED_PROTOCOLS:
         raise ApiError(422, "protocol_not_available", f"protocol {key.protocol} is not available on this service yet")
-    if body.digests is not None and KEY_PROTOCOLS[key.protocol].family != Family.FROST and body.transaction is None:
-        # An ECDSA batch runs one GG18/GG20 signing per digest: offered for a PSBT's inputs (a few), not for
-        # raw digest lists of up to 256.
-        raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys; key "
-                                                   f"{key_id} is {key.protocol}: send one `digest` per request",
+    if body.digests is not None and body.transaction is None and not batches_raw_digests(key, settings):
+        # GG18, or GG20 without a presignature pool, runs one full signing per digest: offered for a PSBT's
+        # inputs (a few), not for raw digest lists of up to 256.
+        raise ApiError(422, "batch_not_supported", f"batch signing (`digests`) is available for FROST keys and "
+                                                   f"GG20 keys with a presignature pool; key {key_id} is "
+                                                   f"{key.protocol}: send one `digest` per request",
                        field="digests")
     if body.digests is not None and body.derivation_path is not None:
         raise ApiError(422, "batch_not_supported", "a batch signs with the key itself; a BIP-32 child "
@@ -381,14 +382,12 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
     spares = [_party(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
-    if body.digests and KEY_PROTOCOLS[key.protocol].family == Family.ECDSA:
-        # One GG18/GG20 run per digest, one after another: the intent must outlive the last one, and the
-        # workflow's backstop timeout grows with them.
-        waits_for += settings.session_timeout * (len(body.digests) - 1)
+    waits_for += batch_allowance(key, len(body.digests or []), settings)
     # One intent names everything signed: the digest (or transaction), or every digest of a batch in order.
     signed: dict[str, Any] = {"digests": body.digests, **body.per_digest()} if body.digests is not None else {
         "digest": body.digest}
-    group = coalesce_group(key, body, principal, idempotency_key, approvals_needed) if coalescer else None
+    group = coalesce_group(key, body, principal, idempotency_key, approvals_needed,
+                           batches_raw_digests(key, settings)) if coalescer else None
     release = coalescer.reserve(group) if coalescer is not None and group is not None else None
     if coalescer is not None and group is not None and release is None:
         # Sessions of this key and caller are running: the request is recorded, then joins the next batch.
@@ -491,6 +490,14 @@ async def claim_first_attempt(db: AsyncSession, settings: Settings, request: Sig
         if not claimed.commitments:
             return request
         request = dataclasses.replace(request, claimed=claimed)
+    elif (request.protocol == "gg20" and request.presign_pool_target > 0 and request.digests
+          and not any(request.derivation_paths)):
+        batch = await claim_presignatures(db, request.key_id, nodes,
+                                          [f"{attempt}.{i}" for i in range(len(request.digests))])
+        if not batch.count():
+            return request
+        request = dataclasses.replace(request, claimed_presignatures=batch)
+        rounds = 1 + (len(request.digests) - batch.count()) * sign_rounds(request.protocol)
     elif (request.protocol == "gg20" and request.presign_pool_target > 0 and not request.digests
           and request.derivation_path is None):
         presignature = await claim_presignature(db, ClaimPresignatureInput(request.key_id, nodes, attempt))
@@ -501,17 +508,34 @@ async def claim_first_attempt(db: AsyncSession, settings: Settings, request: Sig
         return request
     started = datetime.now(UTC)
     for row in rows:
-        row.status, row.current_round, row.total_rounds, row.started_at = "running", rounds, rounds, started
+        row.status, row.current_round, row.total_rounds, row.started_at = "running", 1, rounds, started
     return request
 
 
+def batch_allowance(key: Key, count: int, settings: Settings) -> float:
+    """Seconds an ECDSA batch of `count` digests may need beyond one session: each digest the presignature
+    pool cannot serve runs a full GG18/GG20 signing, one after another. The intent must outlive the last
+    one, and the workflow's backstop timeout grows with them."""
+    if KEY_PROTOCOLS[key.protocol].family != Family.ECDSA or count < 2:
+        return 0.0
+    return settings.session_timeout * (count - 1)
+
+
+def batches_raw_digests(key: Key, settings: Settings) -> bool:
+    """Whether a batch of raw digests signs in one round: FROST (one nonce per digest), or GG20 with a
+    presignature pool (one presignature per digest; digests the pool cannot serve presign in the session)."""
+    return KEY_PROTOCOLS[key.protocol].family == Family.FROST or (
+        key.protocol == "gg20" and settings.presign_pool_target > 0)
+
+
 def coalesce_group(key: Key, body: SignSpec, principal: Principal, idempotency_key: str | None,
-                   approvals_needed: int) -> GroupKey | None:
-    """The batch a request may join: a plain FROST digest the key itself signs, with no signer choice, no
-    approval quorum and no Idempotency-Key (whose workflow id is the request's own); else None."""
+                   approvals_needed: int, batches: bool) -> GroupKey | None:
+    """The batch a request may join: a plain digest the key itself signs, of a key that `batches` raw
+    digests, with no signer choice, no approval quorum and no Idempotency-Key (whose workflow id is the
+    request's own); else None."""
     plain = (body.digests is None and body.transaction is None and body.derivation_path is None
              and not body.taproot_merkle_root and body.signers is None)
-    if not plain or idempotency_key or approvals_needed or KEY_PROTOCOLS[key.protocol].family != Family.FROST:
+    if not plain or idempotency_key or approvals_needed or not batches:
         return None
     return key.key_id, principal.name
 

@@ -4,9 +4,9 @@ The requests were checked and recorded (session rows pending, request audit entr
 Here the batch gets what any session gets at its start: the signers online now, one intent the API signs
 naming every digest in order (each node checks it, SECURITY.md A1-A3), and one workflow. Alone in its batch,
 a request starts as the ordinary single-digest session it would have been, under its own workflow id; with
-others, as a FROST batch whose every digest belongs to one request's session row (`item_sessions`). If the
-start fails, the batch's rows are removed, as for any request that did not start, and every caller gets
-the error.
+others, as a batch (FROST, or GG20 from the presignature pool) whose every digest belongs to one request's
+session row (`item_sessions`). If the start fails, the batch's rows are removed, as for any request that
+did not start, and every caller gets the error.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from api.orchestration import (
     _commit_then_start,
     _online_nodes,
     _party,
+    batch_allowance,
     claim_first_attempt,
     default_signers,
     forget,
@@ -82,17 +83,18 @@ class BatchLauncher:
         for row in rows:
             row.workflow_id = workflow_id
         signed = {"digest": digests[0]} if alone else {"digests": digests}
+        waits_for = batch_allowance(key, len(digests), settings)
         plan = SignPlan(caller, key, SignSpec(digests[0], None, None, None, request=SignCreate(digest=digests[0])),
                         session_ids[0], workflow_id, chosen, alternates,
                         [_party(online[n], party_ids[n]) for n in chosen],
-                        [_party(online[n], party_ids[n]) for n in alternates], 0, 0.0, None, signed)
+                        [_party(online[n], party_ids[n]) for n in alternates], 0, waits_for, None, signed)
         intent = await issue(self.state.intent_signer, operation="sign", key_id=key_id, epoch=key.epoch,
-                             ttl=settings.intent_ttl, details=plan.intent_details())
+                             ttl=settings.intent_ttl + waits_for, details=plan.intent_details())
         request = plan.sign_request(settings, intent) if alone else plan.sign_request(
             settings, intent, digests=digests, item_sessions=session_ids)
         request = await claim_first_attempt(db, settings, request, list(rows))  # running, with its nonces
         handle = await _commit_then_start(db, self.state.temporal, settings, SignWorkflow.run, request, workflow_id,
-                                          plan.attributes(), session_id=session_ids[0])
+                                          plan.attributes(), session_id=session_ids[0], waits_for=waits_for)
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def finished() -> None:  # one wait on the workflow for the whole batch, shared by its callers

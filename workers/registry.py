@@ -54,7 +54,7 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
             backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.combine,
-            presigs.begin_sign, presigs.finish_sign]
+            presigs.begin_sign, presigs.finish_sign, presigs.begin_batch, presigs.finish_batch]
 
 
 async def coordinator_activities(settings: Settings, on_end: SessionEndHook | None = None,
@@ -78,4 +78,4 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     return [backup.collect_meta, backup.escrow_share, recover.import_share,
             node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
             frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
-            reshare.test_sign, reshare.activate, reshare.retire, gg20.sign]
+            reshare.test_sign, reshare.activate, reshare.retire, gg20.sign, gg20.sign_batch]

@@ -7,7 +7,8 @@ replaced by an online alternate once; a signer that cheats ends the session, fla
 is never retried around (SECURITY.md S6). ECDSA (GG18, GG20) runs its rounds through the same
 generic round driver (the key protocol's `sign` stages in mpc/protocols.py: GG18 in one 11-round
 protocol; GG20 as presign, whose presignature stays sealed on each signer, then online signing in
-the same session), with the same failure handling.
+the same session), with the same failure handling. GG20 with a presignature pool signs from a pooled
+presignature in one online round; a GG20 batch claims one per digest and signs them all in that round.
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ with workflow.unsafe.imports_passed_through():
         FrostBatchShares,
         FrostBatchSignRequest,
         FrostSignRequest,
+        Gg20BatchClaim,
         Gg20CombineInput,
+        Gg20OnlineBatchRequest,
+        Gg20OnlineBatchShares,
+        Gg20OnlineItem,
         Gg20OnlineSignRequest,
+        Gg20SignBatchBeginInput,
+        Gg20SignBatchFinishInput,
         Gg20SignBeginInput,
         Gg20SignFinishInput,
         Party,
@@ -62,6 +69,7 @@ SIGN_ACTIVITY = Activity.FROST_SIGN.value
 ONE_TRANSACTION_PATCH = "frost-sign-one-transaction-v1"
 REFILL_IN_FINISH_PATCH = "frost-refill-started-by-finish-v1"
 GG20_ONE_TRANSACTION_PATCH = "gg20-pool-one-transaction-v1"
+GG20_BATCH_PATCH = "gg20-pool-batch-v1"
 BATCH_DIGESTS_PER_TIMEOUT = 64  # a batch round may take ROUND_TIMEOUT once more per so many digests
 REPLACEABLE = ("node_timeout", "node_failed", "nonce_unavailable", "share_unavailable", "vault_unavailable",
                "presignature_unavailable")
@@ -80,6 +88,7 @@ class SignWorkflow(AwaitsApprovals):
         self._presig_used = False  # GG20: a run of this session signed from a pooled presignature
         self._gg20_one_tx = False  # set in run: a GG20 signature from the pool starts and ends in one step each
         self._finished_in_tx = False  # the finishing step recorded the completed session and its audit entry
+        self._gg20_batch = False  # set in run: a GG20 batch signs its pooled digests in one online round
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
@@ -103,7 +112,11 @@ class SignWorkflow(AwaitsApprovals):
         # start (session running + claim) and one to end (combine, verify, completed, audit, refill started).
         self._gg20_one_tx = (self._presign_pool(request) and not request.digests and request.derivation_path is None
                              and workflow.patched(GG20_ONE_TRANSACTION_PATCH))
-        if not self._one_tx and not self._gg20_one_tx:
+        # GG20 with a presignature pool, a batch of raw digests: one presignature per digest claimed in one
+        # transaction, one online round for all of them (one activity per signer), one finishing transaction.
+        self._gg20_batch = (self._presign_pool(request) and bool(request.digests) and not any(request.derivation_paths)
+                            and workflow.patched(GG20_BATCH_PATCH))
+        if not self._one_tx and not self._gg20_one_tx and not self._gg20_batch:
             await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total,
                                     started=True)
         signers, alternates = list(request.signers), list(request.alternates)
@@ -112,7 +125,10 @@ class SignWorkflow(AwaitsApprovals):
         while True:
             attempt += 1
             try:
-                if ecdsa and request.digests:
+                if self._gg20_batch:
+                    signatures, used_pool = await self._gg20_batch_once(request, signers, attempt)
+                    signature = ""
+                elif ecdsa and request.digests:
                     signatures, used_pool = await self._ecdsa_batch_once(request, signers, attempt)
                     signature = ""
                 elif ecdsa:
@@ -385,6 +401,60 @@ class SignWorkflow(AwaitsApprovals):
         except (ActivityError, ApplicationError) as err:
             raise SessionFailedError(failure_from("coordinator", err)) from None
         return signature
+
+    async def _gg20_batch_once(self, request: SignRequest, signers: list[Party], attempt: int
+                               ) -> tuple[list[str], bool]:
+        """A GG20 batch from the pool: one presignature per digest claimed in one step (the API's claim for
+        the first attempt), one online round for every pooled digest, a digest the pool could not serve
+        presigned and signed in the session; then one finishing step combines, verifies and records all.
+        Signatures made in the session survive a signer replacement; pooled ones are combined at the end."""
+        attempt_id = request.attempt_id(attempt)
+        nodes = [s.node_id for s in signers]
+        pending = [i for i in range(len(request.digests)) if i not in self._ecdsa_done]
+        claim_ids = [f"{attempt_id}.{i}" for i in pending]
+        claimed = request.claimed_presignatures
+        if claimed is None or not request.first_attempt(attempt_id) or len(claimed.presig_ids) != len(claim_ids):
+            claimed = await db.call(Activity.GG20_SIGN_BATCH_BEGIN.value, Gg20SignBatchBeginInput(
+                request.session_id, request.key_id, nodes, claim_ids, sign_rounds(request.protocol),
+                list(request.item_sessions)), Gg20BatchClaim)
+        self._presigs_left = claimed.remaining
+        pooled = [Gg20OnlineItem(i, request.digests[i], presig_id)
+                  for i, presig_id in zip(pending, claimed.presig_ids, strict=True) if presig_id]
+        # as the begin step recorded it: one round for the pooled digests, a full run for each other one
+        self._progress.current_round = 1
+        self._progress.total_rounds = int(bool(pooled)) + (len(pending) - len(pooled)) * sign_rounds(request.protocol)
+        combines: list[Gg20CombineInput] = []
+        if pooled:
+            self._presig_used = True
+            policy = dataclasses.replace(request.policy, round_timeout_seconds=request.policy.round_timeout_seconds
+                                         * (1 + len(pooled) / BATCH_DIGESTS_PER_TIMEOUT))
+            online = Gg20OnlineBatchRequest(attempt_id, request.key_id, pooled, signers, request.intent)
+            shares: dict[str, Gg20OnlineBatchShares] = await run_on_nodes(
+                Activity.GG20_SIGN_ONLINE_BATCH.value, nodes, lambda _n: online, Gg20OnlineBatchShares, policy)
+            for node in nodes:
+                if len(shares[node].shares) != len(pooled):
+                    raise SessionFailedError(SessionFailure("malformed_share", f"{node} returned "
+                                                            f"{len(shares[node].shares)} shares for {len(pooled)} "
+                                                            "digests", node=node, nodes=[node]))
+            combines = [Gg20CombineInput(f"{attempt_id}.{item.index}", request.key_id, item.digest, item.presig_id,
+                                         signers, [shares[n].shares[k] for n in nodes])
+                        for k, item in enumerate(pooled)]
+        served = {item.index for item in pooled}
+        for index in pending:
+            if index not in served:  # the pool ran out: presign and sign this digest in the session
+                signature, _ = await self._ecdsa_sign_once(request, signers, attempt, batch_index=index,
+                                                           digest=request.digests[index])
+                self._ecdsa_done[index] = signature
+        refill = presign_refill_request(request.key_id, request.curve, request.signers, request.presign_pool_target,
+                                        request.policy) if self._presigs_low(request) else None
+        try:
+            signatures: list[str] = await db.call(Activity.GG20_SIGN_BATCH_FINISH.value, Gg20SignBatchFinishInput(
+                request.session_id, request.key_id, request.requested_by, nodes, list(request.digests), combines,
+                {str(i): sig for i, sig in self._ecdsa_done.items()}, list(request.item_sessions), refill), list[str])
+        except (ActivityError, ApplicationError) as err:
+            raise SessionFailedError(failure_from("coordinator", err)) from None
+        self._finished_in_tx = True
+        return signatures, self._presig_used
 
     def _presigs_low(self, request: SignRequest) -> bool:
         """The last claim left this signer set's pool at half its target or less (no claim: not known)."""

@@ -395,6 +395,7 @@ class SignRequest:
     # row running): the workflow starts with its share round, without a begin step. Only when it claimed some.
     claimed: ClaimCommitmentsResult | None = None
     claimed_presignature: ClaimPresignatureResult | None = None
+    claimed_presignatures: Gg20BatchClaim | None = None  # a GG20 batch: per digest, aligned with `digests`
 
     def attempt_id(self, attempt: int) -> str:
         """The id of this session's `attempt`-th try (1 first; a replaced signer makes another)."""
@@ -525,6 +526,71 @@ class Gg20SignFinishInput:
     session_id: str
     combine: Gg20CombineInput
     actor: str
+    refill: PresignRefillRequest | None = None
+
+
+@dataclass
+class Gg20BatchClaim:
+    """Pooled presignatures for the digests of a GG20 batch, aligned with the claim ids ("" where the pool
+    had none left: that digest presigns in the session), and what is left for the signer set."""
+
+    presig_ids: list[str] = field(default_factory=list)
+    remaining: int = 0
+
+    def count(self) -> int:
+        return sum(1 for presig_id in self.presig_ids if presig_id)
+
+
+@dataclass
+class Gg20SignBatchBeginInput:
+    """A GG20 batch's start in one transaction: its sessions running and one presignature claimed per digest
+    (claim id `<attempt>.<index>`, as a digest signed on its own claims), as many as the pool holds."""
+
+    session_id: str
+    key_id: str
+    node_ids: list[str]
+    claim_ids: list[str]
+    rounds_without_pool: int  # a digest the pool cannot serve: presign and sign in the session
+    item_sessions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Gg20OnlineItem:
+    index: int  # the digest's position in the batch (and in the intent's digest list)
+    digest: str
+    presig_id: str
+
+
+@dataclass
+class Gg20OnlineBatchRequest:
+    """The online round of several pooled GG20 signatures of one batch: one activity per signer."""
+
+    session_id: str  # the attempt; item i answers for session `<session_id>.<index>`
+    key_id: str
+    items: list[Gg20OnlineItem]
+    signers: list[Party]
+    intent: SessionIntent | None = None
+
+
+@dataclass
+class Gg20OnlineBatchShares:
+    node_id: str
+    shares: list[WireMessage]  # one signed s_i per item, in item order
+
+
+@dataclass
+class Gg20SignBatchFinishInput:
+    """A GG20 batch's end: the pooled digests' shares combined and verified, with the signatures the session
+    made itself (`made`, by index), then every session completed with its audit entry in one transaction."""
+
+    session_id: str
+    key_id: str
+    actor: str
+    signers: list[str]
+    digests: list[str]
+    combines: list[Gg20CombineInput]  # one per pooled digest; its session id is `<attempt>.<index>`
+    made: dict[str, str] = field(default_factory=dict)  # index (decimal) -> signature, digests signed in session
+    item_sessions: list[str] = field(default_factory=list)
     refill: PresignRefillRequest | None = None
 
 

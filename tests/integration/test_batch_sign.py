@@ -157,7 +157,8 @@ async def test_batch_on_a_transactions_only_key_is_refused_by_api_and_nodes(stac
 
 
 def test_batch_on_an_ecdsa_key_is_422(stack: Stack) -> None:
-    """GG18/GG20 keys sign one digest per session (no batch yet): refused before anything starts."""
+    """GG18 keys, and GG20 keys without a presignature pool (this stack: PRESIGN_POOL_TARGET=0), sign one
+    digest per session: a batch of raw digests is refused before anything starts."""
     key_id = str(uuid.uuid4())
 
     async def add_key() -> None:

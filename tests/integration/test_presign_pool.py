@@ -12,21 +12,24 @@ consume nothing, and a presignature answers once (SECURITY.md N2, N5, A1).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import Client
 
 from mpc.db import create_engine, session_factory
-from mpc.db.models import PooledPresignature
+from mpc.db.models import SHARED_WORKFLOW_PREFIX, PooledPresignature
 from mpc.envelope import Envelope
 from mpc.queues import participant_task_queue
 from tests.integration.attacker import run_probe
@@ -40,7 +43,7 @@ from tests.services import free_port, start_api
 from tests.stack import Stack
 from tss.ecdsa.gg20 import PresignaturePublic, combine_public
 from tss.ecdsa.rounds import pt
-from workflows.types import Gg20OnlineSignRequest
+from workflows.types import Gg20OnlineBatchRequest, Gg20OnlineItem, Gg20OnlineSignRequest
 
 TARGET = 2
 
@@ -68,6 +71,21 @@ def pool_rows(database_url: str, key_id: str) -> list[PooledPresignature]:
             await engine.dispose()
 
     return asyncio.run(read())
+
+
+def take_from_pool(database_url: str, presig_ids: list[str]) -> None:
+    """Mark presignatures a probe uses on the nodes directly as claimed, as a session's claim would, so that
+    later sessions do not draw them."""
+    async def claim() -> None:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as db, db.begin():
+                await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id.in_(presig_ids))
+                                 .values(claimed_session_id=f"probe-{uuid.uuid4()}"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(claim())
 
 
 def wait_for_pool(database_url: str, key_id: str, epoch: int, timeout: float = 180,
@@ -150,6 +168,7 @@ async def test_only_pinned_holders_presign_and_a_presignature_never_signs_withou
     # A pooled presignature's id is public (the coordinator's table): its online round needs the sign intent.
     rows = await asyncio.to_thread(pool_rows, migrated_db, key_id)
     row = next(r for r in rows if r.claimed_session_id is None and r.signer_set == "p1,p2")
+    await asyncio.to_thread(take_from_pool, migrated_db, [row.presig_id])
     epoch = row.epoch
     digest = hashlib.sha256(b"pay the attacker from the pool").hexdigest()
 
@@ -196,3 +215,126 @@ async def test_only_pinned_holders_presign_and_a_presignature_never_signs_withou
     answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online", participant_task_queue("p1"),
                                                         again)])
     refused(answers[0], "nonce_consumed")
+
+
+# ---- batches: one presignature per digest, one online round ----------------------------------------------
+
+
+def current_epoch(api: httpx.Client, key_id: str) -> int:
+    return int(api.get(f"/v1/keys/{key_id}").json()["epoch"])
+
+
+def test_a_batch_signs_its_pooled_digests_in_one_round_and_presigns_the_rest(
+        stack: Stack, migrated_db: str, pool_api: httpx.Client, pooled_key: dict[str, Any]) -> None:
+    key_id = pooled_key["key_id"]
+    # The probe above took a presignature outside any session: a signature starts the refill it needs.
+    assert sign(pool_api, key_id, f"{key_id} before the batch".encode())["status"] == "completed"
+    ready = wait_for_pool(migrated_db, key_id, current_epoch(pool_api, key_id))
+    assert len(ready) == TARGET
+    digests = [hashlib.sha256(f"{key_id} batch {i}".encode()).hexdigest() for i in range(TARGET + 1)]
+    reply = pool_api.post(f"/v1/keys/{key_id}/sign?wait=true", json={"digests": digests})
+    assert reply.status_code == 200, reply.text
+    session = reply.json()
+    assert session["status"] == "completed", session["error"]
+    assert len(session["signatures"]) == len(digests)
+    for digest, signature in zip(digests, session["signatures"], strict=True):
+        check_ecdsa_signature(pooled_key, bytes.fromhex(digest), signature)  # in request order
+    details = sign_audit(pool_api, key_id, session["session_id"])["details"]
+    assert details["used_pool"] is True and details["digests"] == digests
+    # The pool served the first TARGET digests, each under its own claim id; the last one had none left.
+    claims = {r.claimed_session_id: r.presig_id for r in pool_rows(migrated_db, key_id)
+              if (r.claimed_session_id or "").startswith(session["session_id"])}
+    pooled = [f"{session['session_id']}.1.{i}" for i in range(TARGET)]
+    assert set(pooled) <= set(claims) and {claims[c] for c in pooled} <= {r.presig_id for r in ready}
+    if os.environ.get("MPC_RECORD_HISTORIES") == "1":  # the replay test's GG20 batch history (tests/workflows)
+        asyncio.run(record_history(stack, "sign-gg20-batch", session["workflow_id"]))
+
+
+async def record_history(stack: Stack, name: str, workflow_id: str) -> None:
+    raw = await Client.connect(stack.env["TEMPORAL_ADDRESS"])  # without the codec: what the server stores
+    history = await raw.get_workflow_handle(workflow_id).fetch_history()
+    histories = Path(__file__).parents[1] / "workflows" / "histories"
+    (histories / f"{name}-{workflow_id[:40]}.json").write_text(history.to_json())
+
+
+def test_concurrent_requests_share_one_online_round(migrated_db: str, pool_api: httpx.Client,
+                                                    pooled_key: dict[str, Any]) -> None:
+    """Requests that come while one of the key's sessions runs start together, one presignature each."""
+    key_id = pooled_key["key_id"]
+    assert len(wait_for_pool(migrated_db, key_id, current_epoch(pool_api, key_id))) == TARGET
+    digests = [hashlib.sha256(f"{key_id} concurrent {i}".encode()).hexdigest() for i in range(4)]
+
+    def one(digest: str) -> httpx.Response:
+        with httpx.Client(base_url=pool_api.base_url, headers=pool_api.headers, timeout=240) as api:
+            return api.post(f"/v1/keys/{key_id}/sign?wait=true", json={"digest": digest})
+
+    with concurrent.futures.ThreadPoolExecutor(len(digests)) as threads:
+        replies = list(threads.map(one, digests))
+    assert all(reply.status_code == 200 for reply in replies), [r.text for r in replies]
+    sessions = [reply.json() for reply in replies]
+    for digest, session in zip(digests, sessions, strict=True):
+        assert session["status"] == "completed", session["error"]
+        check_ecdsa_signature(pooled_key, bytes.fromhex(digest), session["signature"])  # its own digest's
+    shared = [s for s in sessions if s["workflow_id"].startswith(SHARED_WORKFLOW_PREFIX)]
+    assert len(shared) >= 2, [s["workflow_id"] for s in sessions]
+    for session in shared:
+        details = sign_audit(pool_api, key_id, session["session_id"])["details"]
+        assert details["digest"] == session["message_hash"] and details["coalesced_in"]
+
+
+async def test_a_batch_online_round_checks_every_item_before_consuming_any(
+        stack: Stack, migrated_db: str, client: Client, probe: str, pool_api: httpx.Client,
+        pooled_key: dict[str, Any]) -> None:
+    key_id = pooled_key["key_id"]
+    epoch = current_epoch(pool_api, key_id)
+    rows = await asyncio.to_thread(wait_for_pool, migrated_db, key_id, epoch)
+    first, second = rows[0].presig_id, rows[1].presig_id
+    await asyncio.to_thread(take_from_pool, migrated_db, [first, second])
+    signers = parties(stack, ["p1", "p2"])
+    d1, d2 = (hashlib.sha256(f"{key_id} probe batch {i}".encode()).hexdigest() for i in range(2))
+    details = {**sign_details(d1, ["p1", "p2"], protocol="gg20", chain_type="ethereum"), "digest": None}
+
+    def batch(items: list[Gg20OnlineItem], digests: list[str]) -> Gg20OnlineBatchRequest:
+        intent = mint(stack, make_intent(operation="sign", key_id=key_id, epoch=epoch,
+                                         details={**details, "digests": digests}))
+        return Gg20OnlineBatchRequest(f"probe-batch-{uuid.uuid4()}", key_id, items, signers, intent)
+
+    honest = batch([Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, second)], [d1, d2])
+    attempts = [
+        (replace(honest, session_id=f"{honest.session_id}-swapped",
+                 items=[Gg20OnlineItem(0, d2, first), Gg20OnlineItem(1, d1, second)]), "intent_mismatch"),
+        (replace(honest, session_id=f"{honest.session_id}-twice",
+                 items=[Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, first)]), "invalid_batch"),
+        (batch([Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, second)], [d1]), "intent_mismatch"),
+        (replace(honest, session_id=f"{honest.session_id}-no-intent", intent=None), "unauthorized"),
+    ]
+    answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online_batch",
+                                                        participant_task_queue("p1"), asdict(request))
+                                              for request, _ in attempts])
+    for answer, (_, code) in zip(answers, attempts, strict=True):
+        refused(answer, code)
+
+    # Nothing was consumed: the honest batch signs both digests, and each pair of shares combines from the
+    # pool's public record alone into a signature that verifies.
+    calls = [ProbeCall("participant.gg20_sign_online_batch", participant_task_queue(n), asdict(honest))
+             for n in ("p1", "p2")]
+    answers = await run_probe(client, probe, calls)
+    assert all(a.ok for a in answers), [a.message for a in answers]
+    by_presig = {r.presig_id: r for r in rows}
+    for index, (digest, presig_id) in enumerate(((d1, first), (d2, second))):
+        shares = {}
+        for answer in answers:
+            wire = answer.result["shares"][index]
+            body = json.loads(Envelope.from_dict(json.loads(wire["body"])).payload_bytes())
+            assert (body["digest"], body["presig_id"]) == (digest, presig_id)
+            shares[int(body["party_id"])] = int(body["s"], 16)
+        public = PresignaturePublic.from_dict(by_presig[presig_id].shares_public, pt(pooled_key["public_key"]))
+        check_ecdsa_signature(pooled_key, bytes.fromhex(digest),
+                              combine_public(public, bytes.fromhex(digest), shares).to_bytes().hex())
+    # A byte-identical retry gets the stored answer back (N3); the presignatures never sign again (N2).
+    again = await run_probe(client, probe, calls[:1])
+    assert again[0].ok and again[0].result == answers[0].result
+    reuse = batch([Gg20OnlineItem(0, d1, first)], [d1])
+    refused((await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online_batch",
+                                                       participant_task_queue("p1"), asdict(reuse))]))[0],
+            "nonce_consumed")

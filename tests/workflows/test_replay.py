@@ -110,3 +110,22 @@ def api_workflow(stack, key_id: str, operation: str) -> str:
     with stack.client() as api:
         sessions = api.get("/v1/sessions", params={"key_id": key_id}).json()["sessions"]
     return next(s["workflow_id"] for s in sessions if s["operation"] == operation)
+
+
+def test_the_gg20_batch_change_is_covered() -> None:
+    """A GG20 batch from the presignature pool (`GG20_BATCH_PATCH`): the history carries the marker and one
+    batched online activity per signer; sign histories recorded before it carry no such marker."""
+    from workflows.sign import GG20_BATCH_PATCH
+
+    batches = 0
+    for path in HISTORIES.glob("sign-*.json"):
+        events = json.loads(path.read_text())["events"]
+        online = [e for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+                  and e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+                  == "participant.gg20_sign_online_batch"]
+        patched = GG20_BATCH_PATCH in _patches(events)
+        assert patched == bool(online), path.name
+        batches += patched
+        if patched:
+            assert len(online) == 2, path.name  # one per signer of the 2-of-3 key
+    assert batches == 1
