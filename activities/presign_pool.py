@@ -24,6 +24,7 @@ from activities.pool_trigger import start_presign_refill_in_background
 from mpc.db.models import Key, PooledPresignature
 from mpc.envelope import EnvelopeError, json_object
 from mpc.protocols import Activity
+from tss.ecdsa.curve import Point
 from tss.ecdsa.gg20 import PresignaturePublic, combine_public
 from tss.ecdsa.rounds import pt
 from tss.errors import EncodingError, InvalidInputError, ProtocolError
@@ -199,12 +200,14 @@ class PresignPool:
         signature; then a low pool's refill, started in the background."""
         count = len(request.digests)
         signatures = [request.made.get(str(i), "") for i in range(count)]
-        for combine in request.combines:
-            index = _item_index(combine.session_id)
+        indexes = [_item_index(combine.session_id) for combine in request.combines]
+        for index, combine in zip(indexes, request.combines, strict=True):
             if index is None or not 0 <= index < count or request.digests[index] != combine.digest:
                 raise ApplicationError("a combined share is not one of the batch's digests", type="InvalidRequest",
                                        non_retryable=True)
-            signatures[index] = await self.combine(combine)
+        for index, signature in zip(indexes, await self._combine_all(request.key_id, request.combines), strict=True):
+            assert index is not None  # checked above
+            signatures[index] = signature
         if not all(signatures) or (request.item_sessions and len(request.item_sessions) != count):
             raise ApplicationError("one signature per digest, one session per digest", type="InvalidRequest",
                                    non_retryable=True)
@@ -227,35 +230,48 @@ class PresignPool:
     async def combine(self, request: Gg20CombineInput) -> str:
         """Every signer's signed s_i, checked against its R̄_j and S_j (naming a signer whose share is wrong),
         summed, low-s, and verified under the key: the 65-byte r ‖ s ‖ v, hex."""
+        return (await self._combine_all(request.key_id, [request]))[0]
+
+    async def _combine_all(self, key_id: str, requests: list[Gg20CombineInput]) -> list[str]:
+        """`combine` for each of a batch's presignatures, with their pool records read in one query."""
         async with self.sessions() as db:
-            row = await db.get(PooledPresignature, request.presig_id)
-            key = await db.get(Key, request.key_id)
-        if row is None or key is None or row.key_id != request.key_id:
-            raise ApplicationError(f"presignature {request.presig_id[:16]} is not in the pool of {request.key_id}",
-                                   type="InvalidRequest", non_retryable=True)
-        try:
-            public = PresignaturePublic.from_dict(row.shares_public, pt(key.public_key))
-        except EncodingError as exc:
-            raise ApplicationError(f"pool record of {request.presig_id[:16]}: {exc}", type="InvalidRequest",
-                                   non_retryable=True) from None
-        by_node = {p.node_id: p for p in request.signers}
-        ssid = online_ssid(request.session_id, request.key_id, request.digest, request.presig_id)
-        shares: dict[int, int] = {}
-        for wire in request.shares:
-            party = by_node.get(wire.sender)
-            s_i = online_share(wire, party, ssid=ssid, presig_id=request.presig_id, digest=request.digest)
-            assert party is not None  # online_share refused an unknown sender
-            shares[party.party_id] = s_i
-        node_of = {p.party_id: p.node_id for p in request.signers}
-        try:
-            signature = combine_public(public, bytes.fromhex(request.digest), shares)
-        except ProtocolError as exc:
-            culprits = [node_of.get(j, f"party-{j}") for j in sorted(exc.culprits)]
-            raise violation_error(exc.reason, culprits,
-                                  f"{exc.reason}: {', '.join(culprits) or 'unattributed'}") from None
-        except (InvalidInputError, ValueError) as exc:
-            raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
-        return str(signature.public_dict()["signature"])
+            key = await db.get(Key, key_id)
+            rows = {row.presig_id: row for row in (await db.execute(select(PooledPresignature).where(
+                PooledPresignature.presig_id.in_([r.presig_id for r in requests])))).scalars().all()}
+        signatures = []
+        for request in requests:
+            row = rows.get(request.presig_id)
+            if row is None or key is None or request.key_id != key_id or row.key_id != key_id:
+                raise ApplicationError(f"presignature {request.presig_id[:16]} is not in the pool of {key_id}",
+                                       type="InvalidRequest", non_retryable=True)
+            signatures.append(_combine_one(row, pt(key.public_key), request))
+        return signatures
+
+
+def _combine_one(row: PooledPresignature, group_key: Point, request: Gg20CombineInput) -> str:
+    try:
+        public = PresignaturePublic.from_dict(row.shares_public, group_key)
+    except EncodingError as exc:
+        raise ApplicationError(f"pool record of {request.presig_id[:16]}: {exc}", type="InvalidRequest",
+                               non_retryable=True) from None
+    by_node = {p.node_id: p for p in request.signers}
+    ssid = online_ssid(request.session_id, request.key_id, request.digest, request.presig_id)
+    shares: dict[int, int] = {}
+    for wire in request.shares:
+        party = by_node.get(wire.sender)
+        s_i = online_share(wire, party, ssid=ssid, presig_id=request.presig_id, digest=request.digest)
+        assert party is not None  # online_share refused an unknown sender
+        shares[party.party_id] = s_i
+    node_of = {p.party_id: p.node_id for p in request.signers}
+    try:
+        signature = combine_public(public, bytes.fromhex(request.digest), shares)
+    except ProtocolError as exc:
+        culprits = [node_of.get(j, f"party-{j}") for j in sorted(exc.culprits)]
+        raise violation_error(exc.reason, culprits,
+                              f"{exc.reason}: {', '.join(culprits) or 'unattributed'}") from None
+    except (InvalidInputError, ValueError) as exc:
+        raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from None
+    return str(signature.public_dict()["signature"])
 
 
 def _item_index(item_session: str) -> int | None:

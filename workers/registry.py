@@ -78,4 +78,4 @@ def participant_activity_list(services: NodeServices) -> list[Callable[..., Any]
     return [backup.collect_meta, backup.escrow_share, recover.import_share,
             node.ping, rounds.session_hello, rounds.protocol_round, frost.preprocess, frost.sign_share,
             frost.sign_batch, states.set_key_state, archive.archive_key, reshare.ack, reshare.test_commit,
-            reshare.test_sign, reshare.activate, reshare.retire, gg20.sign, gg20.sign_batch]
+            reshare.test_sign, reshare.activate, reshare.retire, gg20.sign, gg20.sign_online_batch]

@@ -173,3 +173,49 @@ async def test_pooled_gg20_bad_share_is_named_by_the_coordinator(stack: Stack, n
             await asyncio.to_thread(scenario)
     finally:
         process.stop()
+
+
+class CheatingOnlineBatch(Gg20Online):
+    """A GG20 batch from the pool: consumes every presignature honestly, then answers the first digest's
+    s_i + 1, signed with its real key; the other digests' answers are honest."""
+
+    def _answer_batch(self, request, roster) -> bytes:
+        answers = json.loads(super()._answer_batch(request, roster))
+        envelope = Envelope.from_dict(json.loads(answers[0]["body"]))
+        body = json.loads(envelope.payload_bytes())
+        body["s"] = f"{(int(body['s'], 16) + 1) % ORDER:064x}"
+        forged = seal(self.services.identity, ssid=bytes.fromhex(envelope.ssid), protocol=envelope.protocol,
+                      round=envelope.round, kind=envelope.kind, payload=json.dumps(body, sort_keys=True).encode())
+        answers[0] = {**answers[0], "body": json.dumps(forged.to_dict())}
+        return json.dumps(answers).encode()
+
+
+async def test_pooled_gg20_batch_bad_share_is_named_and_nothing_is_released(
+        stack: Stack, node_tokens, openbao_server, migrated_db: str, tmp_path: Path) -> None:
+    """One wrong s_i among a batch's answers: the finishing step names its signer, the session fails without
+    retry, the key is flagged, and no signature of the batch is released (not even the honest ones)."""
+    process, url = start_api({**stack.env, "PRESIGN_POOL_TARGET": "2", "GRPC_PORT": str(free_port())},
+                             stack.log_dir, name="api-presign-batch-evil")
+    try:
+        def cheats(services: NodeServices) -> dict[str, Callable[..., Any]]:
+            return {"sign_online_batch": CheatingOnlineBatch(services).sign_online_batch}
+
+        async with evil_worker(stack, node_tokens, openbao_server, tmp_path, cheats, "evil3") as evil:
+            def scenario() -> None:
+                with httpx.Client(base_url=url, headers=stack.headers, timeout=240) as api:
+                    key = create_key(api, protocol="gg20", chain_type="ethereum", threshold=2,
+                                     nodes=["p1", evil, "p2"])
+                    assert len(wait_for_pool(migrated_db, key["key_id"], epoch=0, want=2)) == 2
+                    digests = [hashlib.sha256(f"cheat in a batch {i}".encode()).hexdigest() for i in range(2)]
+                    started = api.post(f"/v1/keys/{key['key_id']}/sign", json={"digests": digests})
+                    assert started.status_code == 202, started.text
+                    session = wait_session(api, started.json()["session_id"])
+                    assert session["status"] == "failed", session
+                    assert session["error"]["code"] == "bad_signature_share"
+                    assert session["error"]["node"] == evil
+                    assert session["signature"] is None and not session["signatures"]
+                    assert api.get(f"/v1/keys/{key['key_id']}").json()["status"] == "flagged"
+
+            await asyncio.to_thread(scenario)
+    finally:
+        process.stop()
