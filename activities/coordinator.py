@@ -22,6 +22,7 @@ from mpc.db.models import AuditLog, Key, NonceCommitment, SigningSession
 from mpc.envelope import Envelope, EnvelopeError, json_object
 from mpc.node_metrics import SessionEnded
 from mpc.protocols import KEY_PROTOCOLS, Activity, Family
+from mpc.session_events import announce_end
 from workflows.types import (
     AuditInput,
     ClaimCommitmentsInput,
@@ -86,6 +87,9 @@ async def complete_signed(sessions: async_sessionmaker[AsyncSession], on_end: Se
             ended.append(await apply_session_update(db, update))
             db.add(AuditLog(actor=actor, action="key.sign", resource_type="key", resource_id=key_id,
                             session_id=update.session_id, status="success", details=details))
+            # At commit, with the signature and its audit entry: the API answers a waiting caller from the row
+            # now, not one workflow task later (mpc/session_events.py).
+            await announce_end(db, update.session_id)
     for one in ended:
         report_end(on_end, one)
 

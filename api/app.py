@@ -45,6 +45,7 @@ def create_app(settings: Settings, codec: EncryptionCodec, *, serve_grpc: bool =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mpc = AppState.build(settings, codec)
+        await app.state.mpc.session_ends.start()  # without it, waits answer on the workflow's end
         stop = asyncio.Event()
         # The API's own activities (a key's scheduled refresh needs the API's intent key).
         worker = asyncio.create_task(serve_api_activities(app.state.mpc, stop))

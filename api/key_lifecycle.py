@@ -22,11 +22,11 @@ from api.intent_issuer import issue
 from api.orchestration import (
     ClientFactory,
     Started,
-    _commit_then_start,
     _existing,
-    _online_nodes,
-    _party,
+    commit_then_start,
+    online_nodes,
     party_ids_of,
+    party_of,
     policy_from,
     workflow_id_for,
 )
@@ -69,13 +69,13 @@ async def start_key_state(db: AsyncSession, client_factory: ClientFactory, setti
     if missing:
         raise ApiError(409, "unknown_nodes", f"holders no longer registered: {', '.join(missing)}", nodes=missing)
     if enabled:
-        online = await _online_nodes(db, settings)
+        online = await online_nodes(db, settings)
         offline = [n for n in holders if n not in online]
         if offline:
             raise ApiError(409, "nodes_offline", f"every holder must be online to enable: {', '.join(offline)}",
                            nodes=offline)
     pids = party_ids_of(key)
-    parties = [_party(rows[n], pids[n]) for n in holders]  # type: ignore[arg-type]
+    parties = [party_of(rows[n], pids[n]) for n in holders]  # type: ignore[arg-type]
     needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required(operation)
     waits_for = settings.approval_timeout if needed else 0.0
     intent = await issue(signer, operation=operation, key_id=key_id, epoch=key.epoch,
@@ -93,6 +93,6 @@ async def start_key_state(db: AsyncSession, client_factory: ClientFactory, setti
                               approval_timeout_seconds=settings.approval_timeout)
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation=operation)
-    handle = await _commit_then_start(db, client_factory, settings, KeyStateWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, waits_for=waits_for)
+    handle = await commit_then_start(db, client_factory, settings, KeyStateWorkflow.run, request, workflow_id,
+                                     attributes, session_id=session_id, waits_for=waits_for)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)

@@ -113,7 +113,7 @@ def idempotent_workflow_id(operation: str, principal: Principal, idempotency_key
     return workflow_id_for(operation, principal, idempotency_key, "", scope) if idempotency_key else None
 
 
-async def _online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
+async def online_nodes(db: AsyncSession, settings: Settings) -> dict[str, Node]:
     """Admitted nodes with a recent heartbeat: the only ones a session may use (DESIGN.md "Node admission")."""
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.node_offline_after)
     rows = (await db.execute(select(Node).where(Node.last_heartbeat >= cutoff, Node.admission == Admission.ADMITTED))
@@ -152,13 +152,13 @@ def default_signers(key: Key, online: dict[str, Node]) -> tuple[list[str], list[
     return available[: key.threshold], available[key.threshold:]
 
 
-def _party(node: Node, party_id: int) -> Party:
+def party_of(node: Node, party_id: int) -> Party:
     return Party(node.node_id, party_id, node.signing_public_key, node.encryption_public_key)
 
 
-async def _commit_then_start(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
-                             request: Any, workflow_id: str, attributes: TypedSearchAttributes, *, session_id: str,
-                             new_key_id: str | None = None, waits_for: float = 0.0) -> WorkflowHandle:
+async def commit_then_start(db: AsyncSession, client_factory: ClientFactory, settings: Settings, run: Any,
+                            request: Any, workflow_id: str, attributes: TypedSearchAttributes, *, session_id: str,
+                            new_key_id: str | None = None, waits_for: float = 0.0) -> WorkflowHandle:
     """Commit the rows, then start the workflow (its first activity updates them, so they must exist).
 
     If the start fails, the rows are removed again: a request that did not start leaves nothing behind.
@@ -229,7 +229,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
         return Started(row.session_id, row.key_id or "", workflow_id, None, replayed=True)
     await _check_capacity(db, None, settings.max_concurrent_sessions, settings)
 
-    online = await _online_nodes(db, settings)
+    online = await online_nodes(db, settings)
     if body.nodes is not None:
         known = {n: await db.get(Node, n) for n in body.nodes}
         unknown = [n for n, row in known.items() if row is None]
@@ -247,7 +247,7 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
         if len(online) < total:
             raise ApiError(409, "not_enough_online_nodes", f"{total} nodes needed, {len(online)} online")
         chosen = sorted(online)[:total]
-    parties = [_party(online[n], i) for i, n in enumerate(chosen, start=1)]
+    parties = [party_of(online[n], i) for i, n in enumerate(chosen, start=1)]
     key_id = str(uuid.uuid4())
     policy = KeyPolicy.from_dict(body.policy.as_policy_dict() if body.policy else None)
     # Purpose binding (SECURITY.md I7): keys of a transaction chain sign transactions, not bare digests,
@@ -277,8 +277,8 @@ async def start_keygen(db: AsyncSession, client_factory: ClientFactory, settings
                             presign_pool_target=settings.presign_pool_target)
     attributes = initial_attributes(key_id=key_id, protocol=protocol, curve=curve, chain=body.chain_type,
                                     operation="keygen")
-    handle = await _commit_then_start(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, new_key_id=key_id)
+    handle = await commit_then_start(db, client_factory, settings, KeygenWorkflow.run, request, workflow_id,
+                                     attributes, session_id=session_id, new_key_id=key_id)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 
@@ -369,7 +369,7 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         return Started(row.session_id, key_id, workflow_id, None, replayed=True)
     await _check_capacity(db, "sign", settings.max_concurrent_signings, settings)
 
-    online = await _online_nodes(db, settings)
+    online = await online_nodes(db, settings)
     alternates: list[str] = []
     if body.signers is not None:
         offline = [s for s in body.signers if s not in online]
@@ -378,8 +378,8 @@ async def start_signing(db: AsyncSession, client_factory: ClientFactory, setting
         chosen = sorted(body.signers, key=party_ids.__getitem__)
     else:
         chosen, alternates = default_signers(key, online)
-    signers = [_party(online[n], party_ids[n]) for n in chosen]
-    spares = [_party(online[n], party_ids[n]) for n in alternates]
+    signers = [party_of(online[n], party_ids[n]) for n in chosen]
+    spares = [party_of(online[n], party_ids[n]) for n in alternates]
     approvals_needed = KeyPolicy.from_dict((key.public_data or {}).get("policy")).required("sign")
     waits_for = settings.approval_timeout if approvals_needed else 0.0
     waits_for += batch_allowance(key, len(body.digests or []), settings)
@@ -469,8 +469,8 @@ async def _start_signing(db: AsyncSession, client_factory: ClientFactory, settin
         with contextlib.suppress(BaseException):
             await signing
         raise
-    return await _commit_then_start(db, client_factory, settings, SignWorkflow.run, request, plan.workflow_id,
-                                    plan.attributes(), session_id=plan.session_id, waits_for=plan.waits_for)
+    return await commit_then_start(db, client_factory, settings, SignWorkflow.run, request, plan.workflow_id,
+                                   plan.attributes(), session_id=plan.session_id, waits_for=plan.waits_for)
 
 
 async def claim_first_attempt(db: AsyncSession, settings: Settings, request: SignRequest,

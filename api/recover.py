@@ -28,11 +28,11 @@ from api.intent_issuer import issue
 from api.orchestration import (
     ClientFactory,
     Started,
-    _commit_then_start,
     _existing,
-    _online_nodes,
-    _party,
+    commit_then_start,
+    online_nodes,
     party_ids_of,
+    party_of,
     policy_from,
     workflow_id_for,
 )
@@ -114,7 +114,7 @@ async def _committee(db: AsyncSession, settings: Settings, key: Key, body: Recov
     pending = [n for n, row in rows.items() if row is not None and row.admission != Admission.ADMITTED]
     if pending:
         raise ApiError(409, "node_not_admitted", f"nodes not admitted by an admin: {', '.join(pending)}", nodes=pending)
-    online = await _online_nodes(db, settings)
+    online = await online_nodes(db, settings)
     offline = [n for n in nodes if n not in online]
     if offline:
         raise ApiError(409, "nodes_offline", f"new holders must be online: {', '.join(offline)}", nodes=offline)
@@ -124,7 +124,7 @@ async def _committee(db: AsyncSession, settings: Settings, key: Key, body: Recov
         if (kept is not None and kept != holder.party_id) or (kept is None and holder.party_id in current.values()):
             raise ApiError(409, "party_ids_changed", f"party id {holder.party_id} of {holder.node_id} is not the one "
                                                      "the key gives it (the key changed since the backup?)")
-    return sorted((_party(online[h.node_id], h.party_id) for h in body.holders), key=lambda p: p.party_id)
+    return sorted((party_of(online[h.node_id], h.party_id) for h in body.holders), key=lambda p: p.party_id)
 
 
 def _check_package(key: Key, body: RecoverCreate, parties: list[Party]) -> None:
@@ -195,9 +195,9 @@ async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settin
     _check_package(key, body, new_parties)
     digests = _share_digests(body, new_parties)
 
-    online = await _online_nodes(db, settings)
+    online = await online_nodes(db, settings)
     pids = party_ids_of(key)
-    old_parties = [_party(online[n], pids[n]) for n in key.participants if n in online]
+    old_parties = [party_of(online[n], pids[n]) for n in key.participants if n in online]
     unreachable = [n for n in key.participants if n not in online]
     needed = policy.required("recover")
     waits_for = settings.approval_timeout if needed else 0.0
@@ -237,7 +237,7 @@ async def start_recovery(db: AsyncSession, client_factory: ClientFactory, settin
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation="recover")
     budget = waits_for + phase_two_budget(settings.round_timeout, len(old_parties))
-    handle = await _commit_then_start(db, client_factory, settings, RecoverWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, waits_for=budget)
+    handle = await commit_then_start(db, client_factory, settings, RecoverWorkflow.run, request, workflow_id,
+                                     attributes, session_id=session_id, waits_for=budget)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 

@@ -23,11 +23,11 @@ from api.intent_issuer import issue
 from api.orchestration import (
     ClientFactory,
     Started,
-    _commit_then_start,
     _existing,
-    _online_nodes,
-    _party,
+    commit_then_start,
+    online_nodes,
     party_ids_of,
+    party_of,
     policy_from,
     workflow_id_for,
 )
@@ -83,9 +83,9 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
 
     holders = list(key.participants)
     pids = party_ids_of(key)
-    online = await _online_nodes(db, settings)
+    online = await online_nodes(db, settings)
     old_rows = {n: await db.get(Node, n) for n in holders}
-    old_parties = [_party(row, pids[n]) for n, row in old_rows.items() if row is not None]
+    old_parties = [party_of(row, pids[n]) for n, row in old_rows.items() if row is not None]
     if operation == "refresh":
         offline = [n for n in holders if n not in online]
         if offline:
@@ -132,8 +132,8 @@ async def start_change(db: AsyncSession, client_factory: ClientFactory, settings
     attributes = initial_attributes(key_id=key_id, protocol=key.protocol, curve=key.curve, chain=key.chain_type,
                                     operation=operation)
     budget = waits_for + phase_two_budget(settings.round_timeout, len(old_parties))
-    handle = await _commit_then_start(db, client_factory, settings, ReshareWorkflow.run, request, workflow_id,
-                                      attributes, session_id=session_id, waits_for=budget)
+    handle = await commit_then_start(db, client_factory, settings, ReshareWorkflow.run, request, workflow_id,
+                                     attributes, session_id=session_id, waits_for=budget)
     return Started(session_id, key_id, workflow_id, handle, replayed=False)
 
 
@@ -172,5 +172,5 @@ async def _new_committee(db: AsyncSession, body: ReshareCreate, online: dict[str
         if node not in pids:
             pids = {**pids, node: next_pid}
             next_pid += 1
-        parties.append(_party(online[node], pids[node]))
+        parties.append(party_of(online[node], pids[node]))
     return sorted(parties, key=lambda p: p.party_id)

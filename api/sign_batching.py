@@ -25,14 +25,14 @@ from api.orchestration import (
     SignPlan,
     SignSpec,
     Started,
-    _commit_then_start,
-    _online_nodes,
-    _party,
     batch_allowance,
     claim_first_attempt,
+    commit_then_start,
     default_signers,
     forget,
+    online_nodes,
     party_ids_of,
+    party_of,
 )
 from api.schemas import SignCreate
 from mpc.db.models import SHARED_WORKFLOW_PREFIX, Key, SigningSession
@@ -68,7 +68,7 @@ class BatchLauncher:
         key = await db.get(Key, key_id)
         if key is None or key.status != "active":
             raise ApiError(409, "key_not_active", f"key {key_id} is not active")
-        online = await _online_nodes(db, settings)
+        online = await online_nodes(db, settings)
         party_ids = party_ids_of(key)
         chosen, alternates = default_signers(key, online)
         session_ids = [waiting.session_id for waiting in batch]
@@ -86,15 +86,15 @@ class BatchLauncher:
         waits_for = batch_allowance(key, len(digests), settings)
         plan = SignPlan(caller, key, SignSpec(digests[0], None, None, None, request=SignCreate(digest=digests[0])),
                         session_ids[0], workflow_id, chosen, alternates,
-                        [_party(online[n], party_ids[n]) for n in chosen],
-                        [_party(online[n], party_ids[n]) for n in alternates], 0, waits_for, None, signed)
+                        [party_of(online[n], party_ids[n]) for n in chosen],
+                        [party_of(online[n], party_ids[n]) for n in alternates], 0, waits_for, None, signed)
         intent = await issue(self.state.intent_signer, operation="sign", key_id=key_id, epoch=key.epoch,
                              ttl=settings.intent_ttl + waits_for, details=plan.intent_details())
         request = plan.sign_request(settings, intent) if alone else plan.sign_request(
             settings, intent, digests=digests, item_sessions=session_ids)
         request = await claim_first_attempt(db, settings, request, list(rows))  # running, with its nonces
-        handle = await _commit_then_start(db, self.state.temporal, settings, SignWorkflow.run, request, workflow_id,
-                                          plan.attributes(), session_id=session_ids[0], waits_for=waits_for)
+        handle = await commit_then_start(db, self.state.temporal, settings, SignWorkflow.run, request, workflow_id,
+                                         plan.attributes(), session_id=session_ids[0], waits_for=waits_for)
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def finished() -> None:  # one wait on the workflow for the whole batch, shared by its callers

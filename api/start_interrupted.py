@@ -1,5 +1,5 @@
 """Sessions whose workflow never started: the API process died between committing a request's rows and
-starting its workflow (api/orchestration.py `_commit_then_start`).
+starting its workflow (api/orchestration.py `commit_then_start`).
 
 Without this, such a session stayed `pending` (or, for a sign session whose pool claim the API made in that
 transaction, `running`) for ever, and a client's retry with the same Idempotency-Key was

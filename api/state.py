@@ -14,6 +14,7 @@ from api.coalesce import SignCoalescer
 from mpc.codec import EncryptionCodec
 from mpc.db import create_engine, session_factory
 from mpc.intent_keys import IntentSigner, signer_from
+from mpc.session_events import SessionEndListener
 from mpc.settings import Settings
 from mpc.temporal_client import connect
 
@@ -28,6 +29,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
     codec: EncryptionCodec
+    session_ends: SessionEndListener
     _temporal: Client | None = None
     _intent_signer: IntentSigner | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -42,6 +44,7 @@ class AppState:
             sessions=session_factory(engine),
             redis=aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
             codec=codec,
+            session_ends=SessionEndListener(settings.database_url),
         )
 
     async def temporal(self) -> Client:
@@ -70,5 +73,6 @@ class AppState:
         return self._coalescer
 
     async def close(self) -> None:
+        await self.session_ends.close()
         await self.redis.aclose()
         await self.engine.dispose()

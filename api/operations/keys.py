@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,10 +33,20 @@ async def _same_request(db: AsyncSession, started: Started, body: KeyCreate | Si
 async def wait_for_session(caller: Caller, started: Started, wait: bool, timeout: float | None) -> SigningSession:
     """The session row, after waiting for the workflow when asked (a wait that times out answers like no wait)."""
     if wait and started.handle is not None:
-        # A coalesced request shares its batch's one wait on the workflow (`done`).
-        ended = asyncio.shield(started.done) if started.done is not None else started.handle.result()
-        with contextlib.suppress(WorkflowFailureError, TimeoutError):  # a failed session's row says why
-            await asyncio.wait_for(ended, timeout or caller.state.settings.session_timeout)
+        # The row is final when the coordinator's transaction announces it (mpc/session_events.py), or at the
+        # latest when the workflow ends; a coalesced request shares its batch's one wait on the workflow.
+        announced = caller.state.session_ends.ended(started.session_id)
+        closed = asyncio.ensure_future(asyncio.shield(started.done) if started.done is not None
+                                       else started.handle.result())
+        try:
+            done, _ = await asyncio.wait([announced, closed], return_when=asyncio.FIRST_COMPLETED,
+                                         timeout=timeout or caller.state.settings.session_timeout)
+        finally:
+            for waiting in (announced, closed):
+                waiting.cancel()
+        failure = closed.exception() if closed in done else None
+        if failure is not None and not isinstance(failure, WorkflowFailureError) and announced not in done:
+            raise failure  # no answer from the workflow (a failed session's row says why it failed)
     caller.db.expire_all()
     row = await caller.db.get(SigningSession, started.session_id)
     if row is None:  # pragma: no cover - committed before the workflow started
