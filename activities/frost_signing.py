@@ -28,6 +28,7 @@ from activities.node_services import (
     Roster,
     active_share_bytes,
     canonical_request,
+    digest_bytes,
     from_wire,
     invalid_request,
     raise_envelope_error,
@@ -98,16 +99,6 @@ def _batch_targets(request: FrostBatchSignRequest) -> list[Target]:
         targets.append(Target(item.digest, item.taproot_merkle_root or request.taproot_merkle_root,
                               item.derivation_path))
     return targets
-
-
-def _digest_bytes(digest: str) -> bytes:
-    try:
-        message = bytes.fromhex(digest)
-    except ValueError:
-        invalid_request("invalid_digest", "digest is not hex")
-    if len(message) != 32:
-        invalid_request("invalid_digest", "digest must be 32 bytes")
-    return message
 
 
 class FrostSigning:
@@ -219,7 +210,7 @@ class FrostSigning:
         """Every check of every item first; then every own nonce is consumed durably; then the shares."""
         if not 1 <= len(request.items) <= MAX_BATCH_ITEMS:
             invalid_request("invalid_batch", f"a batch holds 1 to {MAX_BATCH_ITEMS} digests")
-        messages = [_digest_bytes(item.digest) for item in request.items]
+        messages = [digest_bytes(item.digest) for item in request.items]
         if len(set(messages)) != len(messages):
             invalid_request("invalid_batch", "the digests of a batch must be distinct")
         key_share = self._key_share(request.key_id)

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 from temporalio import activity
@@ -27,6 +27,7 @@ from activities.node_services import (
     Roster,
     active_share_bytes,
     canonical_request,
+    digest_bytes,
     invalid_request,
     to_wire,
 )
@@ -70,24 +71,30 @@ class Gg20Online:
     @activity.defn(name=Activity.GG20_SIGN_ONLINE.value)
     async def sign(self, request: Gg20OnlineSignRequest) -> WireMessage:
         roster = Roster(request.signers, self.services.node_id)  # refuses a session this node is not part of
-        name = f"online-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
+        raw = await self._answer_once("online", request, lambda: self._answer(request, roster), [request.presig_id])
+        return WireMessage(**json.loads(raw))
+
+    async def _answer_once(self, kind: str, request: Gg20OnlineSignRequest | Gg20OnlineBatchRequest,
+                           produce: Callable[[], bytes], presig_ids: list[str]) -> bytes:
+        """The session's answer, made once (every presignature consumed and the answer stored, one fsync) or
+        read back on a retry (N3). Then the sealed copies the answer was made from are garbage (their
+        one-time records are consumed): they go in the background, not on the way to the answer."""
+        name = f"{kind}-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
 
         def durably() -> bytes:
             with one_sync():
                 try:
                     return self.services.state.answer_once(ONLINE_RECORDS, "answers", name,
-                                                           canonical_request(request),
-                                                           lambda: self._answer(request, roster))
+                                                           canonical_request(request), produce)
                 except RetryMismatchError:
                     invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
 
         raw = await asyncio.to_thread(durably)
-        # The answer is stored (a retry reads it back): the sealed copy it was made from is no longer needed.
-        forget_presignature(self.services.state, request.presig_id)
-        return WireMessage(**json.loads(raw))
+        _in_background(asyncio.to_thread(_forget_all, self.services, presig_ids))
+        return raw
 
     def _answer(self, request: Gg20OnlineSignRequest, roster: Roster) -> bytes:
-        digest = _digest_bytes(request.digest)
+        digest = digest_bytes(request.digest)
         share = self._share(request.key_id)
         self._authorise(request)
         presig = self._presignature(request.presig_id, roster)
@@ -129,21 +136,8 @@ class Gg20Online:
     @activity.defn(name=Activity.GG20_SIGN_ONLINE_BATCH.value)
     async def sign_online_batch(self, request: Gg20OnlineBatchRequest) -> Gg20OnlineBatchShares:
         roster = Roster(request.signers, self.services.node_id)
-        name = f"online-batch-{hashlib.sha256(request.session_id.encode()).hexdigest()[:32]}"
-
-        def durably() -> bytes:
-            with one_sync():  # every presignature consumed and the answer stored: one fsync
-                try:
-                    return self.services.state.answer_once(ONLINE_RECORDS, "answers", name,
-                                                           canonical_request(request),
-                                                           lambda: self._answer_batch(request, roster))
-                except RetryMismatchError:
-                    invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
-
-        raw = await asyncio.to_thread(durably)
-        # The answer is stored: the sealed copies are garbage now (their one-time records are consumed), so
-        # they go in the background, not on the way to the answer (an fsync each).
-        _in_background(asyncio.to_thread(_forget_all, self.services, [item.presig_id for item in request.items]))
+        raw = await self._answer_once("online-batch", request, lambda: self._answer_batch(request, roster),
+                                      [item.presig_id for item in request.items])
         return Gg20OnlineBatchShares(self.services.node_id, [WireMessage(**m) for m in json.loads(raw)])
 
     def _answer_batch(self, request: Gg20OnlineBatchRequest, roster: Roster) -> bytes:
@@ -154,7 +148,7 @@ class Gg20Online:
             invalid_request("invalid_batch", f"a batch holds 1 to {MAX_BATCH_ITEMS} digests")
         if len({item.index for item in items}) != len(items) or len({item.presig_id for item in items}) != len(items):
             invalid_request("invalid_batch", "each digest of a batch once, each with its own presignature")
-        digests = [_digest_bytes(item.digest) for item in items]
+        digests = [digest_bytes(item.digest) for item in items]
         share = self._share(request.key_id)
         self._authorise(request)
         presigs = [self._presignature(item.presig_id, roster) for item in items]
@@ -196,16 +190,6 @@ class Gg20Online:
             # The same slot as a driven GG20 online round: one online signature per signer set and digest.
             slot = "gg20-sign" + ("" if index is None else f"#{index}") + ":" + signer_set
             gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=session_id)
-
-
-def _digest_bytes(digest_hex: str) -> bytes:
-    try:
-        digest = bytes.fromhex(digest_hex)
-    except ValueError:
-        invalid_request("invalid_digest", "digest is not hex")
-    if len(digest) != 32:
-        invalid_request("invalid_digest", "digest must be 32 bytes")
-    return digest
 
 
 _cleanups: set[asyncio.Future[None]] = set()

@@ -72,6 +72,17 @@ def invalid_request(code: str, message: str) -> NoReturn:
     raise ApplicationError(message, {"code": code, "culprits": []}, type=INVALID_REQUEST, non_retryable=True)
 
 
+def digest_bytes(digest_hex: str) -> bytes:
+    """A 32-byte digest from its hex, or `invalid_digest`."""
+    try:
+        digest = bytes.fromhex(digest_hex)
+    except ValueError:
+        invalid_request("invalid_digest", "digest is not hex")
+    if len(digest) != 32:
+        invalid_request("invalid_digest", "digest must be 32 bytes")
+    return digest
+
+
 VAULT_RETRY_DELAY = timedelta(seconds=3)
 
 
