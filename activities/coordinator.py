@@ -94,6 +94,26 @@ async def complete_signed(sessions: async_sessionmaker[AsyncSession], on_end: Se
         report_end(on_end, one)
 
 
+def signed_endings(session_id: str, item_sessions: list[str], signers: list[str], used_pool: bool,
+                   signed: dict[str, Any], *, signature: str = "", signatures: list[str], item_digests: list[str],
+                   ) -> list[tuple[SessionUpdate, dict[str, Any]]]:
+    """For `complete_signed`: each session row's completion and its audit details. The one session of the
+    request (with `signature`, or `signatures` of a batch; `signed` names what was signed), or for coalesced
+    requests (`item_sessions`, one per digest) each session with its own digest's signature (and the session
+    the batch ran under)."""
+    common: dict[str, Any] = {"signers": signers, "used_pool": used_pool}
+    if not item_sessions:
+        return [(SessionUpdate(session_id, status="completed", signature=signature or None,
+                               signatures=signatures or None, finished=True, participants=list(signers)),
+                 {**signed, **common})]
+    if len(item_sessions) != len(item_digests) or len(signatures) != len(item_digests):
+        raise ApplicationError("one session per digest", type="InvalidRequest", non_retryable=True)
+    return [(SessionUpdate(item, status="completed", signature=item_signature, finished=True,
+                           participants=list(signers)),
+             {"digest": digest, **common, "coalesced_in": session_id})
+            for item, item_signature, digest in zip(item_sessions, signatures, item_digests, strict=True)]
+
+
 def report_end(hook: SessionEndHook | None, ended: SessionEnded | None) -> None:
     """After the commit: a metrics failure never fails the session's bookkeeping."""
     if hook is not None and ended is not None:

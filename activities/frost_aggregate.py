@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.coordinator import SessionEndHook, complete_signed
+from activities.coordinator import SessionEndHook, complete_signed, signed_endings
 from activities.frost_signing import COMMIT_PROTOCOL, SIGN_PROTOCOL, batch_item_session, commitment_ssid, share_ssid
 from activities.node_services import from_wire
 from activities.pool_trigger import start_refill_in_background
@@ -38,7 +37,6 @@ from workflows.types import (
     AggregateBatchInput,
     AggregateInput,
     Party,
-    SessionUpdate,
     SignFinishInput,
     SignFinishResult,
     WireMessage,
@@ -197,29 +195,12 @@ class FrostAggregation:
         else:
             raise ApplicationError("nothing to aggregate", type=INVALID_REQUEST, non_retryable=True)
         item_digests = [item.digest for item in request.batch.items] if request.batch is not None else []
-        if request.item_sessions and len(request.item_sessions) != len(item_digests):
-            raise ApplicationError("one session per digest", type=INVALID_REQUEST, non_retryable=True)
-        await complete_signed(self.sessions, self.on_end, request.actor, key_id,
-                              _session_endings(request, result, signed, item_digests))
+        await complete_signed(self.sessions, self.on_end, request.actor, key_id, signed_endings(
+            request.session_id, request.item_sessions, request.signers, request.used_pool, signed,
+            signature=result.signature, signatures=result.signatures, item_digests=item_digests))
         if request.refill is not None:
             start_refill_in_background(request.refill)
         return result
-
-
-def _session_endings(request: SignFinishInput, result: SignFinishResult, signed: dict[str, str | list[str]],
-                     item_digests: list[str]) -> list[tuple[SessionUpdate, dict[str, Any]]]:
-    """Each session row's completion and its audit details: the one session of the request, or for coalesced
-    requests each session with its own digest's signature (and the session the batch ran under)."""
-    common: dict[str, Any] = {"signers": request.signers, "used_pool": request.used_pool}
-    if not request.item_sessions:
-        return [(SessionUpdate(request.session_id, status="completed", signature=result.signature or None,
-                               signatures=result.signatures or None, finished=True,
-                               participants=list(request.signers)), {**signed, **common})]
-    return [(SessionUpdate(session_id, status="completed", signature=signature, finished=True,
-                           participants=list(request.signers)),
-             {"digest": digest, **common, "coalesced_in": request.session_id})
-            for session_id, signature, digest in zip(request.item_sessions, result.signatures, item_digests,
-                                                     strict=True)]
 
 
 def _aggregate_one(key: _Key, signers: list[Party], session_id: str, digest: str, commitment_wires: list[WireMessage],

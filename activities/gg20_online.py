@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
 
 from temporalio import activity
@@ -32,6 +32,7 @@ from activities.node_services import (
     to_wire,
 )
 from activities.purpose import Target, check_purpose, expect_batch_item
+from mpc.background import in_background
 from mpc.envelope import seal
 from mpc.intents import KeyPolicy
 from mpc.keystore import (
@@ -90,7 +91,7 @@ class Gg20Online:
                     invalid_request("round_input_changed", f"{name} was already answered for other input; refusing")
 
         raw = await asyncio.to_thread(durably)
-        _in_background(asyncio.to_thread(_forget_all, self.services, presig_ids))
+        in_background(asyncio.to_thread(_forget_all, self.services, presig_ids))
         return raw
 
     def _answer(self, request: Gg20OnlineSignRequest, roster: Roster) -> bytes:
@@ -190,15 +191,6 @@ class Gg20Online:
             # The same slot as a driven GG20 online round: one online signature per signer set and digest.
             slot = "gg20-sign" + ("" if index is None else f"#{index}") + ":" + signer_set
             gate.record(intent, workflow_id=calling_workflow(), slot=slot, session_id=session_id)
-
-
-_cleanups: set[asyncio.Future[None]] = set()
-
-
-def _in_background(cleanup: Awaitable[None]) -> None:
-    task = asyncio.ensure_future(cleanup)
-    _cleanups.add(task)
-    task.add_done_callback(_cleanups.discard)
 
 
 def _forget_all(services: NodeServices, presig_ids: list[str]) -> None:

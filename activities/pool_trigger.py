@@ -10,15 +10,14 @@ the session makes its own nonces (FROST: a commitment round) or presignature (GG
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Coroutine
-from typing import Any
+from collections.abc import Awaitable
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from mpc.background import in_background
 from mpc.queues import COORDINATOR_TASK_QUEUE
 from workflows.pool import NONCE_REFILL_TIMEOUT, NoncePoolRefillWorkflow, pool_workflow_id
 from workflows.presign_pool import PRESIGN_REFILL_TIMEOUT, PresignPoolRefillWorkflow, presign_pool_workflow_id
@@ -26,25 +25,17 @@ from workflows.types import PoolRefillRequest, PresignRefillRequest
 
 log = logging.getLogger("mpc.coordinator.pool")
 
-_starting: set[asyncio.Task[None]] = set()  # held so a pending start is not garbage-collected
-
 
 def start_refill_in_background(request: PoolRefillRequest) -> None:
     """From inside a coordinator activity: start the key's nonce refill (one at a time per key), return at once."""
     if request.target > 0:
-        _in_background(_start(activity.client(), request))
+        in_background(_start(activity.client(), request))
 
 
 def start_presign_refill_in_background(request: PresignRefillRequest) -> None:
     """The same for a GG20 presignature pool (one refill at a time per key and signer set)."""
     if request.target > 0:
-        _in_background(_start_presign(activity.client(), request))
-
-
-def _in_background(start: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(start)
-    _starting.add(task)
-    task.add_done_callback(_starting.discard)
+        in_background(_start_presign(activity.client(), request))
 
 
 async def _start(client: Client, request: PoolRefillRequest) -> None:

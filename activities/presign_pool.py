@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.coordinator import SessionEndHook, apply_session_update, complete_signed
+from activities.coordinator import SessionEndHook, apply_session_update, complete_signed, signed_endings
 from activities.frost_aggregate import verified_payload, violation_error
 from activities.gg20_online import ONLINE_PROTOCOL, online_ssid
 from activities.pool_trigger import start_presign_refill_in_background
@@ -163,8 +163,7 @@ class PresignPool:
         pool served every digest, else one more presign-and-sign run per digest it could not serve."""
         async with self.sessions() as db, db.begin():
             claimed = await claim_presignatures(db, request.key_id, request.node_ids, request.claim_ids)
-            unserved = len(request.claim_ids) - claimed.count()
-            total = (1 if claimed.count() else 0) + unserved * request.rounds_without_pool
+            total = claimed.total_rounds(request.rounds_without_pool)
             for session_id in request.item_sessions or [request.session_id]:
                 await apply_session_update(db, SessionUpdate(session_id, status="running", current_round=1,
                                                              total_rounds=total, started=True))
@@ -208,20 +207,11 @@ class PresignPool:
         for index, signature in zip(indexes, await self._combine_all(request.key_id, request.combines), strict=True):
             assert index is not None  # checked above
             signatures[index] = signature
-        if not all(signatures) or (request.item_sessions and len(request.item_sessions) != count):
-            raise ApplicationError("one signature per digest, one session per digest", type="InvalidRequest",
-                                   non_retryable=True)
-        common = {"signers": request.signers, "used_pool": bool(request.combines)}
-        if request.item_sessions:
-            endings = [(SessionUpdate(session_id, status="completed", signature=signature, finished=True,
-                                      participants=list(request.signers)),
-                        {"digest": digest, **common, "coalesced_in": request.session_id})
-                       for session_id, signature, digest in zip(request.item_sessions, signatures, request.digests,
-                                                                strict=True)]
-        else:
-            endings = [(SessionUpdate(request.session_id, status="completed", signatures=signatures, finished=True,
-                                      participants=list(request.signers)), {"digests": request.digests, **common})]
-        await complete_signed(self.sessions, self.on_end, request.actor, request.key_id, endings)
+        if not all(signatures):
+            raise ApplicationError("one signature per digest", type="InvalidRequest", non_retryable=True)
+        await complete_signed(self.sessions, self.on_end, request.actor, request.key_id, signed_endings(
+            request.session_id, request.item_sessions, request.signers, bool(request.combines),
+            {"digests": request.digests}, signatures=signatures, item_digests=request.digests))
         if request.refill is not None:
             start_presign_refill_in_background(request.refill)
         return signatures
@@ -234,17 +224,20 @@ class PresignPool:
 
     async def _combine_all(self, key_id: str, requests: list[Gg20CombineInput]) -> list[str]:
         """`combine` for each of a batch's presignatures, with their pool records read in one query."""
+        if not requests:  # a batch the pool served none of
+            return []
         async with self.sessions() as db:
             key = await db.get(Key, key_id)
             rows = {row.presig_id: row for row in (await db.execute(select(PooledPresignature).where(
                 PooledPresignature.presig_id.in_([r.presig_id for r in requests])))).scalars().all()}
+        group_key = pt(key.public_key) if key is not None else None
         signatures = []
         for request in requests:
             row = rows.get(request.presig_id)
-            if row is None or key is None or request.key_id != key_id or row.key_id != key_id:
+            if row is None or group_key is None or request.key_id != key_id or row.key_id != key_id:
                 raise ApplicationError(f"presignature {request.presig_id[:16]} is not in the pool of {key_id}",
                                        type="InvalidRequest", non_retryable=True)
-            signatures.append(_combine_one(row, pt(key.public_key), request))
+            signatures.append(_combine_one(row, group_key, request))
         return signatures
 
 

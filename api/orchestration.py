@@ -497,7 +497,7 @@ async def claim_first_attempt(db: AsyncSession, settings: Settings, request: Sig
         if not batch.count():
             return request
         request = dataclasses.replace(request, claimed_presignatures=batch)
-        rounds = 1 + (len(request.digests) - batch.count()) * sign_rounds(request.protocol)
+        rounds = batch.total_rounds(sign_rounds(request.protocol))
     elif (request.protocol == "gg20" and request.presign_pool_target > 0 and not request.digests
           and request.derivation_path is None):
         presignature = await claim_presignature(db, ClaimPresignatureInput(request.key_id, nodes, attempt))

@@ -420,9 +420,8 @@ class SignWorkflow(AwaitsApprovals):
         self._presigs_left = claimed.remaining
         pooled = [Gg20OnlineItem(i, request.digests[i], presig_id)
                   for i, presig_id in zip(pending, claimed.presig_ids, strict=True) if presig_id]
-        # as the begin step recorded it: one round for the pooled digests, a full run for each other one
-        self._progress.current_round = 1
-        self._progress.total_rounds = int(bool(pooled)) + (len(pending) - len(pooled)) * sign_rounds(request.protocol)
+        self._progress.current_round = 1  # as the begin step (or the API's claim) recorded it
+        self._progress.total_rounds = claimed.total_rounds(sign_rounds(request.protocol))
         combines: list[Gg20CombineInput] = []
         if pooled:
             self._presig_used = True

@@ -540,6 +540,10 @@ class Gg20BatchClaim:
     def count(self) -> int:
         return sum(1 for presig_id in self.presig_ids if presig_id)
 
+    def total_rounds(self, rounds_without_pool: int) -> int:
+        """One online round for the pooled digests, a full presign-and-sign run for each other one."""
+        return int(self.count() > 0) + (len(self.presig_ids) - self.count()) * rounds_without_pool
+
 
 @dataclass
 class Gg20SignBatchBeginInput:
