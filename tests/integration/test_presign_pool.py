@@ -294,10 +294,11 @@ async def test_a_batch_online_round_checks_every_item_before_consuming_any(
     d1, d2 = (hashlib.sha256(f"{key_id} probe batch {i}".encode()).hexdigest() for i in range(2))
     details = {**sign_details(d1, ["p1", "p2"], protocol="gg20", chain_type="ethereum"), "digest": None}
 
-    def batch(items: list[Gg20OnlineItem], digests: list[str]) -> Gg20OnlineBatchRequest:
+    def batch(items: list[Gg20OnlineItem], digests: list[str], named: list[Any] = signers) -> Gg20OnlineBatchRequest:
+        nodes = [p.node_id for p in named]
         intent = mint(stack, make_intent(operation="sign", key_id=key_id, epoch=epoch,
-                                         details={**details, "digests": digests}))
-        return Gg20OnlineBatchRequest(f"probe-batch-{uuid.uuid4()}", key_id, items, signers, intent)
+                                         details={**details, "digests": digests, "signers": nodes}))
+        return Gg20OnlineBatchRequest(f"probe-batch-{uuid.uuid4()}", key_id, items, named, intent)
 
     honest = batch([Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, second)], [d1, d2])
     attempts = [
@@ -307,6 +308,9 @@ async def test_a_batch_online_round_checks_every_item_before_consuming_any(
                  items=[Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, first)]), "invalid_batch"),
         (batch([Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, second)], [d1]), "intent_mismatch"),
         (replace(honest, session_id=f"{honest.session_id}-no-intent", intent=None), "unauthorized"),
+        # Signers the presignatures were not made for, under an intent naming them (N5).
+        (batch([Gg20OnlineItem(0, d1, first), Gg20OnlineItem(1, d2, second)], [d1, d2],
+               parties(stack, ["p1", "p3"])), "presignature_mismatch"),
     ]
     answers = await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online_batch",
                                                         participant_task_queue("p1"), asdict(request))
