@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from activities.derivation import child_tweak
@@ -28,7 +30,7 @@ from mpc.keystore import KeystoreError, ShareNotFoundError
 from mpc.protocols import ProtocolSpec, SessionProtocol, Stage
 from mpc.reshare_digests import test_message
 from tss.ecdsa.gg18 import GG18SignProtocol
-from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol
+from tss.ecdsa.gg20 import GG20PresignProtocol, GG20SignProtocol, presign_from_bytes
 from tss.ecdsa.keygen import KeygenProtocol
 from tss.ecdsa.keyshare import KeyShare as EcdsaKeyShare
 from tss.ecdsa.reshare import ReshareProtocol
@@ -107,10 +109,13 @@ class EcdsaAdapter:
                                                  share.group_key_bytes))
         digest = bytes.fromhex(params.digest or "")
         protocol: Any
+        background: Callable[[], Any] | None = None
         if spec.name == SessionProtocol.GG18_SIGN:
             protocol = GG18SignProtocol(session_id=ssid, key_share=share, signers=pids, digest=digest)
         elif spec.name == SessionProtocol.GG20_PRESIGN:
             protocol = GG20PresignProtocol(session_id=ssid, key_share=share, signers=pids, key_id=params.key_id)
+            if intent is None and params.digest is None:  # a pool refill: no request waits on its rounds
+                background = partial(presign_from_bytes, ssid, share.to_bytes(), pids, params.key_id)
         elif spec.name == SessionProtocol.GG20_SIGN:
             presig_id = params.presig_id or ""
             try:
@@ -122,7 +127,8 @@ class EcdsaAdapter:
                                         store=SealedPresignatureStore(services.state), key_id=params.key_id)
         else:
             invalid_request("unknown_protocol", f"{spec.name} is not a threshold ECDSA protocol")
-        return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", share.threshold, share.epoch)
+        return ProtocolSetup(protocol, protocol.initial_state(), "secp256k1", share.threshold, share.epoch,
+                             background)
 
     @staticmethod
     def _reshare_setup(params: ProtocolParams, roster: Roster, services: NodeServices, ssid: bytes,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from temporalio.exceptions import ApplicationError
 
@@ -24,11 +24,20 @@ from mpc.keystore import KeystoreError, SecretStateStore, ShareStore, VaultSeale
 from tss.errors import ProtocolError
 from tss.messages import BROADCAST as TSS_BROADCAST
 from tss.messages import RoundMessage
+from tss.protocol import RoundOutput, RoundProtocol
 from workflows.driver import DEPENDENCY_UNAVAILABLE, INVALID_REQUEST, PROTOCOL_VIOLATION
 from workflows.types import BROADCAST, Party, WireMessage
 
 if TYPE_CHECKING:
     from activities.authorisation import IntentGate
+
+
+class BackgroundRounds(Protocol):
+    """Runs a round of work no request waits on (workers/background_rounds.py: a niced process)."""
+
+    def run_round(self, rebuild: Callable[[], RoundProtocol], round_no: int, state: bytes,
+                  inbound: Sequence[RoundMessage]) -> RoundOutput:
+        ...
 
 
 @dataclass
@@ -38,6 +47,8 @@ class NodeServices:
     shares: ShareStore
     state: SecretStateStore
     intents: IntentGate
+    background_rounds: BackgroundRounds | None = None
+    """None: every round runs in the node's process (tests, and PRESIGN_REFILL_NICENESS=0)."""
 
 
 class Roster:

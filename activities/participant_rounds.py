@@ -239,7 +239,11 @@ class ParticipantRounds:
         inbound = open_inbound(self.services, roster, ssid=ssid, protocol=request.protocol,
                                round_no=request.round - 1, messages=request.inbound)
         try:
-            result = setup.protocol.run_round(request.round, current, inbound)
+            background = self.services.background_rounds
+            if setup.background is not None and background is not None:
+                result = background.run_round(setup.background, request.round, current, inbound)
+            else:
+                result = setup.protocol.run_round(request.round, current, inbound)
         except NonceReuseError as exc:
             invalid_request("nonce_consumed", f"{request.protocol} refused: {exc}")
         except ProtocolError as exc:

@@ -39,6 +39,7 @@ from workflows.types import (
     Gg20SignFinishInput,
     Party,
     PresignPoolInput,
+    PresignPoolStatus,
     SessionUpdate,
     StorePresignatureInput,
     WireMessage,
@@ -176,6 +177,20 @@ class PresignPool:
             if await _current_epoch(db, request.key_id) is None:
                 return 0
             return await _available(db, request.key_id, signer_set(request.node_ids))
+
+    @activity.defn(name=Activity.PRESIGN_POOL_STATUS.value)
+    async def status(self, request: PresignPoolInput) -> PresignPoolStatus:
+        """The level, and the age of the last claim: whether signatures are drawing on the pool right now."""
+        async with self.sessions() as db, db.begin():
+            if await _current_epoch(db, request.key_id) is None:
+                return PresignPoolStatus(0)
+            signers = signer_set(request.node_ids)
+            last_claim = (await db.execute(
+                select(func.max(PooledPresignature.claimed_at))
+                .where(PooledPresignature.key_id == request.key_id, PooledPresignature.signer_set == signers)
+            )).scalar_one_or_none()
+            age = None if last_claim is None else max(0.0, (datetime.now(UTC) - last_claim).total_seconds())
+            return PresignPoolStatus(await _available(db, request.key_id, signers), age)
 
     @activity.defn(name=Activity.GG20_SIGN_FINISH.value)
     async def finish_sign(self, request: Gg20SignFinishInput) -> str:

@@ -7,6 +7,7 @@ activities (activities/participant_rounds.py) are the same for every protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,9 @@ class ProtocolSetup:
     curve: str
     threshold: int
     epoch: int
+    background: Callable[[], RoundProtocol] | None = None
+    """Set for work no request waits on (a pool refill's presigning): a picklable recipe that rebuilds
+    `protocol` in another process, where the node may run its rounds at low priority."""
 
 
 class FamilyAdapter(Protocol):

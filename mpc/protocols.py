@@ -78,6 +78,7 @@ class Activity(StrEnum):
     STORE_PRESIGNATURE = "coordinator.store_presignature"
     CLAIM_PRESIGNATURE = "coordinator.claim_presignature"
     PRESIGN_LEVEL = "coordinator.presign_level"
+    PRESIGN_POOL_STATUS = "coordinator.presign_pool_status"
     GG20_COMBINE = "coordinator.gg20_combine"
     GG20_SIGN_BEGIN = "coordinator.gg20_sign_begin"
     GG20_SIGN_FINISH = "coordinator.gg20_sign_finish"

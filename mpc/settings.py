@@ -56,7 +56,8 @@ YAML_SECTIONS: dict[str, dict[str, str]] = {
                     "round_retries": "round_retries", "nonce_pool_target": "nonce_pool_target",
                     "presign_pool_target": "presign_pool_target",
                     "preparams_pool_target": "preparams_pool_target",
-                    "preparams_pool_workers": "preparams_pool_workers", "workflow_sandbox": "workflow_sandbox"},
+                    "preparams_pool_workers": "preparams_pool_workers",
+                    "presign_refill_niceness": "presign_refill_niceness", "workflow_sandbox": "workflow_sandbox"},
 }
 
 _PLACEHOLDERS = {"changeme", "change-me", "password", "secret", "example", "placeholder", ""}
@@ -232,6 +233,9 @@ class Settings(BaseSettings):
     # by PREPARAMS_POOL_WORKERS niced processes (workers/preparams_filler.py); 0 disables the filler.
     preparams_pool_target: int = Field(4, ge=0, le=1000)
     preparams_pool_workers: int = Field(1, ge=1, le=64)
+    # Participants: a GG20 pool refill's presigning rounds run in a worker process at this added niceness, so the
+    # signatures of a burst get the cores first (workers/background_rounds.py); 0 runs them in the node's process.
+    presign_refill_niceness: int = Field(10, ge=0, le=19)
     # Coordinator: run workflows in Temporal's sandbox (re-imports per run, checks every call). Off by default:
     # it costs 15-25 ms per session (bench/README.md); the test suite turns it on, and replays are sandboxed.
     workflow_sandbox: bool = False

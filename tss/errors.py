@@ -44,5 +44,9 @@ class ProtocolError(TssError):
             text += f" ({detail})"
         super().__init__(text)
 
+    def __reduce__(self) -> tuple[type[ProtocolError], tuple[str, tuple[int, ...], str]]:
+        """Pickles with its fields (a round run in another process raises it in the node's)."""
+        return type(self), (self.reason, self.culprits, self.detail)
+
 
 __all__ = ["EncodingError", "InvalidInputError", "NonceReuseError", "ProtocolError", "TssError"]

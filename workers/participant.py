@@ -16,6 +16,7 @@ from mpc.queues import participant_task_queue
 from mpc.settings import Settings
 from mpc.temporal_client import connect
 from mpc.tls_client import httpx_tls
+from workers.background_rounds import NicedRounds
 from workers.metrics import Telemetry, count_pools, node_metrics, pool_levels, telemetry
 from workers.node_context import NodeContext
 from workers.nonce_epoch import apply_remote_epoch, fetch_remote_epoch
@@ -41,8 +42,14 @@ async def run_participant(settings: Settings, codec: EncryptionCodec, stop: asyn
     filler = PreParamsFiller(node.services.state, target=settings.preparams_pool_target,
                              workers=settings.preparams_pool_workers, bits=ECDSA_MODULUS_BITS)
     count_pools(metrics, node.services, lambda: filler.generated)
-    async with telemetry(settings, metrics) as telemetered:
-        await _serve(settings, codec, stop, node, telemetered, filler)
+    rounds = NicedRounds(settings.presign_refill_niceness) if settings.presign_refill_niceness > 0 else None
+    node.services.background_rounds = rounds
+    try:
+        async with telemetry(settings, metrics) as telemetered:
+            await _serve(settings, codec, stop, node, telemetered, filler)
+    finally:
+        if rounds is not None:
+            await asyncio.to_thread(rounds.close)  # kills the worker process
 
 
 async def _serve(settings: Settings, codec: EncryptionCodec, stop: asyncio.Event, node: NodeContext,

@@ -11,8 +11,7 @@ filler starts), so a crashing worker writes no core file either.
 
 The filler polls the pool level (a directory listing) every `poll_interval` seconds, so a keygen's take
 is refilled soon after. Stopping kills the worker processes: a set being generated is lost, nothing is
-half-written (sealing is an atomic write). The pool uses the ``spawn`` start method, since forking a
-process that runs the Temporal SDK's threads is unsafe.
+half-written (sealing is an atomic write). The processes are a `workers.niced_pool.NicedProcessPool`.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import os
-import signal
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -32,6 +28,7 @@ from activities.ecdsa_node import preparams_level, seal_preparams
 from mpc.keystore import SecretStateStore
 from tss.errors import TssError
 from tss.paillier.preparams import generate_preparams
+from workers.niced_pool import NicedProcessPool
 
 log = logging.getLogger("mpc.participant.preparams")
 
@@ -44,12 +41,6 @@ POLL_INTERVAL = 2.0
 def generate_preparams_line(bits: int) -> str:
     """One fresh pre-parameter set in its persisted form (runs in a pool worker)."""
     return generate_preparams(bits).to_json()
-
-
-def _lower_priority(niceness: int) -> None:
-    """Pool worker initializer: lowest priority, and Ctrl-C is the parent's business (it kills us)."""
-    os.nice(niceness)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class PreParamsFiller:
@@ -66,7 +57,7 @@ class PreParamsFiller:
         self.target, self.workers, self.bits = target, max(1, workers), bits
         self.niceness, self.generate, self.poll_interval = niceness, generate, poll_interval
         self.generated = 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = NicedProcessPool(workers=self.workers, niceness=niceness)
 
     def __repr__(self) -> str:
         return f"PreParamsFiller(target={self.target}, workers={self.workers}, bits={self.bits})"
@@ -99,9 +90,6 @@ class PreParamsFiller:
             await asyncio.to_thread(self.close)
 
     def _submit(self) -> Future[str]:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_lower_priority, initargs=(self.niceness,))
         return self._pool.submit(self.generate, self.bits)
 
     async def _seal(self, future: asyncio.Future[Any]) -> bool:
@@ -130,23 +118,11 @@ class PreParamsFiller:
 
     def worker_pids(self) -> list[int]:
         """The pool's live worker processes (none before the first generation or after `close`)."""
-        pool = self._pool
-        processes = getattr(pool, "_processes", None) or {}  # no public accessor before Python 3.14
-        return [p.pid for p in list(processes.values()) if p.pid is not None and p.is_alive()]
+        return self._pool.worker_pids()
 
     def close(self) -> None:
         """Kill the worker processes (a generation in flight is dropped) and reap them. Idempotent."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError):
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError, AssertionError):
-                process.join(timeout=5)
+        self._pool.close()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -53,7 +53,7 @@ def coordinator_activity_list(sessions: async_sessionmaker[AsyncSession],
     return [db.update_session, db.record_key, db.finish_key, db.audit, db.store_commitments, db.claim_commitments,
             db.pool_levels, db.record_epoch, frost.aggregate_signature, frost.aggregate_batch, db.begin_frost_sign,
             frost.finish_sign, backup.begin, backup.dump_database, backup.write_files, backup.seal_manifest,
-            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.combine,
+            backup.finish, backup.fail, presigs.store, presigs.claim, presigs.level, presigs.status, presigs.combine,
             presigs.begin_sign, presigs.finish_sign, presigs.begin_batch, presigs.finish_batch]
 
 

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.types import (
         Party,
         PresignPoolInput,
+        PresignPoolStatus,
         PresignRefillRequest,
         PresignRefillResult,
         ProtocolParams,
@@ -39,6 +40,12 @@ PRESIGN = SessionProtocol.GG20_PRESIGN.value
 PARALLEL_RUNS = 2  # presign runs at a time: each is seconds of Paillier arithmetic on every signer
 MAX_RUNS = 64  # per refill workflow, so its history stays small; the next sign starts another
 PRESIGN_REFILL_TIMEOUT = timedelta(minutes=30)
+# A refill yields to signatures drawing on the pool (a claim younger than DRAWING_WINDOW): it looks again every
+# YIELD_POLL, for at most MAX_YIELD in all, and never once the pool is down to a quarter of its target.
+YIELDS_PATCH = "presign-refill-yields-v1"
+DRAWING_WINDOW = 0.5
+YIELD_POLL = timedelta(milliseconds=500)
+MAX_YIELD = timedelta(seconds=10)
 
 
 def presign_pool_workflow_id(key_id: str, node_ids: list[str]) -> str:
@@ -55,8 +62,12 @@ class PresignPoolRefillWorkflow:
         nodes = [p.node_id for p in request.signers]
         result = PresignRefillResult()
         run_no = 0
+        yields = workflow.patched(YIELDS_PATCH)
+        self._yield_left = MAX_YIELD
         while run_no < MAX_RUNS and result.failure is None:
-            level: int = await db.call(Activity.PRESIGN_LEVEL.value, PresignPoolInput(request.key_id, nodes), int)
+            pool = PresignPoolInput(request.key_id, nodes)
+            level: int = await self._level_when_quiet(request, pool) if yields else await db.call(
+                Activity.PRESIGN_LEVEL.value, pool, int)
             batch = range(run_no, run_no + min(PARALLEL_RUNS, request.target - level, MAX_RUNS - run_no))
             if not batch:
                 break
@@ -70,6 +81,25 @@ class PresignPoolRefillWorkflow:
                 else:
                     result.added += outcome
         return result
+
+    async def _level_when_quiet(self, request: PresignRefillRequest, pool: PresignPoolInput) -> int:
+        """The pool's level once no signature is drawing on it.
+
+        Why: a refill starts when a claim leaves the pool at half its target, which in a burst is while the
+        burst goes on. Each presignature is seconds of Paillier arithmetic, rounds through Temporal and the
+        coordinator on the same cores as the burst's signatures, and adds one presignature where the burst
+        takes dozens; so it waits until the burst is over (bench/README.md has the figures). It stops waiting
+        when the pool is down to a quarter of its target, where the next signatures would otherwise have to
+        presign for themselves, and after MAX_YIELD in all, so a steady stream of signatures cannot starve it.
+        """
+        floor = request.target // 4
+        while True:
+            status: PresignPoolStatus = await db.call(Activity.PRESIGN_POOL_STATUS.value, pool, PresignPoolStatus)
+            drawing = status.last_claim_age is not None and status.last_claim_age < DRAWING_WINDOW
+            if not drawing or status.level <= floor or self._yield_left < YIELD_POLL:
+                return status.level
+            self._yield_left -= YIELD_POLL
+            await workflow.sleep(YIELD_POLL)
 
     @staticmethod
     async def _presign(request: PresignRefillRequest, index: int) -> int:

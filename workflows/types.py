@@ -486,6 +486,14 @@ class PresignPoolInput:
 
 
 @dataclass
+class PresignPoolStatus:
+    """A pool's level, and how many seconds ago a signature last claimed from it (None: not recently)."""
+
+    level: int
+    last_claim_age: float | None = None
+
+
+@dataclass
 class StorePresignatureInput:
     key_id: str
     node_ids: list[str]

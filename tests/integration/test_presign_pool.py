@@ -6,7 +6,8 @@ the pool's public record); every signature verifies (libsecp256k1, OpenSSL, eth_
 A refresh (a new epoch) voids the pool: the next sign presigns in its own session, still verifies, and the
 refill makes presignatures of the new epoch. A pool presign needs no intent but only the pinned holders may
 run one; the online round that would use it needs the sign intent for exactly its signer set, refusals
-consume nothing, and a presignature answers once (SECURITY.md N2, N5, A1).
+consume nothing, and a presignature answers once (SECURITY.md N2, N5, A1). A refill waits while signatures
+draw on the pool (workflows/presign_pool.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ from temporalio.client import Client
 from mpc.db import create_engine, session_factory
 from mpc.db.models import SHARED_WORKFLOW_PREFIX, PooledPresignature
 from mpc.envelope import Envelope
-from mpc.queues import participant_task_queue
+from mpc.protocols import Activity
+from mpc.queues import COORDINATOR_TASK_QUEUE, participant_task_queue
 from tests.integration.attacker import run_probe
 from tests.integration.helpers import create_key, sign
 from tests.integration.intents import forge, make_intent, mint, sign_details
@@ -43,7 +46,8 @@ from tests.services import free_port, start_api
 from tests.stack import Stack
 from tss.ecdsa.gg20 import PresignaturePublic, combine_public
 from tss.ecdsa.rounds import pt
-from workflows.types import Gg20OnlineBatchRequest, Gg20OnlineItem, Gg20OnlineSignRequest
+from workflows.presign_pool import PresignPoolRefillWorkflow, presign_pool_workflow_id, presign_refill_request
+from workflows.types import Gg20OnlineBatchRequest, Gg20OnlineItem, Gg20OnlineSignRequest, RoundPolicy
 
 TARGET = 2
 
@@ -342,3 +346,51 @@ async def test_a_batch_online_round_checks_every_item_before_consuming_any(
     refused((await run_probe(client, probe, [ProbeCall("participant.gg20_sign_online_batch",
                                                        participant_task_queue("p1"), asdict(reuse))]))[0],
             "nonce_consumed")
+
+
+# ---- the refill yields to signatures drawing on the pool -------------------------------------------------
+
+
+def draw(database_url: str, presig_id: str) -> None:
+    """What a signature's claim does to the pool (claimed by a session, now), for the refill to see."""
+    async def claim() -> None:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as db, db.begin():
+                await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id == presig_id)
+                                 .values(claimed_session_id=f"drawing-{presig_id[:16]}", claimed_at=datetime.now(UTC)))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(claim())
+
+
+async def test_a_refill_waits_while_signatures_draw_on_the_pool(stack: Stack, migrated_db: str, client: Client,
+                                                                pool_api: httpx.Client) -> None:
+    key = await asyncio.to_thread(create_key, pool_api, protocol="gg20", chain_type="ethereum", threshold=2,
+                                  nodes=["p1", "p2", "p3"])
+    key_id = key["key_id"]
+    ready = await asyncio.to_thread(wait_for_pool, migrated_db, key_id, 0)
+    assert len(ready) == TARGET
+    await asyncio.to_thread(draw, migrated_db, ready[0].presig_id)  # the pool at half its target: a refill starts
+    signers = await asyncio.to_thread(parties, stack, ["p1", "p2"])
+    handle = await client.start_workflow(
+        PresignPoolRefillWorkflow.run, presign_refill_request(key_id, "secp256k1", signers, TARGET, RoundPolicy()),
+        id=f"{presign_pool_workflow_id(key_id, ['p1', 'p2'])}-yields", task_queue=COORDINATOR_TASK_QUEUE)
+    # Signatures go on drawing for three seconds: the refill presigns nothing meanwhile.
+    until = time.monotonic() + 3
+    while time.monotonic() < until:
+        await asyncio.to_thread(draw, migrated_db, ready[0].presig_id)
+        await asyncio.sleep(0.2)
+    quiet_since = datetime.now(UTC)
+    result = await handle.result()
+    assert result.failure is None and result.added == 1
+    events = (await handle.fetch_history()).events
+    hellos = [e.event_time.ToDatetime(tzinfo=UTC) for e in events
+              if e.activity_task_scheduled_event_attributes.activity_type.name == Activity.HELLO.value]
+    waits = [e for e in events if e.HasField("timer_started_event_attributes")]
+    assert hellos and waits
+    assert min(hellos) >= quiet_since - timedelta(milliseconds=100), "the refill presigned while the pool was drawn on"
+    assert len(await asyncio.to_thread(wait_for_pool, migrated_db, key_id, 0)) == TARGET
+    if os.environ.get("MPC_RECORD_HISTORIES") == "1":  # the replay test's refill history (tests/workflows)
+        await record_history(stack, "presign-refill", handle.id)

@@ -18,6 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from mpc.codec import EncryptionCodec
+from mpc.protocols import Activity
 from mpc.temporal_client import data_converter
 from tests.services import TEST_PAYLOAD_CODEC_KEY
 from workers.registry import coordinator_workflows
@@ -129,3 +130,17 @@ def test_the_gg20_batch_change_is_covered() -> None:
         if patched:
             assert len(online) == 2, path.name  # one per signer of the 2-of-3 key
     assert batches == 1
+
+
+def test_the_yielding_refill_is_covered() -> None:
+    """A presignature refill that waited for signatures to stop drawing on its pool (`YIELDS_PATCH`): the history
+    carries the marker, the waits, and the presign run after them."""
+    from workflows.presign_pool import YIELDS_PATCH
+
+    [path] = HISTORIES.glob("presign-refill-*.json")
+    events = json.loads(path.read_text())["events"]
+    assert YIELDS_PATCH in _patches(events)
+    kinds = [e["eventType"] for e in events]
+    first_run = next(i for i, e in enumerate(events) if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+                     and e["activityTaskScheduledEventAttributes"]["activityType"]["name"] == Activity.HELLO.value)
+    assert "EVENT_TYPE_TIMER_STARTED" in kinds[:first_run]

@@ -360,6 +360,14 @@ class GG20PresignProtocol(SignCore):
         return RoundOutput(dump({"round": 7}), [], result=presig.to_bytes(), public_result=public)
 
 
+def presign_from_bytes(session_id: bytes, key_share: bytes, signers: Sequence[int],
+                       key_id: str = "") -> GG20PresignProtocol:
+    """The same presigning party, rebuilt from plain bytes: what a round run in another process is
+    given (a parsed `KeyShare` holds curve points, which do not pickle)."""
+    return GG20PresignProtocol(session_id=session_id, key_share=KeyShare.from_bytes(key_share), signers=signers,
+                               key_id=key_id)
+
+
 class GG20SignProtocol(RoundDriver):
     """One-round online signing from a presignature.
 
