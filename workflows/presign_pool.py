@@ -86,17 +86,18 @@ class PresignPoolRefillWorkflow:
         """The pool's level once no signature is drawing on it.
 
         Why: a refill starts when a claim leaves the pool at half its target, which in a burst is while the
-        burst goes on. Each presignature is seconds of Paillier arithmetic, rounds through Temporal and the
-        coordinator on the same cores as the burst's signatures, and adds one presignature where the burst
-        takes dozens; so it waits until the burst is over (bench/README.md has the figures). It stops waiting
-        when the pool is down to a quarter of its target, where the next signatures would otherwise have to
-        presign for themselves, and after MAX_YIELD in all, so a steady stream of signatures cannot starve it.
+        burst goes on. Each presignature is hundreds of milliseconds of Paillier arithmetic on every signer and
+        seven rounds through Temporal and the coordinator, on the cores the burst's signatures need, and it adds
+        one presignature where the burst takes dozens; so it waits until the burst is over (bench/README.md has
+        the figures). It stops waiting when the pool is down to a quarter of its target, where the next
+        signatures would otherwise have to presign for themselves, and after MAX_YIELD in all, so a steady
+        stream of signatures cannot starve it.
         """
         floor = request.target // 4
         while True:
             status: PresignPoolStatus = await db.call(Activity.PRESIGN_POOL_STATUS.value, pool, PresignPoolStatus)
             drawing = status.last_claim_age is not None and status.last_claim_age < DRAWING_WINDOW
-            if not drawing or status.level <= floor or self._yield_left < YIELD_POLL:
+            if not drawing or not floor < status.level < request.target or self._yield_left < YIELD_POLL:
                 return status.level
             self._yield_left -= YIELD_POLL
             await workflow.sleep(YIELD_POLL)
