@@ -15,6 +15,7 @@ import pytest
 
 from tests.tss.ecdsa.fixtures import keygen_run
 from tests.tss.ecdsa.harness import run
+from tests.workers.processes import gone
 from tss.ecdsa.gg20 import GG20PresignProtocol, presign_from_bytes
 from tss.errors import ProtocolError
 from tss.messages import RoundMessage
@@ -57,14 +58,6 @@ def parties(rounds: NicedRounds) -> dict[int, object]:
             2: GG20PresignProtocol(session_id=SESSION, key_share=shares[2], signers=SIGNERS, key_id="key-1")}
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_a_presign_with_one_party_in_the_worker_agrees_and_the_worker_is_niced(rounds: NicedRounds) -> None:
     outputs = run(parties(rounds))
     assert outputs[1].result and outputs[2].result  # each party's sealed part
@@ -73,7 +66,7 @@ def test_a_presign_with_one_party_in_the_worker_agrees_and_the_worker_is_niced(r
     expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
     assert os.getpriority(os.PRIO_PROCESS, pid) == expected
     rounds.close()
-    assert rounds.pool.worker_pids() == [] and _gone(pid)
+    assert rounds.pool.worker_pids() == [] and gone(pid)
 
 
 def test_a_peer_fault_found_in_the_worker_names_the_culprit(rounds: NicedRounds) -> None:
@@ -96,7 +89,7 @@ def test_a_dead_worker_fails_its_round_and_the_next_round_gets_a_new_one(rounds:
     [pid] = rounds.pool.worker_pids()
     os.kill(pid, 9)
     deadline = time.monotonic() + 10
-    while not _gone(pid):
+    while not gone(pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     with pytest.raises(BackgroundWorkerLost):

@@ -17,6 +17,7 @@ from activities.ecdsa_node import PREPARAMS_POOL, preparams_level, take_preparam
 from mpc.keystore import LocalKeyWrapper, SecretStateStore
 from mpc.settings import Settings
 from tests.workers import fake_preparams
+from tests.workers.processes import gone
 from workers.preparams_filler import PreParamsFiller
 
 TARGET = 3
@@ -33,14 +34,6 @@ async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_fills_to_target_sealed_refills_after_a_take_and_stops_its_processes(state: SecretStateStore) -> None:
@@ -76,7 +69,7 @@ async def test_fills_to_target_sealed_refills_after_a_take_and_stops_its_process
         stop.set()
         await asyncio.wait_for(task, 30)
     assert filler.worker_pids() == []
-    assert all(_gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)
 
 
 async def test_stopping_kills_a_generation_in_flight(state: SecretStateStore) -> None:
@@ -90,7 +83,7 @@ async def test_stopping_kills_a_generation_in_flight(state: SecretStateStore) ->
     stop.set()
     await asyncio.wait_for(task, 30)
     assert time.monotonic() - started < 10
-    assert all(_gone(pid) for pid in pids) and preparams_level(state) == 0
+    assert all(gone(pid) for pid in pids) and preparams_level(state) == 0
 
 
 async def test_an_invalid_set_is_never_sealed(state: SecretStateStore, caplog: pytest.LogCaptureFixture) -> None:
