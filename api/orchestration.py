@@ -490,16 +490,14 @@ async def claim_first_attempt(db: AsyncSession, settings: Settings, request: Sig
         if not claimed.commitments:
             return request
         request = dataclasses.replace(request, claimed=claimed)
-    elif (request.protocol == "gg20" and request.presign_pool_target > 0 and request.digests
-          and not any(request.derivation_paths)):
+    elif request.pooled_gg20_batch():
         batch = await claim_presignatures(db, request.key_id, nodes,
                                           [f"{attempt}.{i}" for i in range(len(request.digests))])
         if not batch.count():
             return request
         request = dataclasses.replace(request, claimed_presignatures=batch)
         rounds = batch.total_rounds(sign_rounds(request.protocol))
-    elif (request.protocol == "gg20" and request.presign_pool_target > 0 and not request.digests
-          and request.derivation_path is None):
+    elif request.pooled_gg20_digest():
         presignature = await claim_presignature(db, ClaimPresignatureInput(request.key_id, nodes, attempt))
         if presignature.presig_id is None:
             return request

@@ -110,12 +110,10 @@ class SignWorkflow(AwaitsApprovals):
         self._refill_in_finish = self._one_tx and workflow.patched(REFILL_IN_FINISH_PATCH)
         # GG20 with a presignature pool, one digest of the key itself: the same, one coordinator transaction to
         # start (session running + claim) and one to end (combine, verify, completed, audit, refill started).
-        self._gg20_one_tx = (self._presign_pool(request) and not request.digests and request.derivation_path is None
-                             and workflow.patched(GG20_ONE_TRANSACTION_PATCH))
+        self._gg20_one_tx = request.pooled_gg20_digest() and workflow.patched(GG20_ONE_TRANSACTION_PATCH)
         # GG20 with a presignature pool, a batch of raw digests: one presignature per digest claimed in one
         # transaction, one online round for all of them (one activity per signer), one finishing transaction.
-        self._gg20_batch = (self._presign_pool(request) and bool(request.digests) and not any(request.derivation_paths)
-                            and workflow.patched(GG20_BATCH_PATCH))
+        self._gg20_batch = request.pooled_gg20_batch() and workflow.patched(GG20_BATCH_PATCH)
         if not self._one_tx and not self._gg20_one_tx and not self._gg20_batch:
             await db.update_session(request.session_id, status=SessionStatus.RUNNING, total_rounds=total,
                                     started=True)
@@ -171,7 +169,7 @@ class SignWorkflow(AwaitsApprovals):
         if not ecdsa and not self._refill_in_finish and (refill := self._refill(request)) is not None:
             await start_refill(refill.key_id, refill.parties, refill.target, refill.policy)
         # GG20: refilled when a claim left the signer set's pool at half its target or less (no claim: no refill).
-        if self._presign_pool(request) and not self._finished_in_tx and self._presigs_low(request):
+        if request.presign_pool() and not self._finished_in_tx and self._presigs_low(request):
             await start_presign_refill(request.key_id, request.curve, request.signers, request.presign_pool_target,
                                        request.policy)
         return SignResult(request.session_id, signature, [s.node_id for s in signers], used_pool,
@@ -343,7 +341,7 @@ class SignWorkflow(AwaitsApprovals):
                                 threshold=len(signers), derivation_path=derivation_path, batch_index=batch_index)
         done = rounds_each * (batch_index or 0)
         public: dict[str, object] = {}
-        if self._presign_pool(request) and derivation_path is None:
+        if request.presign_pool() and derivation_path is None:
             # A presignature made ahead for exactly these signers: only the online round runs.
             claim = ClaimPresignatureInput(request.key_id, [s.node_id for s in signers], attempt_id)
             if self._gg20_one_tx and request.claimed_presignature and request.first_attempt(attempt_id):
@@ -458,11 +456,6 @@ class SignWorkflow(AwaitsApprovals):
     def _presigs_low(self, request: SignRequest) -> bool:
         """The last claim left this signer set's pool at half its target or less (no claim: not known)."""
         return 0 <= self._presigs_left <= request.presign_pool_target // 2
-
-    @staticmethod
-    def _presign_pool(request: SignRequest) -> bool:
-        """GG20 signs from a presignature pool when the API keeps one (histories before it: target 0)."""
-        return request.protocol == "gg20" and request.use_pool and request.presign_pool_target > 0
 
     async def _fail(self, request: SignRequest, failure: SessionFailure) -> None:
         cheated = failure.code not in REPLACEABLE and failure.node is not None

@@ -414,6 +414,18 @@ class SignRequest:
     def item_path(self, index: int) -> str | None:
         return self.derivation_paths[index] if self.derivation_paths else None
 
+    def presign_pool(self) -> bool:
+        """GG20 signs from a presignature pool when the API keeps one (histories before it: target 0)."""
+        return self.protocol == "gg20" and self.use_pool and self.presign_pool_target > 0
+
+    def pooled_gg20_digest(self) -> bool:
+        """One GG20 digest of the key itself, from the pool: the online round alone."""
+        return self.presign_pool() and not self.digests and self.derivation_path is None
+
+    def pooled_gg20_batch(self) -> bool:
+        """A GG20 batch of the key's own digests, from the pool: one presignature per digest, one online round."""
+        return self.presign_pool() and bool(self.digests) and not any(self.derivation_paths)
+
 
 @dataclass
 class ApprovalSignal:
