@@ -77,15 +77,15 @@ def pool_rows(database_url: str, key_id: str) -> list[PooledPresignature]:
     return asyncio.run(read())
 
 
-def take_from_pool(database_url: str, presig_ids: list[str]) -> None:
+def take_from_pool(database_url: str, presig_ids: list[str], at: datetime | None = None) -> None:
     """Mark presignatures a probe uses on the nodes directly as claimed, as a session's claim would, so that
-    later sessions do not draw them."""
+    later sessions do not draw them; `at` also dates the claim (a refill sees signatures drawing on the pool)."""
     async def claim() -> None:
         engine = create_engine(database_url, pool_size=1)
         try:
             async with session_factory(engine)() as db, db.begin():
                 await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id.in_(presig_ids))
-                                 .values(claimed_session_id=f"probe-{uuid.uuid4()}"))
+                                 .values(claimed_session_id=f"probe-{uuid.uuid4()}", claimed_at=at))
         finally:
             await engine.dispose()
 
@@ -351,20 +351,6 @@ async def test_a_batch_online_round_checks_every_item_before_consuming_any(
 # ---- the refill yields to signatures drawing on the pool -------------------------------------------------
 
 
-def draw(database_url: str, presig_id: str) -> None:
-    """What a signature's claim does to the pool (claimed by a session, now), for the refill to see."""
-    async def claim() -> None:
-        engine = create_engine(database_url, pool_size=1)
-        try:
-            async with session_factory(engine)() as db, db.begin():
-                await db.execute(update(PooledPresignature).where(PooledPresignature.presig_id == presig_id)
-                                 .values(claimed_session_id=f"drawing-{presig_id[:16]}", claimed_at=datetime.now(UTC)))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(claim())
-
-
 async def test_a_refill_waits_while_signatures_draw_on_the_pool(stack: Stack, migrated_db: str, client: Client,
                                                                 pool_api: httpx.Client) -> None:
     key = await asyncio.to_thread(create_key, pool_api, protocol="gg20", chain_type="ethereum", threshold=2,
@@ -372,7 +358,8 @@ async def test_a_refill_waits_while_signatures_draw_on_the_pool(stack: Stack, mi
     key_id = key["key_id"]
     ready = await asyncio.to_thread(wait_for_pool, migrated_db, key_id, 0)
     assert len(ready) == TARGET
-    await asyncio.to_thread(draw, migrated_db, ready[0].presig_id)  # the pool at half its target: a refill starts
+    # A signature draws one: the pool is at half its target, where a refill starts.
+    await asyncio.to_thread(take_from_pool, migrated_db, [ready[0].presig_id], datetime.now(UTC))
     signers = await asyncio.to_thread(parties, stack, ["p1", "p2"])
     handle = await client.start_workflow(
         PresignPoolRefillWorkflow.run, presign_refill_request(key_id, "secp256k1", signers, TARGET, RoundPolicy()),
@@ -380,7 +367,7 @@ async def test_a_refill_waits_while_signatures_draw_on_the_pool(stack: Stack, mi
     # Signatures go on drawing for three seconds: the refill presigns nothing meanwhile.
     until = time.monotonic() + 3
     while time.monotonic() < until:
-        await asyncio.to_thread(draw, migrated_db, ready[0].presig_id)
+        await asyncio.to_thread(take_from_pool, migrated_db, [ready[0].presig_id], datetime.now(UTC))
         await asyncio.sleep(0.2)
     quiet_since = datetime.now(UTC)
     result = await handle.result()

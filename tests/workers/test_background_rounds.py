@@ -51,10 +51,15 @@ def rounds() -> Iterator[NicedRounds]:
         niced.close()
 
 
+def party_1() -> Callable[[], RoundProtocol]:
+    """Party 1's recipe: what the node hands the worker."""
+    shares, _ = keygen_run(2, 3)
+    return partial(presign_from_bytes, SESSION, shares[1].to_bytes(), SIGNERS, "key-1")
+
+
 def parties(rounds: NicedRounds) -> dict[int, object]:
     shares, _ = keygen_run(2, 3)
-    rebuild = partial(presign_from_bytes, SESSION, shares[1].to_bytes(), SIGNERS, "key-1")
-    return {1: InWorker(rounds, rebuild),
+    return {1: InWorker(rounds, party_1()),
             2: GG20PresignProtocol(session_id=SESSION, key_share=shares[2], signers=SIGNERS, key_id="key-1")}
 
 
@@ -82,8 +87,7 @@ def test_a_peer_fault_found_in_the_worker_names_the_culprit(rounds: NicedRounds)
 
 
 def test_a_dead_worker_fails_its_round_and_the_next_round_gets_a_new_one(rounds: NicedRounds) -> None:
-    shares, _ = keygen_run(2, 3)
-    rebuild = partial(presign_from_bytes, SESSION, shares[1].to_bytes(), SIGNERS, "key-1")
+    rebuild = party_1()
     first = rounds.run_round(rebuild, 1, rebuild().initial_state(), [])
     assert first.outbound
     [pid] = rounds.pool.worker_pids()
